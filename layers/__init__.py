@@ -1,0 +1,23 @@
+"""Keras layers in the textbook's terms: K filters of extent F, stride S, padding P.
+
+The arithmetic (``layers.output_size`` and friends) lives in
+:mod:`layers.arithmetic`, which imports no Keras. The layer classes import
+Keras; importing this package registers them for ``.keras`` serialization.
+"""
+
+from layers.arithmetic import (  # noqa: F401
+    Arithmetic,
+    ReceptiveField,
+    ShapeError,
+    conv_multiply_adds,
+    conv_params,
+    conv_weights,
+    explain_window,
+    output_size,
+    receptive_fields,
+    valid_kernel_sizes,
+    valid_paddings,
+    valid_strides,
+)
+from layers.conv import BaseConv, Conv1D, Conv2D, Conv3D  # noqa: F401,E402
+from layers.pooling import BaseMaxPool, MaxPool1D, MaxPool2D, MaxPool3D  # noqa: F401,E402

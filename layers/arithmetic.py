@@ -1,0 +1,477 @@
+"""Shape arithmetic of convolution and pooling, in the textbook's letters.
+
+A layer slides a window of extent F with stride S over an input of width W1
+that has been zero-padded by P on each side. The number of places the window
+fits is
+
+    W2 = (W1 - F + 2P) / S + 1
+
+(with per-side padding the 2P becomes P_lo + P_hi, with dilation D the
+window's extent becomes D(F - 1) + 1). When S does not divide W1 - F + 2P the
+division has a remainder, and frameworks disagree on what to do with it:
+
+- ``floor`` drops the cells that do not fill a last window (Keras, PyTorch);
+- ``ceil`` adds a last, partial window (Caffe's pools, PyTorch ``ceil_mode``),
+  as long as that window starts inside the input or the left padding;
+- ``exact`` refuses: the shape is an error that says which paddings fit.
+
+This module is pure Python (no Keras import) so that the CLI, the model cards
+and the tuner's feasibility check can use it without paying for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable, Sequence
+
+ROUNDINGS = ("floor", "ceil", "exact")
+PADDING_WORDS = ("valid", "same")
+
+
+class ShapeError(ValueError):
+    """A shape that the arithmetic cannot produce.
+
+    ``str(error)`` is one line that names the layer, shows the formula with the
+    numbers filled in and says what would fit. The same facts are kept as data:
+    ``layer``, ``formula``, ``value`` and ``suggestions`` (a dict such as
+    ``{"padding": [0, 3, 6]}``).
+    """
+
+    def __init__(self, message, *, layer=None, formula=None, value=None, suggestions=None):
+        super().__init__(message)
+        self.layer = layer
+        self.formula = formula
+        self.value = value
+        self.suggestions = dict(suggestions or {})
+
+
+# ---------------------------------------------------------------------------
+# Argument normalisation (shared by every layer's __init__).
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) or (
+        hasattr(value, "__index__") and not isinstance(value, (bool, float, str))
+    )
+
+
+def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
+    """An int or a sequence of ``rank`` ints, each >= ``minimum``, as a tuple.
+
+    >>> normalize_tuple(3, 2, "kernel_size")
+    (3, 3)
+    """
+    if _is_int(value):
+        values = (int(value),) * rank
+    elif isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
+        if len(value) != rank:
+            raise ValueError(
+                f"`{name}` must be an int or a tuple of {rank} ints. Received: {name}={value!r}"
+            )
+        values = tuple(int(v) for v in value)
+    else:
+        raise ValueError(
+            f"`{name}` must be an int or a tuple of {rank} ints. Received: {name}={value!r}"
+        )
+    if any(v < minimum for v in values):
+        raise ValueError(
+            f"`{name}` must be >= {minimum} in every axis. Received: {name}={value!r}"
+        )
+    return values
+
+
+def normalize_rounding(rounding: str) -> str:
+    if rounding not in ROUNDINGS:
+        raise ValueError(
+            f"`rounding` must be one of {', '.join(map(repr, ROUNDINGS))}. "
+            f"Received: rounding={rounding!r}"
+        )
+    return rounding
+
+
+def normalize_padding(padding, rank: int):
+    """The padding P in one of its accepted forms, checked and made canonical.
+
+    Accepted: ``"valid"`` (P = 0), ``"same"`` (resolved per input size, see
+    :func:`same_padding`), an int P for every side, ``rank`` ints (one per axis,
+    both sides), or ``rank`` pairs ``(P_lo, P_hi)``. Returns ``"same"`` or a
+    tuple of ``rank`` ``(lo, hi)`` pairs.
+    """
+    if isinstance(padding, str):
+        word = padding.lower()
+        if word not in PADDING_WORDS:
+            raise ValueError(
+                "`padding` must be 'valid', 'same', an int, a tuple of "
+                f"{rank} ints or of {rank} (before, after) pairs. Received: padding={padding!r}"
+            )
+        return "same" if word == "same" else ((0, 0),) * rank
+    if _is_int(padding):
+        pairs = ((int(padding), int(padding)),) * rank
+    elif isinstance(padding, (list, tuple)) and len(padding) == rank:
+        pairs = []
+        for p in padding:
+            if _is_int(p):
+                pairs.append((int(p), int(p)))
+            elif isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p):
+                pairs.append((int(p[0]), int(p[1])))
+            else:
+                pairs = None
+                break
+        if pairs is not None:
+            pairs = tuple(pairs)
+    else:
+        pairs = None
+    if pairs is None:
+        raise ValueError(
+            "`padding` must be 'valid', 'same', an int, a tuple of "
+            f"{rank} ints or of {rank} (before, after) pairs. Received: padding={padding!r}"
+        )
+    if any(v < 0 for pair in pairs for v in pair):
+        raise ValueError(f"`padding` must be >= 0 on every side. Received: padding={padding!r}")
+    return pairs
+
+
+def padding_to_config(pairs):
+    """The most compact JSON-friendly form of canonical padding (for get_config)."""
+    if pairs == "same":
+        return "same"
+    if all(lo == hi for lo, hi in pairs):
+        sides = [lo for lo, _ in pairs]
+        return sides[0] if len(set(sides)) == 1 else sides
+    return [list(p) for p in pairs]
+
+
+def same_padding(size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's 'same' padding for one axis: W2 = ceil(W1 / S), extra cell after."""
+    extent = dilation * (kernel_size - 1) + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + extent - size, 0)
+    return total // 2, total - total // 2
+
+
+# ---------------------------------------------------------------------------
+# Output size along one axis.
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.2f}".rstrip("0")
+
+
+def formula(size, kernel_size, stride=1, padding=0, dilation=1) -> str:
+    """The formula with the numbers filled in, e.g. ``(32 − 5 + 2·1)/3 + 1``."""
+    lo, hi = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    f = kernel_size if dilation == 1 else f"{dilation}·({kernel_size} − 1) + 1"
+    f = f if dilation == 1 else f"({f})"
+    pad = f"2·{lo}" if lo == hi else f"{lo} + {hi}"
+    return f"({size} − {f} + {pad})/{stride} + 1"
+
+
+def _fits(size, kernel_size, stride, dilation=1, limit=None) -> list[int]:
+    extent = dilation * (kernel_size - 1) + 1
+    limit = max(extent - 1, 2 * stride) if limit is None else limit
+    return [
+        p for p in range(limit + 1)
+        if (size - extent + 2 * p) % stride == 0 and size - extent + 2 * p >= 0
+    ]
+
+
+def valid_paddings(size: int, kernel_size: int, stride: int = 1, *, dilation: int = 1,
+                   max_padding: int | None = None) -> list[int]:
+    """The paddings P (same on both sides) for which (W1 − F + 2P)/S + 1 is whole.
+
+    Searched from 0 to ``max_padding`` (default max(F − 1, 2S): beyond F − 1 a
+    window sees only zeros, but a stride can need more to line up).
+
+    >>> valid_paddings(32, 5, 3)
+    [0, 3, 6]
+    """
+    for name, v in (("size", size), ("kernel_size", kernel_size), ("stride", stride)):
+        normalize_tuple(v, 1, name)
+    return _fits(size, kernel_size, stride, dilation, max_padding)
+
+
+def valid_strides(size: int, kernel_size: int, padding: int = 0, *, dilation: int = 1,
+                  max_stride: int | None = None) -> list[int]:
+    """The strides S for which the division is exact with padding P."""
+    extent = dilation * (kernel_size - 1) + 1
+    span = size - extent + 2 * padding
+    if span < 0:
+        return []
+    top = max_stride or max(kernel_size, 1)
+    return [s for s in range(1, top + 1) if span % s == 0]
+
+
+def valid_kernel_sizes(size: int, stride: int, padding: int = 0, *, max_kernel: int | None = None) -> list[int]:
+    """The kernel sizes F for which the division is exact with stride S and padding P."""
+    top = max_kernel or min(size + 2 * padding, max(7, 2 * stride + 1))
+    return [f for f in range(1, top + 1) if (size - f + 2 * padding) % stride == 0
+            and size - f + 2 * padding >= 0]
+
+
+def _label(layer):
+    return f"{layer}: " if layer else ""
+
+
+def output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
+                rounding: str = "floor", *, dilation: int = 1, layer: str | None = None) -> int:
+    """W2 = (W1 − F + 2P)/S + 1 along one axis.
+
+    ``padding`` is an int P or a ``(P_lo, P_hi)`` pair; ``rounding`` is
+    ``"floor"``, ``"ceil"`` or ``"exact"`` (see the module docstring).
+    ``layer`` names the layer in error messages.
+
+    >>> output_size(32, 5)            # LeNet-5's C1
+    28
+    >>> output_size(112, 3, 2, rounding="ceil")   # GoogLeNet's pool1
+    56
+    """
+    rounding = normalize_rounding(rounding)
+    lo, hi = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    extent = dilation * (kernel_size - 1) + 1
+    span = size - extent + lo + hi
+    text = formula(size, kernel_size, stride, (lo, hi), dilation)
+    if span < 0:
+        fits = [p for p in range(0, extent) if size - extent + 2 * p >= 0]
+        raise ShapeError(
+            f"{_label(layer)}{text} = {_fmt(span / stride + 1)} is not positive: "
+            f"the window (F={extent}) is larger than the padded input "
+            f"({size} + {lo + hi} = {size + lo + hi}); use a smaller kernel, more padding "
+            f"(P >= {fits[0] if fits else extent}) or a larger input",
+            layer=layer, formula=text, value=span / stride + 1,
+            suggestions={"padding": fits[:1], "kernel_size": list(range(1, size + lo + hi + 1))[-3:]},
+        )
+    whole, rest = divmod(span, stride)
+    if rest and rounding == "exact":
+        raise _inexact_error(size, kernel_size, stride, (lo, hi), dilation, layer, text, span)
+    out = whole + 1
+    if rest and rounding == "ceil":
+        out += 1
+        # Caffe/PyTorch: the last window must start inside the input or the
+        # left padding, never wholly in the right padding.
+        if (out - 1) * stride >= size + lo:
+            out -= 1
+    return out
+
+
+def _inexact_error(size, kernel_size, stride, pads, dilation, layer, text, span):
+    value = span / stride + 1
+    lo, hi = pads
+    paddings = _fits(size, kernel_size, stride, dilation)
+    extent = dilation * (kernel_size - 1) + 1
+    head = f"{_label(layer)}{text} = {_fmt(value)} is not a whole number"
+    if paddings:
+        return ShapeError(
+            f"{head}; paddings that fit with F={kernel_size}, S={stride}: "
+            f"{', '.join(map(str, paddings))}",
+            layer=layer, formula=text, value=value, suggestions={"padding": paddings},
+        )
+    strides = valid_strides(size, kernel_size, min(lo, hi), dilation=dilation)
+    kernels = valid_kernel_sizes(size, stride, min(lo, hi))
+    why = (f"{size} − {extent} = {size - extent} is odd and 2·P is even, so no P fits with S={stride}"
+           if stride == 2 else f"no padding P makes {size} − {extent} + 2·P a multiple of {stride}")
+    return ShapeError(
+        f"{head}: {why}; strides that fit with F={kernel_size}, P={min(lo, hi)}: "
+        f"{', '.join(map(str, strides)) or 'none'}; kernel sizes that fit with S={stride}: "
+        f"{', '.join(map(str, kernels)) or 'none'}",
+        layer=layer, formula=text, value=value,
+        suggestions={"padding": [], "strides": strides, "kernel_size": kernels},
+    )
+
+
+def output_shape(spatial: Sequence[int | None], kernel_size: Sequence[int], strides: Sequence[int],
+                 padding, rounding: str = "floor", *, dilation: Sequence[int] | None = None,
+                 layer: str | None = None) -> tuple[int | None, ...]:
+    """:func:`output_size` on every spatial axis; ``None`` (unknown) stays ``None``.
+
+    ``padding`` is canonical (see :func:`normalize_padding`): ``"same"`` or pairs.
+    """
+    dilation = dilation or (1,) * len(kernel_size)
+    out = []
+    for axis, size in enumerate(spatial):
+        if size is None:
+            out.append(None)
+            continue
+        f, s, d = kernel_size[axis], strides[axis], dilation[axis]
+        pads = same_padding(size, f, s, d) if padding == "same" else padding[axis]
+        out.append(output_size(size, f, s, pads, rounding, dilation=d, layer=layer))
+    return tuple(out)
+
+
+def resolve_padding(spatial: Sequence[int | None], kernel_size, strides, padding, dilation=None):
+    """Canonical padding with 'same' turned into pairs for the given input size."""
+    if padding != "same":
+        return tuple(padding)
+    dilation = dilation or (1,) * len(kernel_size)
+    if any(s is None for s in spatial):
+        raise ValueError("padding='same' needs a known input size on every spatial axis")
+    return tuple(same_padding(w, f, s, d) for w, f, s, d in zip(spatial, kernel_size, strides, dilation))
+
+
+# ---------------------------------------------------------------------------
+# Counting: weights, multiply-adds, receptive field.
+
+
+def conv_weights(kernel_size: Sequence[int], in_channels: int, filters: int) -> int:
+    """(F·F·D1)·K in 2D; the product of the kernel's extents in any rank."""
+    return math.prod(kernel_size) * in_channels * filters
+
+
+def conv_params(kernel_size: Sequence[int], in_channels: int, filters: int, use_bias: bool = True) -> int:
+    """Weights plus K biases."""
+    return conv_weights(kernel_size, in_channels, filters) + (filters if use_bias else 0)
+
+
+def conv_multiply_adds(output_spatial: Sequence[int], kernel_size: Sequence[int],
+                       in_channels: int, filters: int) -> int:
+    """One multiply-add per weight per output position: W2·H2·(F·F·D1)·K."""
+    return math.prod(output_spatial) * conv_weights(kernel_size, in_channels, filters)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field r and jump j (input cells between neighbouring outputs)."""
+
+    size: int
+    jump: int
+
+
+def grow_receptive_field(field: ReceptiveField, kernel_size: int, stride: int,
+                         dilation: int = 1) -> ReceptiveField:
+    """One layer further: r' = r + (D(F − 1))·j, j' = j·S."""
+    return ReceptiveField(field.size + dilation * (kernel_size - 1) * field.jump, field.jump * stride)
+
+
+def receptive_fields(stack: Iterable[tuple[int, int]]) -> list[ReceptiveField]:
+    """Receptive field after each (F, S) of a stack, starting from one input cell.
+
+    >>> [r.size for r in receptive_fields([(5, 1), (2, 2), (5, 1)])]   # LeNet C1, S2, C3
+    [5, 6, 14]
+    """
+    field, out = ReceptiveField(1, 1), []
+    for kernel_size, stride in stack:
+        field = grow_receptive_field(field, kernel_size, stride)
+        out.append(field)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Explanations as data.
+
+
+@dataclasses.dataclass(frozen=True)
+class Arithmetic:
+    """What a conv or pool layer does to a volume, as data (see ``explain``)."""
+
+    kind: str                     # "conv" or "max_pool" (or another window op)
+    name: str | None
+    input_shape: tuple            # spatial + (D1,)
+    output_shape: tuple           # spatial + (K or D1,)
+    kernel_size: tuple
+    strides: tuple
+    padding: tuple                # (lo, hi) per axis, 'same' resolved
+    rounding: str
+    dilation: tuple
+    formulas: tuple               # per axis, numbers filled in
+    quotients: tuple              # per axis, the formula's exact value before rounding
+    weights: int
+    biases: int
+    multiply_adds: int
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["params"] = self.params
+        return d
+
+    def __str__(self) -> str:
+        lines = [f"{self.name or self.kind}: {'×'.join(map(str, self.input_shape))} → "
+                 f"{'×'.join(map(str, self.output_shape))}"]
+        for axis, (text, value, out) in enumerate(zip(self.formulas, self.quotients, self.output_shape)):
+            rounded = "" if float(value) == out else f"{_fmt(value)} → {self.rounding} → "
+            lines.append(f"  axis {axis}: W2 = {text} = {rounded}{out}")
+        if self.weights or self.biases:
+            f = "·".join(map(str, self.kernel_size))
+            lines.append(f"  weights ({f}·{self.input_shape[-1]})·{self.output_shape[-1]} = "
+                         f"{self.weights:,}, biases {self.biases:,}, params {self.params:,}")
+        lines.append(f"  multiply-adds {self.multiply_adds:,}")
+        return "\n".join(lines)
+
+
+def explain_window(kind: str, input_shape: Sequence[int], *, kernel_size, strides=None,
+                   padding=0, rounding="floor", dilation=None, filters=None,
+                   use_bias=True, name=None) -> Arithmetic:
+    """The arithmetic of a conv (``filters`` given) or pool (``filters`` None) layer.
+
+    ``input_shape`` is channels-last without the batch axis, e.g. ``(32, 32, 3)``.
+    Raises :class:`ShapeError` for a shape that cannot be produced.
+    """
+    *spatial, depth = input_shape
+    rank = len(spatial)
+    kernel_size = normalize_tuple(kernel_size, rank, "kernel_size")
+    # A pool's stride defaults to its size (non-overlapping windows), a conv's to 1.
+    if strides is None:
+        strides = kernel_size if filters is None else (1,) * rank
+    strides = normalize_tuple(strides, rank, "strides")
+    dilation = normalize_tuple(1 if dilation is None else dilation, rank, "dilation_rate")
+    pads = resolve_padding(spatial, kernel_size, strides, normalize_padding(padding, rank), dilation)
+    out_spatial = output_shape(spatial, kernel_size, strides, pads, rounding, dilation=dilation, layer=name)
+    axes = list(zip(spatial, kernel_size, strides, pads, dilation))
+    texts = tuple(formula(w, f, s, p, d) for w, f, s, p, d in axes)
+    quotients = tuple((w - d * (f - 1) - 1 + sum(p)) / s + 1 for w, f, s, p, d in axes)
+    if filters is None:
+        weights = biases = 0
+        channels = depth
+        macs = 0
+    else:
+        weights = conv_weights(kernel_size, depth, filters)
+        biases = filters if use_bias else 0
+        channels = filters
+        macs = conv_multiply_adds(out_spatial, kernel_size, depth, filters)
+    return Arithmetic(kind, name, tuple(input_shape), tuple(out_spatial) + (channels,), kernel_size,
+                      strides, pads, rounding, dilation, texts, quotients, weights, biases, macs)
+
+
+# ---------------------------------------------------------------------------
+# Lowering: how a layer reaches the backend's native "valid"/"same" kernels.
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowPlan:
+    """How to run a window op so that it lowers to the backend's native kernel.
+
+    ``native`` is ``"valid"`` or ``"same"`` when the requested padding and
+    rounding coincide with what the backend does by itself; otherwise
+    ``native`` is ``"valid"`` and ``pads`` says how many cells to add (> 0) or
+    drop (< 0) before and after each spatial axis first. Dropping happens when
+    floor rounding leaves cells that no window reaches; adding when padding P
+    is asked for, or when ceil rounding needs a last, partial window.
+    """
+
+    output_spatial: tuple
+    native: str
+    pads: tuple  # ((before, after), ...) added before a "valid" op; zeros otherwise
+
+
+def window_plan(spatial: Sequence[int], kernel_size, strides, padding, rounding="floor",
+                dilation=None, layer=None) -> WindowPlan:
+    dilation = dilation or (1,) * len(kernel_size)
+    pads = resolve_padding(spatial, kernel_size, strides, padding, dilation)
+    out = output_shape(spatial, kernel_size, strides, pads, rounding, dilation=dilation, layer=layer)
+    used = []
+    for w, f, s, d, (lo, _), o in zip(spatial, kernel_size, strides, dilation, pads, out):
+        # The cells the windows actually cover, counted from the padded start.
+        covered = (o - 1) * s + d * (f - 1) + 1
+        # Cells past the last window (floor rounding) need no cropping: a
+        # "valid" op drops them by itself, so the trailing pad is at least 0.
+        used.append((lo, max(covered - w - lo, 0)))
+    used = tuple(used)
+    if all(p == (0, 0) for p in used):
+        return WindowPlan(out, "valid", used)
+    same = tuple(same_padding(w, f, s, d) for w, f, s, d in zip(spatial, kernel_size, strides, dilation))
+    if used == same:
+        return WindowPlan(out, "same", ((0, 0),) * len(spatial))
+    return WindowPlan(out, "valid", used)
