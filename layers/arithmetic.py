@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Iterable, Sequence
 
 ROUNDINGS = ("floor", "ceil", "exact")
@@ -51,9 +52,9 @@ class ShapeError(ValueError):
 
 
 def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) or (
-        hasattr(value, "__index__") and not isinstance(value, (bool, float, str))
-    )
+    # numbers.Integral covers Python and NumPy integers; an ndarray (which has
+    # __index__) or a bool is not one.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
@@ -209,6 +210,18 @@ def valid_kernel_sizes(size: int, stride: int, padding: int = 0, *, max_kernel: 
             and size - f + 2 * padding >= 0]
 
 
+def _check_axis(size, kernel_size, stride, padding, dilation):
+    """One axis' W1, F, S, D >= 1 and P >= 0 (an int or a (before, after) pair)."""
+    for name, value in (("size", size), ("kernel_size", kernel_size), ("stride", stride),
+                        ("dilation", dilation)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+    pair = tuple(padding) if isinstance(padding, (tuple, list)) else (padding, padding)
+    if len(pair) != 2 or not all(_is_int(p) and p >= 0 for p in pair):
+        raise ValueError("`padding` must be an int >= 0 or a (before, after) pair of them. "
+                         f"Received: padding={padding!r}")
+
+
 def _label(layer):
     return f"{layer}: " if layer else ""
 
@@ -227,14 +240,17 @@ def output_size(size: int, kernel_size: int, stride: int = 1, padding=0,
     56
     """
     rounding = normalize_rounding(rounding)
+    _check_axis(size, kernel_size, stride, padding, dilation)
     lo, hi = padding if isinstance(padding, (tuple, list)) else (padding, padding)
     extent = dilation * (kernel_size - 1) + 1
     span = size - extent + lo + hi
     text = formula(size, kernel_size, stride, (lo, hi), dilation)
-    if span < 0:
+    # Ceil rounding (Caffe, PyTorch ceil_mode) keeps a window that starts inside
+    # the input and hangs past its end, even one wider than the input itself.
+    if span < 0 and not (rounding == "ceil" and span > -stride):
         fits = [p for p in range(0, extent) if size - extent + 2 * p >= 0]
         raise ShapeError(
-            f"{_label(layer)}{text} = {_fmt(span / stride + 1)} is not positive: "
+            f"{_label(layer)}{text} = {_fmt(span / stride + 1)} leaves no whole window: "
             f"the window (F={extent}) is larger than the padded input "
             f"({size} + {lo + hi} = {size + lo + hi}); use a smaller kernel, more padding "
             f"(P >= {fits[0] if fits else extent}) or a larger input",

@@ -1,0 +1,95 @@
+"""The parametric stack: spec grammar, per-stage hyperparameters, errors before building."""
+
+import numpy as np
+import pytest
+
+import layers
+import zoo
+from tests.layer_testing import run_model_saving_test
+from zoo.models.convnet_spec import SpecError, is_feasible, parse_spec, plan_convnet
+
+
+@pytest.mark.parametrize("spec, stages, fc", [
+    ("[(CONV-RELU)*2-POOL]*3-(FC-RELU)*2-SOFTMAX", [(2, True)] * 3, 2),
+    ("[(CONV-RELU)*1]*1-SOFTMAX", [(1, False)], 0),
+    ("[(conv-relu)-pool] - (fc-relu) - softmax", [(1, True)], 1),
+    ("[(CONV-RELU)*3-POOL]*1-[(CONV-RELU)*1]*2-(FC-RELU)*1-SOFTMAX",
+     [(3, True), (1, False), (1, False)], 1),
+])
+def test_grammar(spec, stages, fc):
+    parsed, k = parse_spec(spec)
+    assert [(s.convs, s.pool) for s in parsed] == stages
+    assert k == fc
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("(CONV-RELU)*2-SOFTMAX", "must start with a stage group"),
+    ("[(CONV-RELU)*2-POOL]*3", "must end with"),
+    ("[(CONV-RELU)*2-POOL]*3-(FC)-SOFTMAX", "must end with"),
+    ("[(CONV-RELU)*0-POOL]*3-SOFTMAX", "N and M must be >= 1"),
+    ("[(CONV-RELU)*2-POL]*3-SOFTMAX", "cannot read the stage group"),
+])
+def test_grammar_errors(spec, fragment):
+    with pytest.raises(SpecError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        parse_spec(spec)
+
+
+def test_plan_shapes_per_stage_hyperparameters():
+    plan = plan_convnet((32, 32, 3), "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX",
+                        filters=[16, [32, 64]], kernel_size=[5, 3], strides=1, padding=[2, 1],
+                        fc_units=[100])
+    volumes = {layer.name: layer.output for layer in plan.layers}
+    assert volumes == {
+        "stage1_conv1": (32, 32, 16), "stage1_conv2": (32, 32, 16), "stage1_pool": (16, 16, 16),
+        "stage2_conv1": (16, 16, 32), "stage2_conv2": (16, 16, 64), "stage2_pool": (8, 8, 64),
+        "fc1": (100,),
+    }
+
+
+def test_infeasible_shape_names_the_stage():
+    with pytest.raises(layers.ShapeError, match=r"stage2_conv1: \(16 − 5 \+ 2·0\)/2 \+ 1 = 6.5") as err:
+        zoo.get_model("convnet", input_shape=(32, 32, 3),
+                      spec="[(CONV-RELU)*1-POOL]*2-SOFTMAX", kernel_size=[3, 5], padding=[1, 0],
+                      strides=[1, 2])
+    assert err.value.layer == "stage2_conv1"
+    # 16 − 5 = 11 is odd: no P works with S=2; S=1 does, and so do even F.
+    assert err.value.suggestions == {"padding": [], "strides": [1], "kernel_size": [2, 4, 6]}
+
+
+def test_vanishing_shape():
+    ok, reason = is_feasible((8, 8, 1), "[(CONV-RELU)*1-POOL]*4-SOFTMAX", padding=1)
+    assert not ok and "stage4_pool" in reason and "leaves no whole window" in reason
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(filters=[8, 16, 32]), "one per stage (2)"),
+    (dict(kernel_size=[[3, 3], 3]), "stage 1 needs 1 values"),
+    (dict(padding=-1), "`padding` values must be ints >= 0"),
+    (dict(fc_units=[10, 10]), "one per FC layer (1)"),
+])
+def test_argument_errors(kwargs, fragment):
+    with pytest.raises(SpecError) as err:
+        plan_convnet((28, 28, 1), "[(CONV-RELU)*1-POOL]*2-(FC-RELU)*1-SOFTMAX", **kwargs)
+    assert fragment in str(err.value)
+
+
+def test_builds_trains_and_reloads(tmp_path):
+    model = zoo.get_model("convnet", input_shape=(28, 28, 1), num_classes=10,
+                          spec="[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX", filters=[4, 8], fc_units=16)
+    # Parameters worked out from K, F, D1 per layer: (F·F·D1)·K + K.
+    expected = (9 * 1 * 4 + 4) + (9 * 4 * 4 + 4) + (9 * 4 * 8 + 8) + (9 * 8 * 8 + 8) \
+        + (7 * 7 * 8 * 16 + 16) + (16 * 10 + 10)
+    assert model.count_params() == expected
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 8)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert np.isfinite(model.train_on_batch(x, y))
+    run_model_saving_test(model, x, tmp_path)
+
+
+def test_floor_rounding_accepts_what_exact_refuses():
+    kwargs = dict(input_shape=(28, 28, 1), spec="[(CONV-RELU)*1-POOL]*3-SOFTMAX", filters=4)
+    with pytest.raises(layers.ShapeError):
+        zoo.get_model("convnet", **kwargs)
+    model = zoo.get_model("convnet", rounding="floor", **kwargs)
+    assert tuple(model.get_layer("stage3_pool").output.shape[1:]) == (3, 3, 4)

@@ -1,0 +1,45 @@
+"""cnn-zoo: convolutional networks by name, with their arithmetic shown.
+
+    import zoo
+    zoo.list_models("lenet*")
+    model = zoo.get_model("lenet5")
+    print(zoo.card_for("lenet5"))
+
+Importing ``zoo`` is cheap (no Keras): the registry is plain Python, and the
+model card (which inspects Keras models) is imported on first use.
+"""
+
+from zoo.errors import (  # noqa: F401
+    DuplicateModelError,
+    UnknownArgumentError,
+    UnknownModelError,
+    ZooError,
+)
+from zoo.registry import (  # noqa: F401
+    describe_models,
+    get_builder,
+    get_model,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "Card", "DuplicateModelError", "UnknownArgumentError", "UnknownModelError", "ZooError",
+    "card_for", "describe_models", "get_builder", "get_model", "list_models", "model_card",
+    "register_model",
+]
+
+# Public names that live in modules importing Keras: loaded on first access.
+_LAZY = {"model_card": "zoo.card", "card_for": "zoo.card", "Card": "zoo.card"}
+
+
+def __getattr__(name):  # PEP 562
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

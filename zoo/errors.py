@@ -1,0 +1,85 @@
+"""The mistakes a user of the zoo can make, as exceptions that say how to fix them.
+
+Every class here is a ``ValueError`` (as is :class:`layers.arithmetic.ShapeError`),
+so a caller such as the CLI can catch user errors uniformly and show them as
+one line. The facts behind a message are kept as attributes, for code.
+
+This module imports nothing heavy: the CLI's fast paths import it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to ``n`` of ``candidates`` that look like ``word``, best first (case-insensitive).
+
+    >>> closest("lenet", ["convnet", "googlenet", "lenet5", "lenet5_modern"])
+    ['lenet5', 'lenet5_modern', 'googlenet']
+    """
+    by_lower = {c.lower(): c for c in candidates}
+    word = word.lower()
+    # Names that start with the word come first ("goog" -> "googlenet", which
+    # difflib alone would miss); then difflib's look-alikes.
+    prefixed = sorted(c for c in by_lower if c.startswith(word))  # an exact match sorts first
+    similar = difflib.get_close_matches(word, by_lower, n=n + len(prefixed))
+    ranked = prefixed + [c for c in similar if c not in prefixed]
+    return [by_lower[c] for c in ranked[:n]]
+
+
+def _did_you_mean(suggestions: list[str]) -> str:
+    if not suggestions:
+        return ""
+    quoted = list(map(repr, suggestions))
+    options = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"Did you mean {options}? "
+
+
+class ZooError(ValueError):
+    """Base of the zoo's user errors; ``str(error)`` is one line."""
+
+
+class UnknownModelError(ZooError):
+    """``get_model`` (or the CLI) was given a model name that is not registered.
+
+    Attributes: ``name`` (as given) and ``suggestions`` (closest known names).
+    """
+
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name = name
+        self.suggestions = closest(name, known)
+        super().__init__(
+            f"Unknown model {name!r}. {_did_you_mean(self.suggestions)}"
+            "See all models with zoo.list_models() or `zoo list`."
+        )
+
+
+class UnknownArgumentError(ZooError):
+    """A model builder was given a keyword argument it does not take.
+
+    Attributes: ``model``, ``argument``, ``allowed`` (sorted) and ``suggestions``.
+    """
+
+    def __init__(self, model: str, argument: str, value, allowed: Iterable[str]):
+        self.model = model
+        self.argument = argument
+        self.allowed = sorted(allowed)
+        self.suggestions = closest(argument, self.allowed)
+        super().__init__(
+            f"Model {model!r} takes no argument {argument!r}. {_did_you_mean(self.suggestions)}"
+            f"It takes: {', '.join(self.allowed)}. Received: {argument}={value!r}"
+        )
+
+
+class DuplicateModelError(ZooError):
+    """``register_model`` was given a name that another builder already has."""
+
+    def __init__(self, name: str, owner: str):
+        self.name = name
+        self.owner = owner
+        super().__init__(
+            f"A model named {name!r} is already registered (by {owner}); "
+            f"pass register_model(name=...) to choose another name. Received: name={name!r}"
+        )

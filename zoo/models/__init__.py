@@ -1,0 +1,33 @@
+"""The built-in model families, catalogued as plain data.
+
+``CATALOG`` maps each built-in model name to the module that defines it and a
+one-line summary. Listing models reads only this table, so ``zoo list`` never
+imports Keras; :func:`zoo.get_model` imports a module the first time one of its
+models is asked for, and the module's ``@register_model`` supplies the builder.
+A test checks that importing these modules registers exactly these names.
+"""
+
+# name: (module, one-line summary)
+CATALOG = {
+    "lenet5": (
+        "zoo.models.lenet",
+        "LeNet-5 as in LeCun et al. 1998: scaled tanh, trainable subsampling, "
+        "C3 connection table, RBF output",
+    ),
+    "lenet5_modern": (
+        "zoo.models.lenet",
+        "LeNet-5 as commonly taught today: ReLU, max-pool, full C3, softmax head",
+    ),
+    "googlenet": (
+        "zoo.models.googlenet",
+        "GoogLeNet (Inception v1) as in Szegedy et al. 2014, Table 1, with LRN",
+    ),
+    "googlenet_bn": (
+        "zoo.models.googlenet",
+        "GoogLeNet with batch norm, laid out like torchvision's (3x3 in the '5x5' branch)",
+    ),
+    "convnet": (
+        "zoo.models.convnet",
+        "Parametric stack [(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX from a spec",
+    ),
+}

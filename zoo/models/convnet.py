@@ -1,0 +1,50 @@
+"""``convnet``: the parametric stack ``[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX``.
+
+The whole plan is checked by :func:`zoo.models.convnet_spec.plan_convnet`
+before a single layer is created, so an impossible configuration fails with
+the arithmetic error that names its stage.
+"""
+
+from __future__ import annotations
+
+import keras
+
+import layers
+from zoo.models import common
+from zoo.models.convnet_spec import EXAMPLE, plan_convnet
+from zoo.registry import register_model
+
+
+@register_model
+def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
+            classifier_activation="softmax", weights=None, spec=EXAMPLE, filters=32, kernel_size=3,
+            strides=1, padding=1, pool_size=2, pool_strides=None, fc_units=128, dropout=0.0,
+            rounding="exact", name="convnet"):
+    """A CS231n-style stack: ``spec`` sets N, M and K; the rest set K/F/S/P per stage or conv.
+
+    ``filters``, ``kernel_size``, ``strides``, ``padding``: one value for all
+    convs, one per stage, or one list per stage with one value per conv.
+    ``rounding="exact"`` (default) refuses shapes where a stride does not
+    divide; ``"floor"`` accepts them as Keras would.
+    """
+    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                           weights=weights, classifier_activation=classifier_activation)
+    inputs = common.model_input(input_shape, (28, 28, 1))
+    plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
+                        strides=strides, padding=padding, pool_size=pool_size,
+                        pool_strides=pool_strides, fc_units=fc_units, rounding=rounding)
+    x = inputs
+    for planned in plan.layers:
+        if planned.kind == "conv":
+            x = layers.Conv2D(**planned.args, rounding=rounding, activation="relu", name=planned.name)(x)
+        elif planned.kind == "max_pool":
+            x = layers.MaxPool2D(**planned.args, rounding=rounding, name=planned.name)(x)
+    if not include_top:
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for planned in plan.of_kind("dense"):
+        x = keras.layers.Dense(**planned.args, activation="relu", name=planned.name)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
+    outputs = common.classifier(x, num_classes, classifier_activation)
+    return common.finish(inputs, outputs, name, weights)

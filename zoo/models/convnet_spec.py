@@ -1,0 +1,156 @@
+"""The parametric stack ``[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX`` as data.
+
+Pure Python, no Keras: parsing a spec and planning its shapes is what the
+builder, the model card and the tuner's feasibility check share, and the
+tuner must be able to reject a configuration without building it.
+
+Grammar (case and spaces ignored; ``*1`` may be left out)::
+
+    spec   := group ("-" group)* ["-" "(FC-RELU)*" K] "-SOFTMAX"
+    group  := "[" "(CONV-RELU)*" N ["-POOL"] "]*" M
+
+e.g. ``[(CONV-RELU)*2-POOL]*3-(FC-RELU)*2-SOFTMAX`` is 3 stages of 2 convs
+and a pool, then 2 hidden FC layers. Hyperparameters are given per conv
+layer, per stage, or once for all: ``filters`` (K), ``kernel_size`` (F),
+``strides`` (S), ``padding`` (P); ``pool_size`` and ``pool_strides``;
+``fc_units``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Sequence
+
+from layers.arithmetic import ShapeError, output_size
+
+_GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
+_FC = r"\(FC-RELU\)(?:\*(\d+))?"
+EXAMPLE = "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX"
+
+
+class SpecError(ValueError):
+    """A convnet spec that does not follow the grammar."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    convs: int
+    pool: bool
+
+
+def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
+    """``(stages, fc_layers)`` of a spec string; :class:`SpecError` if it does not parse."""
+    text = re.sub(r"\s+", "", str(spec)).upper()
+    stages: list[Stage] = []
+    rest = text
+    while rest.startswith("["):
+        m = re.match(_GROUP, rest)
+        if not m:
+            raise SpecError(f"cannot read the stage group at {rest[:30]!r} in spec {spec!r}; "
+                            f"a group looks like [(CONV-RELU)*2-POOL]*3, e.g. {EXAMPLE}")
+        n, pool, groups = int(m.group(1) or 1), bool(m.group(2)), int(m.group(3) or 1)
+        if n < 1 or groups < 1:
+            raise SpecError(f"N and M must be >= 1 in {m.group(0)!r} (spec {spec!r})")
+        stages += [Stage(n, pool)] * groups
+        rest = rest[m.end():]
+        rest = rest[1:] if rest.startswith("-") else rest
+    if not stages:
+        raise SpecError(f"spec {spec!r} must start with a stage group such as [(CONV-RELU)*2-POOL]*3; "
+                        f"e.g. {EXAMPLE}")
+    fc = 0
+    m = re.match(_FC, rest)
+    if m:
+        fc = int(m.group(1) or 1)
+        rest = rest[m.end():]
+        rest = rest[1:] if rest.startswith("-") else rest
+    if rest != "SOFTMAX":
+        raise SpecError(f"spec {spec!r} must end with (FC-RELU)*K-SOFTMAX or SOFTMAX, "
+                        f"found {rest!r} instead; e.g. {EXAMPLE}")
+    return tuple(stages), fc
+
+
+def _per(value, counts: Sequence[int], name: str):
+    """One value per conv layer from a scalar, a per-stage list or a per-layer list of lists."""
+    stages = len(counts)
+    if not isinstance(value, (list, tuple)):
+        return [[value] * n for n in counts]
+    if len(value) != stages:
+        raise SpecError(f"`{name}` needs one value, or one per stage ({stages}). Received: {name}={value!r}")
+    out = []
+    for stage, (v, n) in enumerate(zip(value, counts), 1):
+        if isinstance(v, (list, tuple)):
+            if len(v) != n:
+                raise SpecError(f"`{name}` for stage {stage} needs {n} values (one per conv). "
+                                f"Received: {name}={value!r}")
+            out.append(list(v))
+        else:
+            out.append([v] * n)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedLayer:
+    name: str             # fixed layer name, e.g. "stage2_conv1"
+    kind: str             # "conv", "max_pool" or "dense"
+    args: dict            # conv: filters, kernel_size, strides, padding; pool: pool_size, strides
+    output: tuple         # output volume (H, W, D), or (units,) for dense
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Every layer of a convnet in order, with its output volume."""
+
+    layers: tuple
+
+    def of_kind(self, kind):
+        return [layer for layer in self.layers if layer.kind == kind]
+
+
+def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, strides=1, padding=1,
+                 pool_size=2, pool_strides=None, fc_units=128, rounding="exact") -> Plan:
+    """Check a convnet's arithmetic stage by stage before anything is built.
+
+    Raises :class:`SpecError` for a malformed spec or argument and
+    :class:`~layers.arithmetic.ShapeError` naming the stage (e.g.
+    ``stage2_conv1``) for a shape that cannot exist.
+    """
+    stages, fc = parse_spec(spec)
+    counts = [s.convs for s in stages]
+    per = {name: _per(v, counts, name) for name, v in
+           (("filters", filters), ("kernel_size", kernel_size), ("strides", strides), ("padding", padding))}
+    for name, rows in per.items():
+        for v in (x for row in rows for x in row):
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "padding" else 1):
+                raise SpecError(f"`{name}` values must be ints >= {0 if name == 'padding' else 1}. "
+                                f"Received: {name}={v!r}")
+    units = list(fc_units) if isinstance(fc_units, (list, tuple)) else [fc_units] * fc
+    if len(units) != fc or any(not isinstance(u, int) or u < 1 for u in units):
+        raise SpecError(f"`fc_units` needs one positive int, or one per FC layer ({fc}). "
+                        f"Received: fc_units={fc_units!r}")
+    pool_strides = pool_size if pool_strides is None else pool_strides
+    (h, w, d), planned = input_shape, []
+    for s, stage in enumerate(stages, 1):
+        for c in range(stage.convs):
+            name = f"stage{s}_conv{c + 1}"
+            args = {k: per[k][s - 1][c] for k in ("filters", "kernel_size", "strides", "padding")}
+            h, w = (output_size(v, args["kernel_size"], args["strides"], args["padding"], rounding,
+                                layer=name) for v in (h, w))
+            d = args["filters"]
+            planned.append(PlannedLayer(name, "conv", args, (h, w, d)))
+        if stage.pool:
+            name = f"stage{s}_pool"
+            h, w = (output_size(v, pool_size, pool_strides, 0, rounding, layer=name) for v in (h, w))
+            planned.append(PlannedLayer(name, "max_pool", dict(pool_size=pool_size, strides=pool_strides),
+                                        (h, w, d)))
+    planned += [PlannedLayer(f"fc{i}", "dense", dict(units=u), (u,)) for i, u in enumerate(units, 1)]
+    return Plan(tuple(planned))
+
+
+def is_feasible(input_shape, spec=EXAMPLE, **kwargs) -> tuple[bool, str | None]:
+    """``(True, None)`` or ``(False, reason)``: the tuner's check before building."""
+    try:
+        plan_convnet(input_shape, spec, **kwargs)
+    except (ShapeError, SpecError) as e:
+        return False, str(e)
+    return True, None

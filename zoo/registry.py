@@ -1,0 +1,225 @@
+"""Model builders by name, in the style of timm and torchvision.models.
+
+    @register_model
+    def my_net(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
+               classifier_activation="softmax", weights=None, name="my_net"):
+        '''One-line summary shown by `zoo list`.'''
+        ...
+
+    list_models("lenet*")            # ['lenet5', 'lenet5_modern']
+    model = get_model("lenet5", num_classes=10)
+
+Every builder takes keyword arguments only, after keras.applications:
+``input_shape``, ``num_classes``, ``include_top``, ``pooling``,
+``classifier_activation``, ``weights`` (None or a pretrained tag), ``name``
+(default: the model's name), plus the family's own options.
+
+The built-in models are known from :data:`zoo.models.CATALOG` (plain data)
+without importing their modules: listing stays free of Keras, and
+:func:`get_model` imports a model's module the first time it is asked for.
+
+This module imports nothing heavy; ``zoo list`` and ``zoo --help`` rely on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import importlib
+import importlib.resources
+import inspect
+import json
+from typing import Callable
+
+from zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError, ZooError
+from zoo.models import CATALOG
+
+MANIFEST_PACKAGE = "saved_models"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What ``zoo list`` shows about a model: known without building (or importing) it."""
+
+    name: str
+    summary: str
+    module: str
+    pretrained: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "pretrained": list(self.pretrained)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    builder: Callable
+    summary: str
+
+
+def _qualified(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _first_line(doc: str | None) -> str:
+    lines = inspect.cleandoc(doc or "").splitlines()
+    return lines[0] if lines else ""
+
+
+def _matches(name: str, pattern) -> bool:
+    """fnmatch, case-insensitive; ``pattern`` is one pattern or several (any may match)."""
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    return any(fnmatch.fnmatchcase(name.lower(), p.lower()) for p in patterns)
+
+
+def _check_arguments(name: str, builder: Callable, kwargs: dict) -> None:
+    """Raise UnknownArgumentError for the first keyword the builder does not take."""
+    params = inspect.signature(builder).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return  # the builder takes anything; it must check for itself
+    allowed = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for key, value in kwargs.items():
+        if key not in allowed:
+            raise UnknownArgumentError(name, key, value, allowed)
+
+
+class Registry:
+    """Model names mapped to builders: catalogued built-ins plus registered ones.
+
+    ``catalog`` is ``{name: (module, summary)}`` (default: :data:`zoo.models.CATALOG`).
+    A catalogued name may be registered only by its own module; that is how
+    the module supplies its builder when :meth:`builder` imports it.
+    """
+
+    def __init__(self, catalog: dict[str, tuple[str, str]] | None = None):
+        self.catalog = dict(CATALOG if catalog is None else catalog)
+        self._entries: dict[str, _Entry] = {}
+
+    def register(self, fn: Callable, *, name: str | None = None, summary: str | None = None):
+        """Add ``fn`` under ``name`` (default ``fn.__name__``); returns ``fn``.
+
+        A name that another builder has is a :class:`DuplicateModelError`.
+        Registering the same definition again (a module reload, a re-run
+        notebook cell) replaces it.
+        """
+        name = name or fn.__name__
+        if name in self.catalog and self.catalog[name][0] != fn.__module__:
+            raise DuplicateModelError(name, f"the built-in module {self.catalog[name][0]}")
+        old = self._entries.get(name)
+        if old is not None and _qualified(old.builder) != _qualified(fn):
+            raise DuplicateModelError(name, _qualified(old.builder))
+        self._entries[name] = _Entry(fn, summary or _first_line(fn.__doc__))
+        return fn
+
+    def names(self) -> list[str]:
+        return sorted(set(self.catalog) | set(self._entries))
+
+    def info(self, name: str) -> ModelInfo:
+        """Name, summary, module and pretrained tags of one model, without importing it."""
+        if name in self.catalog:
+            module, summary = self.catalog[name]
+        elif name in self._entries:
+            entry = self._entries[name]
+            module, summary = entry.builder.__module__, entry.summary
+        else:
+            raise UnknownModelError(name, self.names())
+        return ModelInfo(name, summary, module, tuple(pretrained_tags(name)))
+
+    def describe(self, pattern="*", pretrained: bool = False) -> list[ModelInfo]:
+        """The models whose names match ``pattern``, sorted by name.
+
+        ``pretrained=True`` keeps only those with published weights.
+        """
+        found = [self.info(name) for name in self.names() if _matches(name, pattern)]
+        return [info for info in found if info.pretrained or not pretrained]
+
+    def builder(self, name: str) -> Callable:
+        """The builder of ``name``, importing its catalogued module if need be."""
+        if name not in self._entries and name in self.catalog:
+            module = self.catalog[name][0]
+            importlib.import_module(module)
+            if name not in self._entries:
+                raise ImportError(
+                    f"{module} was imported but did not register the model {name!r}: "
+                    f"decorate its builder with @register_model (or fix zoo.models.CATALOG)"
+                )
+        try:
+            return self._entries[name].builder
+        except KeyError:
+            raise UnknownModelError(name, self.names()) from None
+
+    def build(self, name: str, **kwargs):
+        """``builder(name)(**kwargs)``, with unknown keywords caught before building."""
+        builder = self.builder(name)
+        _check_arguments(name, builder, kwargs)
+        return builder(**kwargs)
+
+
+#: The registry that the module-level functions (and ``@register_model``) use.
+REGISTRY = Registry()
+
+
+def register_model(fn: Callable | None = None, *, name: str | None = None,
+                   summary: str | None = None):
+    """Decorator: make a model builder available by name.
+
+    Use bare (``@register_model``, the name is the function's) or with
+    arguments (``@register_model(name="lenet5", summary="...")``). The summary
+    defaults to the first line of the docstring. A duplicate name raises
+    :class:`zoo.errors.DuplicateModelError` (a ``ValueError``).
+    """
+    def decorate(f):
+        return REGISTRY.register(f, name=name, summary=summary)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def describe_models(pattern="*", pretrained: bool = False) -> list[ModelInfo]:
+    """Name, summary, module and pretrained tags of the matching models, sorted by name."""
+    return REGISTRY.describe(pattern, pretrained)
+
+
+def list_models(pattern="*", pretrained: bool = False) -> list[str]:
+    """Sorted model names matching the fnmatch ``pattern`` (or any of several patterns).
+
+    >>> list_models("lenet*")
+    ['lenet5', 'lenet5_modern']
+    """
+    return [info.name for info in REGISTRY.describe(pattern, pretrained)]
+
+
+def get_builder(name: str) -> Callable:
+    """The builder function of a model; an unknown name raises UnknownModelError."""
+    return REGISTRY.builder(name)
+
+
+def get_model(name: str, **kwargs):
+    """Build the model ``name`` with the builder's keyword arguments.
+
+    An unknown name raises :class:`zoo.errors.UnknownModelError`, an argument
+    the builder does not take :class:`zoo.errors.UnknownArgumentError`; both
+    name the closest matches.
+    """
+    return REGISTRY.build(name, **kwargs)
+
+
+def pretrained_tags(name: str) -> list[str]:
+    """Tags of the published weights for model ``name``, sorted (none: ``[]``).
+
+    Reads ``saved_models/manifest.json`` (``{"tags": {"lenet5.mnist":
+    {"arch": "lenet5", ...}}}``) when the package ships one. This is the hook
+    the weights hub takes over.
+    """
+    manifest = _read_manifest()
+    return sorted(tag for tag, entry in manifest.get("tags", {}).items()
+                  if entry.get("arch") == name)
+
+
+def _read_manifest() -> dict:
+    resource = importlib.resources.files(MANIFEST_PACKAGE) / MANIFEST_FILE
+    if not resource.is_file():
+        return {}
+    try:
+        return json.loads(resource.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ZooError(f"{resource} is not valid JSON ({error}); fix or remove it") from None
