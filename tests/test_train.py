@@ -1,0 +1,196 @@
+"""Training runs: the run folder, resume after a kill, NaN handling, determinism, distribution.
+
+Everything trains on the embedded MNIST sample (no download) with a few
+hundred images, so each run takes seconds.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo import run as runs
+from zoo.train import evaluate, train
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["model.name=lenet5_modern", "dataset.max_examples=400", "batch_size=32"]
+RUN_FILES = ("config.yaml", "manifest.json", "preprocessing.json", "history.csv", "history.json",
+             "curves.png", "metrics.json", "model.keras", "model.weights.h5")
+
+
+def _env(**extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    env.update(extra)
+    return env
+
+
+def test_run_folder_end_to_end(tmp_path):
+    result = train("default", tmp_path / "run", overrides=[*QUICK, "epochs=2"], verbose=0)
+    run_dir = tmp_path / "run"
+    assert result.status == "finished" and result.epochs == 2
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "logs").is_dir()
+    assert [epoch for epoch, _ in __import__("zoo.callbacks").callbacks.checkpoints(
+        run_dir / "checkpoints")] == [1, 2]
+    manifest = runs.read_json(run_dir / "manifest.json")
+    assert manifest["status"] == "finished" and manifest["seed"] == 0
+    assert manifest["backend"] == "tensorflow" and manifest["versions"]["keras"]
+    assert manifest["train_images_per_second"] > 0
+    metrics = runs.read_json(run_dir / "metrics.json")
+    assert metrics["split"] == "test" and 0.3 < metrics["accuracy"] <= 1.0  # 10 classes: chance is 0.1
+    assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+    # The stored config is the resolved recipe; re-evaluating the run reproduces the metric.
+    again = evaluate(run_dir)
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+    contract = runs.read_json(run_dir / "preprocessing.json")
+    assert contract["input_shape"] == [32, 32, 1] and len(contract["class_names"]) == 10
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("mine")
+    with pytest.raises(runs.RunError, match="already exists and is not empty; pass --resume"):
+        train("default", run_dir, overrides=QUICK)
+    assert (run_dir / "notes.txt").read_text() == "mine" and len(list(run_dir.iterdir())) == 1
+    with pytest.raises(runs.RunError, match="no run to resume"):
+        train(None, tmp_path / "nothing", resume=True)
+
+
+class PoisonWeights:
+    """Sets the output kernel to NaN at the start of an epoch (a diverging run, on demand).
+
+    The output layer, because ReLU and max-pool can swallow a NaN further up.
+    """
+
+    def __new__(cls, epoch):
+        import keras
+
+        class _Poison(keras.callbacks.Callback):
+            def on_epoch_begin(self, e, logs=None):
+                if e + 1 == epoch:
+                    w = self.model.get_layer("output").kernel
+                    w.assign(np.full(w.shape, np.nan, dtype="float32"))
+        return _Poison()
+
+
+def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
+    result = train("default", tmp_path / "run", overrides=[*QUICK, "epochs=4"], verbose=0,
+                   callbacks=[PoisonWeights(epoch=3)])
+    assert result.status == "nan"
+    assert "NaN at epoch 3, batch 1" in result.message and "epoch 2" in result.message
+    manifest = runs.read_json(tmp_path / "run" / "manifest.json")
+    assert manifest["status"] == "nan" and manifest["message"] == result.message
+    # The saved model is the epoch-2 checkpoint: finite, and as good as its metric says.
+    assert np.isfinite(result.metrics["loss"])
+    assert evaluate(tmp_path / "run")["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
+    from zoo.callbacks import checkpoints
+    assert [e for e, _ in checkpoints(tmp_path / "run" / "checkpoints")] == [1, 2]
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a = train("default", tmp_path / "a", overrides=[*QUICK, "epochs=1"], verbose=0)
+    b = train("default", tmp_path / "b", overrides=[*QUICK, "epochs=1"], verbose=0)
+    assert a.metrics == b.metrics
+    assert runs.read_history(tmp_path / "a") == runs.read_history(tmp_path / "b")
+    c = train("default", tmp_path / "c", overrides=[*QUICK, "epochs=1", "seed=1"], verbose=0)
+    assert c.metrics != a.metrics
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_loses_at_most_one_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    code = textwrap.dedent(f"""
+        from zoo.train import train
+        train("default", {str(run_dir)!r}, verbose=0,
+              overrides=["model.name=lenet5_modern", "dataset.max_examples=1500",
+                         "batch_size=8", "epochs=4"])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    # Wait for the second epoch to be under way, then kill without warning.
+    while time.time() < deadline and len(runs.read_history(run_dir)) < 1:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(runs.read_history(run_dir))
+    assert 1 <= done_before < 4
+    assert runs.read_json(run_dir / "manifest.json")["status"] == "running"
+
+    result = train(None, run_dir, resume=True, verbose=0)
+    assert result.status == "finished"
+    history = runs.read_history(run_dir)
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert runs.read_json(run_dir / "manifest.json")["epochs"] == 4
+    with pytest.raises(runs.RunError, match="finished run, nothing to resume"):
+        train(None, run_dir, resume=True)
+
+
+DISTRIBUTED = """
+import json, os, sys
+backend = os.environ["KERAS_BACKEND"]
+if backend == "tensorflow":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from zoo.train import train
+r = train("default", sys.argv[1], verbose=0, overrides=[
+    "model.name=lenet5_modern", "dataset.max_examples=256", "batch_size=32", "epochs=1",
+    "distribute=true"])
+print(json.dumps({"status": r.status, "accuracy": r.metrics["accuracy"]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_distributed_on_two_virtual_cpus(tmp_path, backend):
+    env = _env(KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    out = subprocess.run([sys.executable, "-c", DISTRIBUTED, str(tmp_path / "run")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "finished"
+    manifest = runs.read_json(tmp_path / "run" / "manifest.json")
+    assert manifest["replicas"] == 2
+    assert len(manifest["devices"]) >= 2
+
+
+JAX_ONLY = """
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    # A machine with JAX alone: every import of tensorflow fails.
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets", "tensorboard"):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+
+sys.meta_path.insert(0, NoTensorFlow())
+from zoo.train import train
+r = train("default", sys.argv[1], verbose=0, overrides=[
+    "model.name=lenet5_modern", "dataset.max_examples=256", "batch_size=32", "epochs=1"])
+assert r.status == "finished", r
+print("accuracy", r.metrics["accuracy"])
+"""
+
+
+@pytest.mark.slow
+def test_jax_backend_trains_without_tensorflow(tmp_path):
+    out = subprocess.run([sys.executable, "-c", JAX_ONLY, str(tmp_path / "run")],
+                         env=_env(KERAS_BACKEND="jax"), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1].startswith("accuracy")
+    assert not (tmp_path / "run" / "logs").exists()  # TensorBoard needs TensorFlow
+    assert runs.read_json(tmp_path / "run" / "manifest.json")["backend"] == "jax"

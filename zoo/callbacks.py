@@ -1,0 +1,102 @@
+"""Training callbacks the run folder relies on.
+
+- :class:`EpochCheckpoint` writes ``checkpoints/epoch_NNN.weights.h5`` after
+  every epoch whose loss is finite, keeps the last few, and atomically (a
+  temporary file renamed), so a killed process never leaves half a checkpoint.
+- :class:`StopOnNaN` stops at the first batch whose loss is NaN or infinite and
+  remembers where, so the run can restore the last good checkpoint and say so.
+- :class:`Throughput` measures training images per second, epoch by epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import keras
+
+CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
+
+
+def checkpoints(folder) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of the checkpoints in ``folder``, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT.search(p.name))]
+    return sorted(found)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    def __init__(self, folder, keep=2, stop_on_nan=None):
+        super().__init__()
+        self.folder = Path(folder)
+        self.keep = keep
+        self.stop_on_nan = stop_on_nan
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if (self.stop_on_nan is not None and self.stop_on_nan.stopped_at) or \
+                loss is None or not math.isfinite(loss):
+            return  # never overwrite a good checkpoint with diverged weights
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"epoch_{epoch + 1:03d}.weights.h5"
+        tmp = path.with_name(f".{path.name}.tmp.weights.h5")
+        self.model.save_weights(tmp)
+        os.replace(tmp, path)
+        for _, old in checkpoints(self.folder)[:-self.keep]:
+            old.unlink(missing_ok=True)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.stopped_at = None  # (epoch, batch), 1-based epoch
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.stopped_at is None:
+            self.stopped_at = (self._epoch, batch + 1)
+            self.model.stop_training = True
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training images per second, per epoch (validation excluded).
+
+    Counted from the epoch's wall time and its number of images, so it stays
+    right with ``steps_per_execution`` (callbacks then fire once per execution).
+    The first epoch includes tracing and compilation, so :attr:`images_per_second`
+    is the median over the later epochs when there are any.
+    """
+
+    def __init__(self, images_per_epoch):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self.epoch_seconds = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop()
+
+    def _stop(self):
+        if self._start is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    @property
+    def images_per_second(self):
+        later = sorted(self.epoch_seconds[1:] or self.epoch_seconds)
+        return self.images_per_epoch / later[len(later) // 2] if later else float("nan")
