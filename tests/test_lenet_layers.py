@@ -390,3 +390,26 @@ def test_rbf_invalid_seed_and_input():
         RandomSignCode(-1)
     with pytest.raises(ValueError, match="features\\) must be known"):
         EuclideanRBF(10).build((None, None))
+
+
+def test_rbf_rubbish_term_makes_cross_entropy_equal_eq9():
+    """softplus(−j − logsumexp(−y)) + CE over −y = y_D + log(e^{−j} + Σ e^{−y_i}) (Eq. 9)."""
+    from keras import ops
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1.7, 1.7, (5, 84)).astype("float32")
+    labels = rng.integers(0, 10, 5)
+    j = 10.0
+    rbf = layers.EuclideanRBF(10, rubbish=j)
+    y = ops.convert_to_numpy(rbf(x)).astype("float64")  # e^{−160} underflows float32
+    extra = float(ops.convert_to_numpy(rbf.losses[0]))
+    ce = np.mean(y[np.arange(5), labels] + np.log(np.exp(-y).sum(axis=1)))
+    eq9 = np.mean(y[np.arange(5), labels] + np.log(np.exp(-j) + np.exp(-y).sum(axis=1)))
+    np.testing.assert_allclose(ce + extra, eq9, rtol=1e-5)
+    assert layers.EuclideanRBF.from_config(rbf.get_config()).rubbish == j
+    with pytest.raises(ValueError, match="Received: rubbish='big'"):
+        layers.EuclideanRBF(10, rubbish="big")
+    # Without j the layer adds nothing to the loss.
+    plain = layers.EuclideanRBF(10)
+    plain(x)
+    assert plain.losses == []

@@ -9,8 +9,8 @@ classifier_activation, weights, name`` with the same meaning:
   ``Activation`` named ``"predictions"``, always float32, so mixed-precision
   training keeps a float32 softmax. ``classifier_activation=None`` gives logits.
 - ``weights`` is ``None`` or the path of a ``.weights.h5`` file. Pretrained tags
-  such as ``"lenet5.mnist"`` are resolved by the hub (``zoo.load``), which sits
-  above the registry and passes the file here.
+  such as ``"lenet5.mnist"`` are loaded by the hub (``zoo.load(tag)``), which
+  sits above the registry: it builds the model by name and loads the file.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def check_signature(*, num_classes, include_top, pooling, weights, classifier_ac
                                     and os.fspath(weights).endswith(".weights.h5")):
         raise ValueError(
             "`weights` must be None or the path of a .weights.h5 file; for a pretrained tag "
-            f"use zoo.load({weights!r}) or zoo.get_model(name, weights=tag). Received: weights={weights!r}"
+            f"use zoo.load({weights!r}). Received: weights={weights!r}"
         )
     if classifier_activation is not None:
         keras.activations.get(classifier_activation)  # raises on an unknown name

@@ -9,8 +9,9 @@ layer as in the paper: C1 156, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164):
 
 Every layer up to F6 squashes with 1.7159·tanh(2a/3). The RBF units compute
 a squared distance to a fixed ±1 prototype per class; the model turns
-distances into probabilities with a softmax over their negatives, a modern
-surrogate for the paper's MAP loss (``head="rbf"``, the default). ``head="softmax"``
+distances into probabilities with a softmax over their negatives and adds
+the paper's rubbish-class term, so cross-entropy training minimises the
+paper's MAP criterion, Eq. 9 (``head="rbf"``, the default). ``head="softmax"``
 puts a dense softmax layer in place of the RBF units.
 
 ``lenet5_modern`` is the variant taught today: ReLU, max-pool, full C3, a dense
@@ -28,10 +29,14 @@ from zoo.registry import register_model
 HEADS = ("rbf", "softmax")
 
 
+# Eq. 9's rubbish-class constant j (the paper does not print it; see layers/rbf.py).
+RUBBISH = 10.0
+
+
 def _head(x, head, num_classes, classifier_activation):
     if head == "softmax":
         return common.classifier(x, num_classes, classifier_activation, dense_name="output")
-    distances = layers.EuclideanRBF(num_classes, name="output")(x)                            # (B, 10)
+    distances = layers.EuclideanRBF(num_classes, rubbish=RUBBISH, name="output")(x)           # (B, 10)
     # Small distance = likely class: the logits are the negated distances.
     logits = keras.layers.Rescaling(-1.0, name="logits")(distances)
     return keras.layers.Activation(classifier_activation or "linear", dtype="float32",
