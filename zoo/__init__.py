@@ -4,6 +4,7 @@
     zoo.list_models("lenet*")
     model = zoo.get_model("lenet5")
     print(zoo.card_for("lenet5"))
+    model = zoo.load("lenet5.mnist")     # pretrained weights by tag (zoo.hub)
 
 Importing ``zoo`` is cheap (no Keras): the registry is plain Python, and the
 model card (which inspects Keras models) is imported on first use.
@@ -25,12 +26,13 @@ from zoo.registry import (  # noqa: F401
 
 __all__ = [
     "Card", "DuplicateModelError", "UnknownArgumentError", "UnknownModelError", "ZooError",
-    "card_for", "describe_models", "get_builder", "get_model", "list_models", "model_card",
-    "register_model",
+    "card_for", "describe_models", "get_builder", "get_model", "list_models", "load", "model_card",
+    "pull", "register_model",
 ]
 
 # Public names that live in modules importing Keras: loaded on first access.
-_LAZY = {"model_card": "zoo.card", "card_for": "zoo.card", "Card": "zoo.card"}
+_LAZY = {"model_card": "zoo.card", "card_for": "zoo.card", "Card": "zoo.card",
+         "load": "zoo.hub", "pull": "zoo.hub"}
 
 
 def __getattr__(name):  # PEP 562

@@ -120,7 +120,8 @@ def list_command(pattern, pretrained, as_json):
     """List the models whose names match PATTERN (fnmatch, e.g. 'lenet*')."""
     infos = registry.describe_models(pattern, pretrained=pretrained)
     if not infos and not as_json:
-        click.echo(f"No models match {pattern!r}; see 'zoo list'.", err=True)
+        what = "No published weights" if pretrained else "No models"
+        click.echo(f"{what} match {pattern!r}; see 'zoo list'.", err=True)
         return
     width = max((len(i.name) for i in infos), default=0)
     _emit([i.as_dict() for i in infos],
@@ -238,14 +239,24 @@ def train_command(recipe, overrides, out_dir, resume, data_dir):
 
 
 @main.command("eval")
-@click.argument("run", type=click.Path(exists=True))
+@click.argument("run")
 @click.option("--data", help="Dataset spec to evaluate on instead of the run's own.")
 @click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test",
               show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
 @JSON_OPTION
 def eval_command(run, data, split, data_dir, as_json):
-    """Print the metrics of a run folder's model (or its model.keras) on a split."""
+    """Print the metrics of a run folder's model (or its model.keras), or of a pretrained TAG."""
+    if not os.path.exists(run):
+        if "." not in run or os.sep in run:
+            raise click.BadParameter(f"{run!r} is neither a run folder nor a pretrained tag "
+                                     "such as lenet5.mnist (see 'zoo list --pretrained')")
+        from zoo.hub import evaluate as evaluate_tag  # imports Keras
+
+        metrics = evaluate_tag(run, split=split, data_dir=data_dir)
+        _emit(metrics, "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
+                                 for k, v in metrics.items()), as_json)
+        return
     from zoo.train import evaluate  # imports Keras
 
     metrics = evaluate(run, data=data, split=split, data_dir=data_dir)
@@ -258,7 +269,7 @@ def eval_command(run, data, split, data_dir, as_json):
 @click.argument("tag")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def pull_command(tag, quiet):
-    """Fetch and verify the weights of TAG (e.g. lenet5.mnist); print the file's path.
+    """Fetch and verify the weights of a pretrained TAG; print the file's path.
 
     Looks in the cache ($ZOO_HOME), then saved_models/, then $ZOO_HUB_URL;
     ZOO_OFFLINE=1 never uses the network.
@@ -327,6 +338,84 @@ def show_command(tag, image, out_dir, max_maps):
 
     for path in show(tag, image, out_dir, max_maps=max_maps):
         click.echo(str(path))
+
+
+@main.command("tune")
+@click.argument("recipe", required=False)
+@SET_OPTION
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Search folder (default: runs/tune-RECIPE). Never overwritten: use --resume to continue.")
+@click.option("--tuner", type=click.Choice(["random", "grid", "bayesian", "hyperband"]),
+              help="Search strategy (default: the recipe's tuning.tuner).")
+@click.option("--max-trials", type=click.IntRange(min=1),
+              help="Trials that train (infeasible shapes are rejected without counting).")
+@click.option("--executions-per-trial", type=click.IntRange(min=1), help="Models trained per trial.")
+@click.option("--time-budget", metavar="DURATION",
+              help="Wall-clock budget, e.g. 30m or 1h: no trial starts after it, a running one stops.")
+@click.option("--resume", is_flag=True, help="Continue the search in --out; finished trials are kept.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
+@click.option("--chief", is_flag=True, help="Serve the oracle to worker processes (Keras Tuner's gRPC).")
+@click.option("--workers", type=click.IntRange(min=0), default=0,
+              help="Start N local worker processes (implies --chief).")
+@click.option("--worker", is_flag=True, help="Run trials for the chief at --oracle; the search is in --out.")
+@click.option("--oracle", "oracle_address", metavar="HOST:PORT",
+              help="The chief's address (default 127.0.0.1 and a free port; 0.0.0.0 serves other machines).")
+@click.option("--tuner-id", default="worker1", show_default=True, help="This worker's name.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final table.")
+def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_trial, time_budget, resume,
+                 data_dir, chief, workers, worker, oracle_address, tuner_id, quiet):
+    """Search RECIPE's search_space (K/F/S/P, learning rate, ...) with Keras Tuner; print the ranking.
+
+    Shapes that cannot exist are rejected by the arithmetic before anything is
+    built. Results: OUT/results.csv, results.json, trials.png, hp_*.png.
+    """
+    if worker:
+        if chief or workers:
+            raise click.UsageError("--worker cannot be combined with --chief or --workers")
+        if out_dir is None or oracle_address is None:
+            raise click.UsageError("--worker needs --out DIR (the chief's search folder) and --oracle HOST:PORT")
+        from zoo.tune import run_worker  # imports Keras
+
+        run_worker(out_dir, oracle_address, tuner_id, data_dir=data_dir, verbose=0 if quiet else 1,
+                   log=click.echo)
+        return
+    from zoo.tune.search import parse_duration, tune  # imports Keras
+
+    result = tune(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
+                  executions_per_trial=executions_per_trial, resume=resume,
+                  time_budget=parse_duration(time_budget) if time_budget else None, data_dir=data_dir,
+                  chief=chief, oracle_address=oracle_address, workers=workers,
+                  verbose=0 if quiet else 1, log=click.echo)
+    click.echo(result.report.table())
+    click.echo(f"results: {result.out_dir / 'results.csv'}, results.json, trials.png, hp_*.png")
+    if result.message:
+        click.echo(result.message, err=True)
+    if result.status == "interrupted":
+        sys.exit(130)
+
+
+@main.command("promote")
+@click.argument("tune_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--trial", "trial_id", help="Trial to promote (default: the best completed one).")
+@click.option("--tag", help="Publish the retrained model as TAG (e.g. convnet.fashion_mnist_tuned).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run folder for the retraining (default: TUNE_DIR/promoted/trial_ID).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
+@click.option("--dest", type=click.Path(file_okay=False), help="Publish into this folder (default saved_models/).")
+@click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
+def promote_command(tune_dir, trial_id, tag, out_dir, data_dir, dest, overwrite):
+    """Retrain a trial of the search in TUNE_DIR with its recipe and publish it as --tag."""
+    from zoo.tune import promote  # imports Keras
+
+    result = promote(tune_dir, tag=tag, trial_id=trial_id, out_dir=out_dir, data_dir=data_dir, dest=dest,
+                     overwrite=overwrite)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+    click.echo(f"retrained trial {result.trial_id} in {result.run_dir}" + (f"; test {metrics}" if metrics else ""))
+    click.echo("with " + " ".join(f"--set '{o}'" for o in result.overrides))
+    if result.published is not None:
+        click.echo(f"published {result.published.tag}")
+    elif not tag:
+        click.echo("not published (no --tag)")
 
 
 if __name__ == "__main__":

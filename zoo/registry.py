@@ -206,9 +206,12 @@ def get_model(name: str, **kwargs):
 def pretrained_tags(name: str) -> list[str]:
     """Tags of the published weights for model ``name``, sorted (none: ``[]``).
 
-    Reads ``saved_models/manifest.json`` (``{"tags": {"lenet5.mnist":
-    {"arch": "lenet5", ...}}}``) when the package ships one. This is the hook
-    the weights hub takes over.
+    Reads ``saved_models/manifest.json`` (``{"format": 1, "tags":
+    {"lenet5.mnist": {"arch": "lenet5", ...}}}``, described in
+    :mod:`zoo.hub.manifest`) when the package ships one, as plain JSON so that
+    ``zoo list --pretrained`` imports neither Keras nor the hub. Tags pulled
+    from a remote hub (``ZOO_HUB_URL``) are not listed here: see
+    ``zoo.hub.available(remote=True)``.
     """
     manifest = _read_manifest()
     return sorted(tag for tag, entry in manifest.get("tags", {}).items()

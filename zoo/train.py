@@ -289,6 +289,7 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
     preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
     """
     import layers  # noqa: F401  (registers the layers for loading)
+    import zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
     from zoo.data import load_dataset
 
     path = Path(run_or_model)

@@ -1,0 +1,70 @@
+"""Pretrained weights by tag: publish, pull, verify, cache, load, predict, show.
+
+    import zoo
+    model = zoo.load("lenet5.mnist")             # a Keras model with its weights
+    model.zoo_info.class_names, model.zoo_info.preprocessing, model.zoo_info.metrics
+    path = zoo.pull("lenet5.mnist")              # the verified .weights.h5 file
+    zoo.hub.predict("lenet5.mnist", ["digit.png"], top_k=3)
+    zoo.hub.show("lenet5.mnist", "digit.png", out_dir="show/")
+    zoo.hub.publish("runs/lenet5-mnist", "lenet5.mnist")
+
+One concept per module:
+
+- ``manifest``: the manifest format (``WeightsInfo``), tags, hashes, licences;
+- ``store``: the sources (cache, saved_models/, ZOO_HUB_URL), ``pull``, offline mode;
+- ``fetch``: verified, atomic downloads with a progress bar (urllib);
+- ``lock``: the inter-process file lock;
+- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``evaluate``;
+- ``publishing``: ``publish``, a run folder → a manifest entry and a weights file;
+- ``prediction``: ``predict``, image files → top-k labels;
+- ``pictures``: ``show``, first-layer filters and feature maps as PNGs.
+
+(The modules are not named after their functions, so that ``zoo.hub.load``
+stays the function once its module is imported.)
+
+Environment: ``ZOO_HOME`` (cache root, default the user's cache folder +
+``cnn-zoo``), ``ZOO_HUB_URL`` (remote hub), ``ZOO_OFFLINE=1`` (no network),
+``ZOO_HUB_TIMEOUT`` (seconds, default 30).
+
+Importing this package, ``pull`` and ``info`` do not import Keras; the other
+functions import it on first use.
+"""
+
+from zoo.hub.errors import (  # noqa: F401
+    DownloadError,
+    HubError,
+    IntegrityError,
+    ManifestError,
+    OfflineError,
+    UnknownTagError,
+)
+from zoo.hub.manifest import WeightsInfo, parse_tag, verify  # noqa: F401
+from zoo.hub.store import Hub, available, info, pull  # noqa: F401
+
+__all__ = [
+    "DownloadError", "HeadRebuiltWarning", "Hub", "HubError", "ImageError", "IntegrityError",
+    "ManifestError", "OfflineError", "Prediction", "UnknownTagError", "WeightsInfo", "available",
+    "evaluate", "info", "load", "parse_tag", "predict", "publish", "pull", "read_image", "show",
+    "verify",
+]
+
+# Names whose modules import Keras (or NumPy-heavy code): loaded on first access.
+_LAZY = {
+    "load": "zoo.hub.loading", "evaluate": "zoo.hub.loading", "HeadRebuiltWarning": "zoo.hub.loading",
+    "publish": "zoo.hub.publishing",
+    "predict": "zoo.hub.prediction", "read_image": "zoo.hub.prediction", "Prediction": "zoo.hub.prediction",
+    "ImageError": "zoo.hub.prediction",
+    "show": "zoo.hub.pictures",
+}
+
+
+def __getattr__(name):  # PEP 562
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo.hub' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,159 @@
+"""Downloads over http(s) or file:// with urllib: streamed, verified, atomic.
+
+``download`` writes to a temporary file beside the destination, hashes the
+bytes as they arrive, checks the exact size and the full sha256, and only
+then renames the file into place (``os.replace``). Whatever goes wrong (an
+HTTP error, a connection broken off, a short, long or altered body), the
+temporary file is removed and the error says what happened, with the
+expected and received size or hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from zoo.hub.errors import DownloadError, IntegrityError, ManifestError
+
+SCHEMES = ("http", "https", "file")
+_CHUNK = 64 * 1024
+_MAX_MANIFEST = 16 << 20  # bytes; a manifest is a few kB per tag
+
+
+def check_base_url(url: str) -> str:
+    """The hub's base URL without a trailing slash; only http(s):// and file:// are allowed."""
+    if urllib.parse.urlsplit(url).scheme not in SCHEMES or "://" not in url:
+        raise DownloadError("ZOO_HUB_URL must be an http://, https:// or file:// URL of a folder "
+                            f"holding manifest.json and the weights files. Received: ZOO_HUB_URL={url!r}")
+    return url.rstrip("/")
+
+
+def join(base: str, name: str) -> str:
+    return f"{base}/{urllib.parse.quote(name)}"
+
+
+def _open(url: str, timeout: float):
+    request = urllib.request.Request(url, headers={"User-Agent": "cnn-zoo"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        raise DownloadError(f"cannot reach {url}: {error.reason}") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise DownloadError(f"cannot reach {url}: {error}") from None
+
+
+class Progress:
+    """A one-line progress bar on stderr: redrawn in place on a terminal, else one line at the end."""
+
+    def __init__(self, label: str, total: int, quiet: bool = False, stream=None):
+        self.label, self.total, self.quiet = label, total, quiet
+        self.stream = stream or sys.stderr
+        self.live = not quiet and getattr(self.stream, "isatty", lambda: False)()
+        self.done, self._last, self._start = 0, 0.0, time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.live and (now - self._last > 0.1 or self.done >= self.total):
+            self._last = now
+            pct = 100 * self.done // max(self.total, 1)
+            bar = "#" * (pct // 4)
+            self.stream.write(f"\r{self.label} [{bar:<25}] {pct:3d}% "
+                              f"{_kb(self.done)}/{_kb(self.total)}")
+            self.stream.flush()
+
+    def close(self, ok: bool) -> None:
+        if self.quiet:
+            return
+        if self.live:
+            self.stream.write("\n")
+        elif ok:
+            seconds = time.monotonic() - self._start
+            self.stream.write(f"{self.label}: downloaded {_kb(self.done)} in {seconds:.1f} s\n")
+        self.stream.flush()
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def download(url: str, dest: Path, *, size: int, sha256: str, timeout: float = 30.0,
+             quiet: bool = False, label: str | None = None) -> Path:
+    """Fetches ``url`` into ``dest`` if and only if it has exactly ``size`` bytes and ``sha256``."""
+    dest = Path(dest)
+    label = label or dest.name
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    progress = Progress(label, size, quiet)
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
+            announced = response.headers.get("Content-Length")
+            if announced is not None and announced.strip().isdigit() and int(announced) != size:
+                raise IntegrityError(
+                    f"{url}: the server announces {int(announced)} bytes but {label} is {size} "
+                    "bytes in the manifest; the hub serves another file. Nothing was cached",
+                    "size", size, int(announced))
+            sha, got = hashlib.sha256(), 0
+            while True:
+                try:
+                    # One byte more than expected is enough to know the body is too long.
+                    chunk = response.read(min(_CHUNK, size + 1 - got))
+                except (http.client.IncompleteRead, OSError, http.client.HTTPException) as error:
+                    raise DownloadError(
+                        f"{url}: the download broke off after {got} of {size} bytes "
+                        f"({type(error).__name__}: {error}); nothing was cached; try again") from None
+                if not chunk:
+                    break
+                sha.update(chunk)
+                out.write(chunk)
+                got += len(chunk)
+                progress.update(len(chunk))
+                if got > size:
+                    raise IntegrityError(f"{url}: the body is longer than the {size} bytes the "
+                                         f"manifest gives for {label}; nothing was cached",
+                                         "size", size, got)
+            if got < size:  # the connection closed early (with or without a Content-Length)
+                raise DownloadError(f"{url}: the download broke off after {got} of {size} bytes "
+                                    "(connection closed; truncated body); nothing was cached; "
+                                    "try again")
+            if sha.hexdigest() != sha256:
+                raise IntegrityError(f"{url}: sha256 mismatch for {label}: expected {sha256}, got "
+                                     f"{sha.hexdigest()} (corrupt or tampered with); nothing was cached",
+                                     "sha256", sha256, sha.hexdigest())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+        ok = True
+        return dest
+    finally:
+        progress.close(ok)
+        if not ok and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def fetch_json(url: str, *, timeout: float = 30.0):
+    """A small JSON document (a remote manifest), at most 16 MB."""
+    with _open(url, timeout) as response:
+        try:
+            body = response.read(_MAX_MANIFEST + 1)
+        except (http.client.IncompleteRead, OSError, http.client.HTTPException) as error:
+            raise DownloadError(f"{url}: the download broke off ({type(error).__name__}: "
+                                f"{error}); try again") from None
+    if len(body) > _MAX_MANIFEST:
+        raise ManifestError(f"{url}: larger than {_MAX_MANIFEST} bytes; not a weights manifest")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(f"{url}: not valid JSON ({error})") from None

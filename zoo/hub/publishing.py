@@ -1,0 +1,160 @@
+"""Publishing: a finished training run folder becomes a manifest entry and a weights file.
+
+    publish("runs/lenet5-mnist", "lenet5.mnist")   # or: zoo publish runs/lenet5-mnist --tag lenet5.mnist
+
+writes ``saved_models/lenet5.mnist.weights.h5`` and its entry in
+``saved_models/manifest.json`` (see :mod:`zoo.hub.manifest` for the fields).
+The weights are loaded into a freshly built model from the recorded builder
+arguments and saved from it: that proves the arguments rebuild the trained
+architecture, and leaves out the optimizer state a run's file carries (a third
+of LeNet-5's file). The new file is loaded once more, and its outputs are
+compared with the run's ``model.keras``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from zoo import registry
+from zoo import run as runs
+from zoo.hub import manifest as mf
+from zoo.hub.errors import HubError
+from zoo.hub.lock import file_lock
+from zoo.hub.manifest import WeightsInfo
+
+RUN_FILES = ("manifest.json", "config.yaml", "preprocessing.json", "metrics.json", "model.weights.h5")
+
+
+def default_dest() -> Path:
+    """The package's saved_models/ folder, when it is a real folder (a checkout)."""
+    from zoo.hub.store import local_models
+
+    local = local_models()
+    if not isinstance(local, Path) or not local.is_dir():
+        raise HubError(f"saved_models/ is not a folder here ({local}); pass dest=DIR (--dest)")
+    return local
+
+
+def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
+            dataset_license: dict | None = None, tuning: dict | None = None) -> WeightsInfo:
+    """Adds the finished run in ``run_dir`` to the manifest in ``dest`` as ``tag``.
+
+    ``tag`` is ``arch.name`` with ``arch`` the run's model. An existing tag
+    is replaced only with ``overwrite=True``. ``dataset_license`` (``{"name",
+    "license", "attribution", "url"}``) states the licence of a dataset the
+    zoo does not know (MNIST and Fashion-MNIST it does). ``tuning`` records
+    the search that chose the hyper-parameters (default: the run folder's
+    tuning.json, which ``zoo promote`` writes, if any).
+    """
+    from zoo.recipe import load_recipe
+
+    run_dir = Path(run_dir)
+    arch, _ = mf.parse_tag(tag)
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise HubError(f"{run_dir} is not a finished run folder (no {', '.join(missing)}); "
+                       "give the --out folder of a `zoo train` run that finished")
+    run = runs.read_json(run_dir / "manifest.json")
+    if run.get("status") != "finished":
+        raise HubError(f"{run_dir} holds a run with status {run.get('status')!r}; only a finished "
+                       "run can be published (resume it with zoo train --resume --out DIR)")
+    recipe = load_recipe(run_dir / "config.yaml")
+    if recipe.model.name != arch:
+        raise HubError(f"the run trained {recipe.model.name!r}, so its tag must start with "
+                       f"'{recipe.model.name}.'. Received: tag={tag!r}")
+    contract = runs.read_json(run_dir / "preprocessing.json")
+    metrics = runs.read_json(run_dir / "metrics.json")
+    kwargs = mf.normalized({k: v for k, v in recipe.model.kwargs.items() if k != "weights"})
+    kwargs.setdefault("input_shape", list(contract["input_shape"]))
+    kwargs.setdefault("num_classes", len(contract["class_names"]))
+    dataset = dataset_card(contract["dataset"], dataset_license)
+    if tuning is None and (run_dir / "tuning.json").is_file():
+        tuning = runs.read_json(run_dir / "tuning.json")
+
+    dest = Path(dest) if dest is not None else default_dest()
+    dest.mkdir(parents=True, exist_ok=True)
+    file = f"{tag}{mf.SUFFIX}"
+    # The lock lives outside dest, so a checkout's saved_models/ gets no stray files.
+    key = hashlib.sha256(str(dest.resolve()).encode()).hexdigest()[:16]
+    with file_lock(Path(tempfile.gettempdir()) / f"cnn-zoo-publish-{key}.lock"):
+        entries = mf.read_manifest(dest / mf.MANIFEST)
+        if tag in entries and not overwrite:
+            raise HubError(f"{tag} is already published in {dest / mf.MANIFEST}; pass "
+                           "overwrite=True (--overwrite) to replace it, or choose another tag")
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{tag}.", suffix=mf.SUFFIX)
+        os.close(fd)
+        try:
+            _resave(arch, kwargs, run_dir, tmp, contract)
+            size, sha256 = mf.digest(tmp)
+            info = WeightsInfo(
+                tag=tag, arch=arch, file=file, sha256=sha256, size=size, kwargs=kwargs,
+                preprocessing={k: mf.normalized(contract[k]) for k in ("steps", "raw_shape", "input_shape")},
+                class_names=tuple(contract["class_names"]),
+                metrics={"split": metrics.get("split", "test"), "examples": metrics.get("examples"),
+                         **{k: v for k, v in metrics.items() if k not in ("split", "examples")}},
+                recipe={"name": run.get("recipe", ""), "config": mf.normalized(recipe.to_dict())},
+                seed=recipe.seed, dataset=dataset, created=runs.now(),
+                keras_version=run.get("versions", {}).get("keras", ""),
+                backend=run.get("backend", ""),
+                tuning=None if tuning is None else mf.normalized(tuning))
+            WeightsInfo.from_dict(tag, info.as_dict(), "the new entry")  # the checks a reader makes
+            os.replace(tmp, dest / file)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        entries[tag] = info
+        mf.write_manifest(dest / mf.MANIFEST, entries)
+    return info
+
+
+def dataset_card(source: str, stated: dict | None) -> dict:
+    card = mf.dataset_card(source)
+    if stated:
+        card = {**card, **stated, "source": source}
+    if card["license"] == "unknown":
+        warnings.warn(f"the licence of the dataset {source!r} is unknown to the zoo; the entry says "
+                      "'unknown': pass dataset_license={'name', 'license', 'attribution', 'url'}",
+                      stacklevel=3)
+    return card
+
+
+def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
+    """Saves the run's weights from a freshly built model to ``out``, then checks ``out``."""
+    import keras
+
+    import layers  # noqa: F401  (registers the layers, for loading model.keras)
+
+    try:
+        fresh = registry.get_model(arch, **kwargs, weights=str(run_dir / "model.weights.h5"))
+    except (ValueError, KeyError) as error:
+        raise HubError(f"{run_dir}/model.weights.h5 does not load into {arch} built with "
+                       f"{kwargs} ({error})") from None
+    fresh.save_weights(out)
+    again = registry.get_model(arch, **kwargs, weights=out)
+    trained = run_dir / "model.keras"
+    if trained.is_file():
+        from zoo import preprocess
+
+        rng = np.random.default_rng(0)
+        raw = rng.integers(0, 256, size=(4, *contract["raw_shape"]), dtype=np.uint8)
+        x = preprocess.apply(raw, contract["steps"], training=False)
+        expected = _main_output(keras.saving.load_model(trained, compile=False)(x, training=False))
+        got = _main_output(again(x, training=False))
+        if not np.allclose(expected, got, rtol=1e-4, atol=1e-5):
+            raise HubError(f"{arch} rebuilt with {kwargs} computes other outputs than the run's "
+                           f"model.keras (max difference {np.max(np.abs(expected - got)):.3g}); "
+                           "the recorded builder arguments do not describe the trained model")
+
+
+def _main_output(y):
+    import keras
+
+    if isinstance(y, dict):
+        y = y["predictions"]
+    return keras.ops.convert_to_numpy(y)
