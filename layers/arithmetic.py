@@ -15,8 +15,9 @@ division has a remainder, and frameworks disagree on what to do with it:
   as long as that window starts inside the input or the left padding;
 - ``exact`` refuses: the shape is an error that says which paddings fit.
 
-This module is pure Python (no Keras import) so that the CLI, the model cards
-and the tuner's feasibility check can use it without paying for TensorFlow.
+This module is pure Python and imports no Keras: the model cards and the
+tuner's feasibility check are plain arithmetic. (The ``layers`` package around
+it does import Keras, so that a saved model reloads after ``import layers``.)
 """
 
 from __future__ import annotations

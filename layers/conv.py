@@ -51,6 +51,13 @@ class BaseConv(WindowLayer):
                          data_format, window_name="kernel_size",
                          activity_regularizer=activity_regularizer, **kwargs)
         self.filters = ar.normalize_tuple(filters, 1, "filters")[0]
+        # TensorFlow's conv cannot combine them (JAX can): refuse on every
+        # backend, as keras.layers.Conv2D does, so a model runs everywhere.
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` is not supported together with `dilation_rate > 1`. "
+                f"Received: strides={self.strides}, dilation_rate={self.dilation_rate}"
+            )
         self.kernel_size = self.window
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -96,10 +103,14 @@ class BaseConv(WindowLayer):
 
     def call(self, inputs):
         y = self.convolve(inputs, self.kernel)
-        if self.use_bias:
-            shape = (1,) * (self.rank + 1) + (self.filters,) if self.data_format == "channels_last" \
-                else (1, self.filters) + (1,) * self.rank
-            y = y + ops.reshape(self.bias, shape)
+        if self.use_bias and self.data_format == "channels_last":
+            # ops.add, as keras.layers.Conv2D: on TensorFlow it becomes a
+            # BiasAdd, which oneDNN fuses with the conv.
+            y = ops.add(y, ops.reshape(self.bias, (1,) * (self.rank + 1) + (self.filters,)))
+        elif self.use_bias:
+            # `+`, not ops.add: on TensorFlow ops.add takes a (1, K, 1, 1) bias
+            # for an NHWC bias_add whenever W2 == K, adding it along W.
+            y = y + ops.reshape(self.bias, (1, self.filters) + (1,) * self.rank)
         return self.activation(y) if self.activation is not None else y
 
     def explain(self, input_shape=None) -> ar.Arithmetic:

@@ -27,6 +27,14 @@ class BaseMaxPool(WindowLayer):
         super().__init__(rank, pool_size, strides, padding, rounding, 1, data_format,
                          window_name="pool_size", **kwargs)
         self.pool_size = self.window
+        # A window lying wholly in the padding would output -inf: as Caffe,
+        # require P < F on every side so each window holds an input cell.
+        if self.padding != "same" and any(
+                max(pair) >= f for pair, f in zip(self.padding, self.pool_size)):
+            raise ValueError(
+                f"`padding` must be smaller than `pool_size` on every side. "
+                f"Received: padding={padding!r}, pool_size={pool_size!r}"
+            )
         self.input_spec = keras.layers.InputSpec(ndim=rank + 2)
 
     def call(self, inputs):

@@ -88,19 +88,27 @@ class WindowLayer(keras.layers.Layer):
         """Inputs padded as the plan says, and the native padding word to use."""
         spatial, _ = self._split(inputs.shape)
         if any(s is None for s in spatial):
-            if self.padding == "same" or (all(p == (0, 0) for p in self.padding)
-                                          and self.rounding == "floor"):
-                return inputs, self.padding if self.padding == "same" else "valid"
-            raise ValueError(
-                f"{self.name}: padding={ar.padding_to_config(self.padding)!r} with "
-                f"rounding={self.rounding!r} needs known spatial sizes. "
-                f"Received: input_shape={tuple(inputs.shape)}"
-            )
-        plan = self.plan(spatial)
-        if plan.native == "same" or all(p == (0, 0) for p in plan.pads):
-            return inputs, plan.native
-        widths = [(0, 0), *plan.pads, (0, 0)] if self.data_format == "channels_last" \
-            else [(0, 0), (0, 0), *plan.pads]
+            # Unknown sizes (e.g. TensorFlow retracing with relaxed shapes):
+            # with floor rounding, padding all of P and running "valid" gives
+            # the same windows; only ceil and exact need the sizes.
+            if self.padding == "same":
+                return inputs, "same"
+            if self.rounding != "floor":
+                raise ValueError(
+                    f"{self.name}: padding={ar.padding_to_config(self.padding)!r} with "
+                    f"rounding={self.rounding!r} needs known spatial sizes. "
+                    f"Received: input_shape={tuple(inputs.shape)}"
+                )
+            pads = self.padding
+        else:
+            plan = self.plan(spatial)
+            if plan.native == "same":
+                return inputs, "same"
+            pads = plan.pads
+        if all(p == (0, 0) for p in pads):
+            return inputs, "valid"
+        widths = [(0, 0), *pads, (0, 0)] if self.data_format == "channels_last" \
+            else [(0, 0), (0, 0), *pads]
         return ops.pad(inputs, widths, constant_values=pad_value), "valid"
 
     # -- explaining ---------------------------------------------------------
