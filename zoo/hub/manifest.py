@@ -186,6 +186,9 @@ def read_manifest(path) -> dict[str, WeightsInfo]:
     return parse_manifest(data, str(path))
 
 
+READABLE = 0o644
+
+
 def write_manifest(path: Path, entries: Mapping[str, WeightsInfo]) -> None:
     """Writes ``entries`` sorted by tag, atomically: a reader sees the old file or the new one."""
     data = {"format": FORMAT, "tags": {tag: entries[tag].as_dict() for tag in sorted(entries)}}
@@ -196,6 +199,7 @@ def write_manifest(path: Path, entries: Mapping[str, WeightsInfo]) -> None:
             f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, READABLE)  # mkstemp makes 0600; a published file is for everyone
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -91,6 +91,7 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
         os.close(fd)
         try:
             _resave(arch, kwargs, run_dir, tmp, contract)
+            os.chmod(tmp, mf.READABLE)
             size, sha256 = mf.digest(tmp)
             info = WeightsInfo(
                 tag=tag, arch=arch, file=file, sha256=sha256, size=size, kwargs=kwargs,
