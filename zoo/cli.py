@@ -216,8 +216,11 @@ SET_OPTION = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
               help="Run folder (default: runs/RECIPE). Never overwritten: use --resume to continue.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
-def train_command(recipe, overrides, out_dir, resume, data_dir):
+@click.option("--distribute", is_flag=True,
+              help="Spread each batch over all visible devices (same as --set distribute=true).")
+def train_command(recipe, overrides, out_dir, resume, data_dir, distribute):
     """Train RECIPE (a shipped name, see 'zoo recipes', or a YAML file) into a run folder."""
+    overrides = (*overrides, "distribute=true") if distribute else overrides
     if recipe is None and not resume:
         raise click.UsageError("give a RECIPE (see 'zoo recipes'), or --resume --out DIR")
     if resume and out_dir is None:
@@ -397,18 +400,23 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
 @main.command("promote")
 @click.argument("tune_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--trial", "trial_id", help="Trial to promote (default: the best completed one).")
+@SET_OPTION
 @click.option("--tag", help="Publish the retrained model as TAG (e.g. convnet.fashion_mnist_tuned).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run folder for the retraining (default: TUNE_DIR/promoted/trial_ID).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
 @click.option("--dest", type=click.Path(file_okay=False), help="Publish into this folder (default saved_models/).")
 @click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
-def promote_command(tune_dir, trial_id, tag, out_dir, data_dir, dest, overwrite):
-    """Retrain a trial of the search in TUNE_DIR with its recipe and publish it as --tag."""
+def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest, overwrite):
+    """Retrain a trial of the search in TUNE_DIR with its recipe and publish it as --tag.
+
+    --set applies after the trial's values, e.g. --set epochs=15 --set dataset.max_examples=null
+    to retrain on everything a quick search left out.
+    """
     from zoo.tune import promote  # imports Keras
 
-    result = promote(tune_dir, tag=tag, trial_id=trial_id, out_dir=out_dir, data_dir=data_dir, dest=dest,
-                     overwrite=overwrite)
+    result = promote(tune_dir, tag=tag, trial_id=trial_id, out_dir=out_dir, overrides=overrides,
+                     data_dir=data_dir, dest=dest, overwrite=overwrite)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
     click.echo(f"retrained trial {result.trial_id} in {result.run_dir}" + (f"; test {metrics}" if metrics else ""))
     click.echo("with " + " ".join(f"--set '{o}'" for o in result.overrides))
