@@ -49,7 +49,8 @@ def test_list_pattern_and_json():
     data = json.loads(result.stdout)
     assert [m["name"] for m in data] == ["lenet5", "lenet5_modern"]
     assert data[0] == {"name": "lenet5", "summary": CATALOG["lenet5"][1],
-                       "module": "zoo.models.lenet", "pretrained": []}
+                       "module": "zoo.models.lenet",
+                       "pretrained": registry.pretrained_tags("lenet5")}
 
 
 def test_list_pretrained(monkeypatch):

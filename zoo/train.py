@@ -130,7 +130,8 @@ class RepeatLabels(keras.utils.PyDataset):
         self.data.on_epoch_end()
 
 
-def _repeat_labels(data, model):
+def repeat_labels(data, model):
+    """``data`` with its labels given to every head of ``model`` (GoogLeNet's aux heads)."""
     heads = _aux_heads(model)
     if not heads or data is None:
         return data
@@ -228,7 +229,7 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
         model = build_and_compile(recipe, contract["input_shape"], train_ds.num_classes, steps_per_epoch)
         manifest["replicas"] = replicas
         standard, nan, throughput = _callbacks(recipe, run_dir, len(train_ds), resume)
-        fit_data, val_data = _repeat_labels(fit_data, model), _repeat_labels(val_data, model)
+        fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
         try:
             # The pipeline shuffles (seeded) itself.
             model.fit(fit_data, validation_data=val_data, epochs=recipe.epochs,

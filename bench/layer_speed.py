@@ -14,8 +14,8 @@ step. Two clocks: process CPU time (all threads), which other jobs on a
 shared machine barely disturb and which the ratio is taken from, and wall
 time, which they do. The ratio is ours / Keras; the target is ≤ 1.05.
 
-    python bench/layers.py [--rounds 7] [--steps 3] [--only googlenet]
-    KERAS_BACKEND=jax python bench/layers.py
+    python bench/layer_speed.py [--rounds 7] [--steps 3] [--only googlenet]
+    KERAS_BACKEND=jax python bench/layer_speed.py
 
 The total run is kept to a few minutes on a 2-core CPU.
 """
@@ -30,11 +30,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-# This script is itself called layers.py: keep its folder off sys.path so that
-# `import layers` finds the package, not this file.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _HERE]
 
 # Before TensorFlow is imported: oneDNN made LeNet-5 training 2.4x faster here.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -148,7 +143,7 @@ def main():
         names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                  if line.startswith("model name")]
         machine = names[0] if names else machine
-    print(f"# bench/layers.py — {datetime.date.today()} — {machine}, {os.cpu_count()} cores — "
+    print(f"# bench/layer_speed.py — {datetime.date.today()} — {machine}, {os.cpu_count()} cores — "
           f"keras {keras.__version__}, backend {backend} (jit_compile={jit})")
     if backend == "tensorflow":
         import tensorflow as tf

@@ -1,0 +1,161 @@
+"""The search space of a recipe: parsing, Keras Tuner declaration, applying values, the
+shape check, and one clear line for every bad entry (no training here)."""
+
+import json
+
+import keras_tuner
+import pytest
+
+from zoo.recipe import load_recipe
+from zoo.tune.space import SearchSpace, SearchSpaceError, parse_key
+
+TINY = """\
+version: 1
+dataset: {source: embedded:mnist5k, validation_fraction: 0.2, max_examples: 300}
+preprocessing: [{rescale: 0.00392156862745098}]
+model:
+  name: convnet
+  kwargs: {spec: "[(CONV-RELU)*1-POOL]*2-(FC-RELU)*1-SOFTMAX", filters: [4, 8], kernel_size: 3,
+           padding: 1, fc_units: [16]}
+epochs: 1
+batch_size: 64
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    def make(space: str, extra: str = ""):
+        path = tmp_path / "tiny.yaml"
+        path.write_text(TINY + extra + "search_space:\n" + space)
+        return load_recipe(path)
+    return make
+
+
+def test_shipped_convnet_space_declares_every_entry_to_keras_tuner():
+    space = SearchSpace(load_recipe("convnet-fashion_mnist"), (28, 28, 1))
+    hp = keras_tuner.HyperParameters()
+    for param in space.params:
+        param.declare(hp)
+    names = [p.name for p in hp.space]
+    assert names == list(load_recipe("convnet-fashion_mnist").search_space)
+    filters = hp.space[names.index("model.kwargs.filters")]
+    # Keras Tuner holds ints, floats, strings and bools only: lists travel as JSON.
+    assert isinstance(filters, keras_tuner.engine.hyperparameters.Choice)
+    assert [json.loads(v) for v in filters.values] == [[16, 32], [32, 64], [64, 128]]
+    assert json.loads(filters.default) == [32, 64]  # the recipe's own value
+    lr = hp.space[names.index("optimizer.learning_rate")]
+    assert (lr.min_value, lr.max_value, lr.sampling, lr.default) == (0.0001, 0.01, "log", 0.001)
+    assert space.decode(hp.values)["model.kwargs.filters"] == [32, 64]
+
+
+def test_values_apply_to_the_recipe_and_fold_into_set_overrides(recipe):
+    space = SearchSpace(recipe("  model.kwargs.filters: {choice: [[4, 8], [8, 16]]}\n"
+                               "  optimizer.learning_rate: {float: {min: 0.001, max: 0.01, sampling: log}}\n"
+                               "  batch_size: {choice: [32, 64]}\n"))
+    values = {"model.kwargs.filters": [8, 16], "optimizer.learning_rate": 0.005, "batch_size": 32}
+    trial = space.recipe_for(values)
+    assert trial.model.kwargs["filters"] == [8, 16]
+    assert trial.optimizer.learning_rate == 0.005 and trial.batch_size == 32
+    assert space.overrides(values) == ["model.kwargs.filters=[8, 16]", "optimizer.learning_rate=0.005",
+                                       "batch_size=32"]
+
+
+def test_per_stage_and_per_conv_keys_expand_scalars(recipe):
+    space = SearchSpace(recipe('  model.kwargs.spec: {choice: ["[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX"]}\n'
+                               "  model.kwargs.filters[1]: {choice: [8, 16]}\n"
+                               "  model.kwargs.kernel_size[0][1]: {choice: [3, 5]}\n"
+                               "  model.kwargs.fc_units[0]: {int: {min: 8, max: 64, step: 8}}\n"))
+    values = {"model.kwargs.spec": "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX",
+              "model.kwargs.filters[1]": 16, "model.kwargs.kernel_size[0][1]": 5, "model.kwargs.fc_units[0]": 24}
+    kwargs = space.recipe_for(values).model.kwargs
+    assert kwargs["filters"] == [4, 16]                  # stage 2's K
+    assert kwargs["kernel_size"] == [[3, 5], 3]          # stage 1, conv 2's F; the scalar expanded
+    assert kwargs["fc_units"] == [24]
+    assert "model.kwargs.kernel_size=[[3, 5], 3]" in space.overrides(values)
+    assert parse_key("model.kwargs.kernel_size[0][1]") == ("model", "kwargs", "kernel_size", 0, 1)
+
+
+def test_nested_form_equals_dotted_keys(recipe):
+    nested = SearchSpace(recipe("  model: {kwargs: {filters: {choice: [[4, 8], [8, 8]]}}}\n"
+                                "  optimizer: {learning_rate: {choice: [0.01, 0.001]}}\n"))
+    assert [p.key for p in nested.params] == ["model.kwargs.filters", "optimizer.learning_rate"]
+
+
+def test_feasibility_is_counted_and_each_check_gives_the_arithmetic_reason(recipe):
+    space = SearchSpace(recipe("  model.kwargs.kernel_size: {choice: [2, 3, 4, 5]}\n"
+                               "  model.kwargs.strides: {choice: [1, 2, 3]}\n"
+                               "  model.kwargs.padding: {choice: [0, 1, 2, 3]}\n"), (28, 28, 1))
+    summary = space.feasibility()
+    assert summary["exact"] and summary["combinations"] == summary["checked"] == 48
+    # Counted by hand from W2 = (W1 - F + 2P)/S + 1 (exact), two 2x2/2 pools after it:
+    feasible = [(f, s, p) for f in (2, 3, 4, 5) for s in (1, 2, 3) for p in (0, 1, 2, 3)
+                if _exact_chain(28, f, s, p)]
+    assert summary["feasible"] == len(feasible) < 48 / 4
+    ok, reason = space.check({"model.kwargs.kernel_size": 3, "model.kwargs.strides": 2,
+                              "model.kwargs.padding": 1})
+    assert not ok and reason.startswith("stage1_conv1: (28 − 3 + 2·1)/2 + 1 = 14.5")
+    assert space.check({"model.kwargs.kernel_size": 3, "model.kwargs.strides": 1,
+                        "model.kwargs.padding": 1}) == (True, None)
+
+
+def _exact_chain(w, f, s, p):
+    for _ in range(2):
+        num = w - f + 2 * p
+        if num < 0 or num % s:
+            return False
+        w = num // s + 1
+        if w < 2 or w % 2:
+            return False
+        w //= 2
+    return True
+
+
+BAD = [
+    ("  model.kwargs.filters: 16\n", "model.kwargs.filters", "must be one mapping such as"),
+    ("  model.kwargs.filters: {choise: [[4, 8]]}\n", "model.kwargs.filters", "unknown kind 'choise'; did you mean choice?"),
+    ("  model.kwargs.kernel_size: {choice: []}\n", "model.kwargs.kernel_size", "non-empty list"),
+    ("  model.kwargs.kernel_size: {choice: [3, 3]}\n", "model.kwargs.kernel_size", "lists 3 twice"),
+    ("  model.kwargs.kernel_size: {int: {min: 5, max: 3}}\n", "model.kwargs.kernel_size", "min < max"),
+    ("  model.kwargs.kernel_size: {int: {min: 1.5, max: 4}}\n", "model.kwargs.kernel_size", "int.min must be an integer"),
+    ("  model.kwargs.kernel_size: {int: {min: 1, max: 4, stp: 1}}\n", "model.kwargs.kernel_size", "no option 'stp'; did you mean step?"),
+    ("  optimizer.learning_rate: {float: {min: 0, max: 0.1, sampling: log}}\n", "optimizer.learning_rate", "needs min > 0"),
+    ("  optimizer.learning_rate: {float: {min: 0.1, max: 1, sampling: cubic}}\n", "optimizer.learning_rate", "sampling must be one of"),
+    ("  optimizer.learnin_rate: {float: {min: 0.001, max: 0.1}}\n", "optimizer.learnin_rate", "did you mean learning_rate?"),
+    ("  optimizer.learning_rate: {choice: [0.01, -1]}\n", "optimizer.learning_rate", "learning_rate must be positive"),
+    ("  batch_size: {choice: [64, 0.5]}\n", "batch_size", "must be an integer"),
+    ("  model.kwargs.filtres: {choice: [[4, 8]]}\n", "model.kwargs.filtres", "Did you mean 'filters'?"),
+    ("  model.kwargs.filters[5]: {choice: [8]}\n", "model.kwargs.filters[5]", "index 5 is out of range"),
+    ("  model.kwargs.kernel_size: {choice: [0, 3]}\n", "model.kwargs.kernel_size", "`kernel_size` values must be ints >= 1"),
+    ("  model.kwargs.filters: {choice: [[4, 8, 16]]}\n", "model.kwargs.filters", "one per stage (2)"),
+    ("  tuning.max_trials: {choice: [1, 2]}\n", "tuning.max_trials", "cannot be searched"),
+    ("  model.name: {choice: [convnet, lenet5]}\n", "model.name", "cannot be searched"),
+    ('  "model..filters": {choice: [1]}\n', "model..filters", "is not a recipe path"),
+    ("  model.kwargs.filters: {choice: [[4, 8]]}\n  model.kwargs.filters[0]: {choice: [8]}\n",
+     "model.kwargs.filters[0]", "overlaps model.kwargs.filters"),
+]
+
+
+@pytest.mark.parametrize("space, key, fragment", BAD, ids=[b[2][:30] for b in BAD])
+def test_each_bad_entry_is_one_line_naming_its_key(recipe, space, key, fragment):
+    with pytest.raises(SearchSpaceError) as info:
+        SearchSpace(recipe(space), (28, 28, 1))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"search_space: {key} ")
+    assert fragment in message
+    assert info.value.key == key
+
+
+def test_an_empty_space_and_tuner_specific_rules(recipe, tmp_path):
+    path = tmp_path / "none.yaml"
+    path.write_text(TINY)
+    with pytest.raises(SearchSpaceError, match="is empty: give the recipe a search_space"):
+        SearchSpace(load_recipe(path))
+    space = SearchSpace(recipe("  epochs: {int: {min: 1, max: 3}}\n"
+                               "  optimizer.learning_rate: {float: {min: 0.001, max: 0.01}}\n"))
+    with pytest.raises(SearchSpaceError, match=r"^search_space: epochs cannot be searched with the hyperband"):
+        space.check_tuner("hyperband")
+    with pytest.raises(SearchSpaceError, match=r"^search_space: optimizer.learning_rate needs a step for the grid"):
+        space.check_tuner("grid")
+    space.check_tuner("random")
+    space.check_tuner("bayesian")

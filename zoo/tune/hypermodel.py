@@ -1,0 +1,110 @@
+"""The HyperModel: a trial's values -> the trial's recipe -> a compiled model -> ``fit``.
+
+A trial is a recipe: :meth:`zoo.tune.space.SearchSpace.recipe_for` applies
+the trial's values to the base recipe, and the model is built and compiled
+exactly as ``zoo train`` does (:func:`zoo.train.build_and_compile`). Before
+anything is built the shapes are planned; an impossible one raises
+:class:`InfeasibleTrial` with the arithmetic's reason, so no layer, graph or
+epoch is spent on it, and the search goes on (in Keras Tuner a convolution
+or pool that no longer fits its input crashed the search: keras-tuner
+issues 1011, 296).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import keras_tuner
+
+from zoo.tune.space import SearchSpace
+
+
+class InfeasibleTrial(keras_tuner.errors.FailedTrialError):
+    """The trial's values give a shape that cannot exist; ``reason`` says which and why."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ObjectiveAlias(keras.callbacks.Callback):
+    """GoogLeNet with auxiliary heads logs ``val_predictions_accuracy``: also log it as
+    ``val_accuracy``, so one objective names the main classifier of every model."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for key in list(logs):
+            if key.startswith(("predictions_", "val_predictions_")):
+                logs.setdefault(key.replace("predictions_", "", 1), logs[key])
+
+
+class ZooHyperModel(keras_tuner.HyperModel):
+    """Builds and fits the trials of ``space`` on ``splits`` (zoo.train.load_data)."""
+
+    def __init__(self, space: SearchSpace, splits, contract):
+        super().__init__(name="zoo")
+        self.space = space
+        self.splits = splits
+        self.contract = contract
+
+    def declare_hyperparameters(self, hp):
+        for param in self.space.params:
+            param.declare(hp)
+
+    def recipe(self, hp):
+        """The trial's recipe; :class:`InfeasibleTrial` if its shapes cannot exist."""
+        values = self.space.decode(hp.values)
+        ok, reason = self.space.check(values)
+        if not ok:
+            raise InfeasibleTrial(reason)
+        return self.space.recipe_for(values, source="the trial's values")
+
+    def steps_per_epoch(self, recipe) -> int:
+        return math.ceil(len(self.splits["train"]) / recipe.batch_size)
+
+    def build(self, hp):
+        from layers.arithmetic import ShapeError
+        from zoo.models.convnet_spec import SpecError
+        from zoo.train import build_and_compile
+
+        recipe = self.recipe(hp)
+        try:
+            return build_and_compile(recipe, self.contract["input_shape"], self.splits["train"].num_classes,
+                                     self.steps_per_epoch(recipe))
+        except (ShapeError, SpecError) as e:  # a model whose shapes the plan does not cover
+            raise InfeasibleTrial(str(e)) from None
+
+    def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
+        from zoo.callbacks import StopOnNaN
+        from zoo.data import make_pipeline
+        from zoo.train import repeat_labels
+
+        recipe = self.recipe(hp)
+        train, val = self.splits["train"], self.splits.get("validation")
+        steps = recipe.preprocessing
+        fit_data = make_pipeline(train.x, train.y, recipe.batch_size, steps=steps, shuffle=True,
+                                 seed=seed, augment=True)
+        val_data = None if val is None else make_pipeline(val.x, val.y, recipe.batch_size, steps=steps)
+        fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
+        # The alias first, so that early stopping and the tuner's callbacks see it.
+        own = [ObjectiveAlias(), StopOnNaN(), *recipe_callbacks(recipe)]
+        return model.fit(fit_data, validation_data=val_data, epochs=epochs or recipe.epochs,
+                         initial_epoch=initial_epoch, callbacks=[*own, *callbacks], shuffle=False,
+                         verbose=verbose)
+
+
+def recipe_callbacks(recipe) -> list:
+    """Early stopping and learning-rate reduction inside a trial, as the recipe asks."""
+    out = []
+    es = recipe.callbacks.early_stopping
+    if es:
+        out.append(keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience,
+                                                 min_delta=es.min_delta, mode=es.mode,
+                                                 restore_best_weights=es.restore_best_weights))
+    rl = recipe.callbacks.reduce_lr_on_plateau
+    if rl:
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.monitor, factor=rl.factor,
+                                                     patience=rl.patience, min_lr=rl.min_lr))
+    return out

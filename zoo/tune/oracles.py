@@ -1,0 +1,213 @@
+"""Keras Tuner's four oracles, taught that some K/F/S/P combinations cannot exist.
+
+An oracle proposes hyperparameter values; here it first asks the search
+space's pure shape check (:meth:`zoo.tune.space.SearchSpace.check`), so:
+
+- random, Bayesian (initial points) and Hyperband draw again when a draw is
+  infeasible: the draw is *rejected*, recorded with its arithmetic reason, and
+  costs no trial (Keras Tuner calls the sampler through ``_duplicate``);
+- Bayesian optimisation falls back to a feasible random draw when the
+  Gaussian process proposes an infeasible point (it never learns from failed
+  trials, so it would propose it again and again);
+- grid search steps over infeasible grid points.
+
+A trial that still meets an impossible shape (grid search's first trial, the
+recipe's defaults, or a model the check does not plan) ends as an
+*infeasible trial*: status FAILED, message ``infeasible: <reason>``, never
+retried, and not counted by ``max_consecutive_failed_trials`` (Keras Tuner
+stops a search after 3 consecutive FAILED trials by default; keras-tuner
+issues 704, 908). The oracle recognises an infeasible trial from its values,
+so this also holds in distributed mode, where a trial's message does not
+travel over gRPC.
+
+Also here: state files are written atomically (a process killed while Keras
+Tuner writes ``oracle.json`` or ``trial.json`` must leave a project that
+reloads), and a deadline after which no trial starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import keras_tuner
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.engine.oracle import synchronized
+
+INFEASIBLE = "infeasible: "
+TrialStatus = trial_module.TrialStatus
+# Draws an oracle may reject in a row before it calls the space exhausted (Keras
+# Tuner's default is 20: far too few when most combinations are infeasible).
+MAX_DRAWS = 2000
+# Distinct rejected combinations kept in oracle.json (the count goes on).
+MAX_KEPT = 500
+
+
+class TooManyFailures(RuntimeError):
+    """``max_consecutive_failed_trials`` real failures in a row (infeasible trials do not count)."""
+
+
+def is_infeasible(trial) -> bool:
+    return (trial.message or "").startswith(INFEASIBLE)
+
+
+def write_json_atomic(path, data) -> None:
+    path = str(path)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data))
+    os.replace(tmp, path)
+
+
+class FeasibleOracle:
+    """Mixin for a keras_tuner Oracle; call :meth:`setup` after ``__init__``."""
+
+    def setup(self, check, deadline=None):
+        """``check(hp_values) -> (ok, reason)``; ``deadline``: a time.time() after which
+        no trial starts."""
+        self.check = check
+        self.deadline = deadline
+        self.stopped_by_budget = False
+        self._max_collisions = MAX_DRAWS
+        self.rejected = {}  # values hash -> {"values", "reason", "draws"}
+        self.rejected_draws = 0
+        self.verbose = 0  # the zoo prints its own lines (zoo.tune.tuner)
+        return self
+
+    # -- sampling
+
+    def _reason(self, values):
+        ok, reason = self.check(values)
+        return None if ok else reason
+
+    def _reject(self, values, reason):
+        key = self._compute_values_hash(values)
+        entry = self.rejected.get(key)
+        if entry is None and len(self.rejected) < MAX_KEPT:
+            entry = self.rejected[key] = {"values": dict(values), "reason": reason, "draws": 0}
+        if entry is not None:
+            entry["draws"] += 1
+        self.rejected_draws += 1
+
+    def _duplicate(self, values):
+        if super()._duplicate(values):
+            return True
+        reason = self._reason(values)
+        if reason:
+            self._reject(values, reason)
+            return True
+        return False
+
+    def populate_space(self, trial_id):
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.stopped_by_budget = True
+            return {"status": TrialStatus.STOPPED, "values": None}
+        return super().populate_space(trial_id)
+
+    # -- ending trials
+
+    @synchronized
+    def end_trial(self, trial):
+        if trial.status in (TrialStatus.INVALID, TrialStatus.FAILED) and not is_infeasible(trial):
+            reason = self._reason(trial.hyperparameters.values)
+            if reason:
+                trial.message = INFEASIBLE + reason
+        if is_infeasible(trial):
+            trial.status = TrialStatus.FAILED  # an impossible shape stays impossible: no retry
+        self._too_many = None
+        super().end_trial(trial)
+        if self._too_many:  # raised once the trial and the oracle are saved
+            raise TooManyFailures(self._too_many)
+
+    def _check_consecutive_failures(self):
+        # The streak that ends with the latest trial (Keras Tuner scans every window, so an
+        # old streak would stop a resumed search again at its first trial).
+        failures, last = 0, None
+        for trial_id in reversed(self.end_order):
+            trial = self.trials[trial_id]
+            if is_infeasible(trial):
+                continue  # neither a failure nor a success
+            if trial.status != TrialStatus.FAILED:
+                break
+            failures, last = failures + 1, last or trial
+        if failures >= self.max_consecutive_failed_trials:
+            self._too_many = (
+                f"{failures} trials in a row failed (tuning.max_consecutive_failed_trials="
+                f"{self.max_consecutive_failed_trials}); the last, trial {last.trial_id}: "
+                f"{_last_line(last.message)}")
+
+    # -- state
+
+    def get_state(self):
+        state = super().get_state()
+        state["zoo"] = {"rejected": list(self.rejected.values()), "rejected_draws": self.rejected_draws}
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        zoo = state.get("zoo") or {}
+        self.rejected = {self._compute_values_hash(e["values"]): e for e in zoo.get("rejected", [])}
+        self.rejected_draws = zoo.get("rejected_draws", 0)
+
+    def save(self):
+        write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        write_json_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                          trial.get_state())
+
+
+def _last_line(message) -> str:
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no message)"
+
+
+class RandomOracle(FeasibleOracle, keras_tuner.oracles.RandomSearchOracle):
+    pass
+
+
+class HyperbandOracle(FeasibleOracle, keras_tuner.oracles.HyperbandOracle):
+    pass
+
+
+class BayesianOracle(FeasibleOracle, keras_tuner.oracles.BayesianOptimizationOracle):
+    def populate_space(self, trial_id):
+        response = super().populate_space(trial_id)
+        if response.get("status") == TrialStatus.RUNNING:
+            reason = self._reason(response["values"])
+            if reason:
+                self._reject(response["values"], reason)
+                return self._random_populate_space()  # a feasible random draw instead
+        return response
+
+
+class GridOracle(FeasibleOracle, keras_tuner.oracles.GridSearchOracle):
+    def _get_next_combination(self, values):
+        while True:
+            values = super()._get_next_combination(values)
+            if values is None:
+                return None
+            reason = self._reason(values)
+            if not reason:
+                return values
+            self._reject(values, reason)
+
+
+ORACLES = {"random": RandomOracle, "grid": GridOracle, "bayesian": BayesianOracle,
+           "hyperband": HyperbandOracle}
+
+
+def make_oracle(kind, *, objective, direction, max_trials, seed, check, max_epochs, factor,
+                max_consecutive_failed_trials, deadline=None):
+    """The oracle for ``kind`` (random, grid, bayesian, hyperband)."""
+    common = dict(objective=keras_tuner.Objective(objective, direction),
+                  # Keras Tuner reads seed 0 as "no seed" (seed or random.randint(...)).
+                  seed=seed + 1,
+                  max_consecutive_failed_trials=max_consecutive_failed_trials)
+    if kind == "hyperband":
+        oracle = HyperbandOracle(max_epochs=max_epochs, factor=factor, **common)
+        oracle.max_trials = max_trials
+    else:
+        oracle = ORACLES[kind](max_trials=max_trials, **common)
+    return oracle.setup(check, deadline)

@@ -1,0 +1,101 @@
+"""``promote``: retrain a search's best trial with its recipe, then publish it.
+
+The trial's values become ``--set`` overrides of the search's recipe
+(``OUT/config.yaml``), so the retrained run is an ordinary ``zoo train`` run
+folder (all of the recipe's epochs, its data, its seed) whose ``config.yaml``
+says exactly what was trained. The run folder also gets ``tuning.json``
+(search folder, trial id, objective, score, the search space, the
+overrides), and the recipe's description names the trial, so the published
+entry (whose card stores the recipe) carries the search space and the trial id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+from zoo import run as runs
+
+
+@dataclasses.dataclass
+class PromoteResult:
+    run_dir: Path
+    trial_id: str
+    overrides: list
+    metrics: dict           # test metrics of the retrained model
+    published: object = None  # zoo.hub.WeightsInfo, when published
+
+
+def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), data_dir=None, dest=None,
+            overwrite=False, verbose="auto") -> PromoteResult:
+    """Retrains trial ``trial_id`` (default: the best completed one) of the search in
+    ``tune_dir`` into ``out_dir`` (default ``tune_dir/promoted/trial_<id>``) and, with
+    ``tag``, publishes it with :func:`zoo.hub.publish` (``dest``, ``overwrite`` go there).
+
+    ``overrides`` ("key=value") apply after the trial's values: a search run on
+    fewer epochs or examples is retrained on all of them with e.g.
+    ``["epochs=15", "dataset.max_examples=null"]``.
+    """
+    from zoo.recipe import load_recipe
+    from zoo.train import train
+    from zoo.tune.report import load_report
+    from zoo.tune.search import TuneError
+    from zoo.tune.space import SearchSpace
+
+    tune_dir = Path(tune_dir)
+    report = load_report(tune_dir)
+    if trial_id is None:
+        row = report.best()
+        if row is None:
+            raise TuneError(f"the search in {tune_dir} has no completed trial to promote ({report.summary()})")
+    else:
+        row = report.trial(trial_id)
+        if row is None:
+            known = ", ".join(r.trial_id for r in report.rows) or "none"
+            raise TuneError(f"the search in {tune_dir} has no trial {trial_id!r}; its trials: {known}")
+        if row.status != "completed":
+            raise TuneError(f"trial {row.trial_id} of {tune_dir} is {row.status} ({row.note}); "
+                            "promote a completed trial")
+    recipe = load_recipe(tune_dir / "config.yaml")
+    space = SearchSpace(recipe)
+    trial_values = space.overrides(row.values)
+    overrides = [*trial_values, *overrides]
+    description = (f"{recipe.model.name} tuned by zoo tune: trial {row.trial_id} of "
+                   f"{recipe.tuning.tuner} search {tune_dir.name} ({report.objective} "
+                   f"{row.score:.4f} in the search)")
+    overrides.append(f"description={_yaml_string(description)}")
+    run_dir = Path(out_dir) if out_dir is not None else tune_dir / "promoted" / f"trial_{row.trial_id}"
+    result = train(tune_dir / "config.yaml", run_dir, overrides=overrides, data_dir=data_dir, verbose=verbose)
+    tuning = {"tune_dir": str(tune_dir.resolve()), "trial_id": row.trial_id, "tuner": recipe.tuning.tuner,
+              "objective": report.objective, "direction": report.direction, "score": row.score,
+              "hyperparameters": row.values, "overrides": overrides[:-1], "trial_overrides": trial_values,
+              "search_space": space.describe(), "counts": report.counts}
+    runs.write_json(Path(result.run_dir) / "tuning.json", tuning)
+    if result.status != "finished":
+        raise TuneError(f"retraining trial {row.trial_id} ended with status {result.status!r}: "
+                        f"{result.message}")
+    published = None
+    if tag:
+        published = _publish(result.run_dir, tag, tuning, dest=dest, overwrite=overwrite)
+    return PromoteResult(Path(result.run_dir), row.trial_id, overrides[:-1], result.metrics, published)
+
+
+def _yaml_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)  # JSON strings are YAML strings
+
+
+def _publish(run_dir, tag, tuning, *, dest, overwrite):
+    """zoo.hub.publish(run_dir, tag, ...): the search space and trial id reach the entry
+    through the run's recipe (search_space, description); a ``tuning=`` argument, when
+    publish takes one, gets the whole record."""
+    from zoo import hub
+
+    publish = hub.publish
+    kwargs = {"dest": dest, "overwrite": overwrite}
+    params = inspect.signature(publish).parameters
+    if "tuning" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs["tuning"] = tuning
+    return publish(run_dir, tag, **{k: v for k, v in kwargs.items() if k in params or k == "tuning"})
