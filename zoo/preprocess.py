@@ -25,7 +25,7 @@ to each batch.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
