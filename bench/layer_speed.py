@@ -27,9 +27,7 @@ import datetime
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 # Before TensorFlow is imported: oneDNN made LeNet-5 training 2.4x faster here.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

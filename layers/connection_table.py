@@ -24,7 +24,6 @@ import numpy as np
 from keras import ops
 
 from layers.conv import Conv2D
-from layers.window import WindowLayer
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 
@@ -101,13 +100,16 @@ class ConnectionTableConv2D(Conv2D):
         self._gather_index = index
 
     def build(self, input_shape):
-        WindowLayer.build(self, input_shape)  # the arithmetic checks the shape
         _, channels = self._split(input_shape)
         if channels != len(self.connections):
             raise ValueError(
                 f"{self.name}: `connections` has {len(self.connections)} rows (input maps) but "
                 f"the input has D1={channels} maps. Received: input_shape={tuple(input_shape)}"
             )
+        super().build(input_shape)
+
+    def kernel_variable(self, channels):
+        # Only the connected filters are variables: (F, F, connections).
         dense_shape = (*self.kernel_size, channels, self.filters)
 
         def initializer(shape, dtype=None):
@@ -117,18 +119,7 @@ class ConnectionTableConv2D(Conv2D):
             dense = ops.reshape(dense, (*self.kernel_size, channels * self.filters))
             return ops.take(dense, self._flat_positions, axis=-1)
 
-        self.kernel = self.add_weight(
-            name="kernel", shape=(*self.kernel_size, self.num_connections),
-            initializer=initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-            )
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={self.channel_axis: channels})
+        return (*self.kernel_size, self.num_connections), initializer
 
     def dense_kernel(self, kernel=None):
         """The (F, F, D1, K) kernel: the packed filters, zeros where the table has 0."""

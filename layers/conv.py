@@ -80,11 +80,10 @@ class BaseConv(WindowLayer):
                 f"{self.name}: the channel axis (D1) of the input must be known. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        # (F, F, D1, K): the layout every backend's conv takes.
+        shape, initializer = self.kernel_variable(channels)
         self.kernel = self.add_weight(
-            name="kernel", shape=(*self.kernel_size, channels, self.filters),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+            name="kernel", shape=shape, initializer=initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
         )
         self.bias = None
         if self.use_bias:
@@ -94,6 +93,15 @@ class BaseConv(WindowLayer):
             )
         # A second call with another depth D1 is a clear error, not a matmul failure.
         self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2, axes={self.channel_axis: channels})
+
+    def kernel_variable(self, channels):
+        """Shape and initializer of the kernel variable for an input of depth D1 = ``channels``.
+
+        (F, F, D1, K), the layout every backend's conv takes; a subclass that
+        stores its kernel otherwise (packed, masked...) overrides this and
+        :meth:`convolve`.
+        """
+        return (*self.kernel_size, channels, self.filters), self.kernel_initializer
 
     def convolve(self, inputs, kernel):
         """Cross-correlate ``inputs`` with ``kernel`` (no bias) at this layer's S and P."""

@@ -159,16 +159,22 @@ def _callbacks(recipe, run_dir, images_per_epoch, resume):
     # TensorFlow is loaded anyway, so a JAX run never pays for (or needs) it.
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
         cbs.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False))
+    return cbs + recipe_callbacks(recipe), nan, throughput
+
+
+def recipe_callbacks(recipe) -> list:
+    """Early stopping and learning-rate reduction, as the recipe asks (also inside a tuning trial)."""
+    out = []
     es = recipe.callbacks.early_stopping
     if es:
-        cbs.append(keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience,
+        out.append(keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience,
                                                  min_delta=es.min_delta, mode=es.mode,
                                                  restore_best_weights=es.restore_best_weights))
     rl = recipe.callbacks.reduce_lr_on_plateau
     if rl:
-        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.monitor, factor=rl.factor,
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.monitor, factor=rl.factor,
                                                      patience=rl.patience, min_lr=rl.min_lr))
-    return cbs, nan, throughput
+    return out
 
 
 def load_data(recipe: Recipe, data_dir=None):

@@ -79,7 +79,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
         from zoo.callbacks import StopOnNaN
         from zoo.data import make_pipeline
-        from zoo.train import repeat_labels
+        from zoo.train import recipe_callbacks, repeat_labels
 
         recipe = self.recipe(hp)
         train, val = self.splits["train"], self.splits.get("validation")
@@ -93,18 +93,3 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return model.fit(fit_data, validation_data=val_data, epochs=epochs or recipe.epochs,
                          initial_epoch=initial_epoch, callbacks=[*own, *callbacks], shuffle=False,
                          verbose=verbose)
-
-
-def recipe_callbacks(recipe) -> list:
-    """Early stopping and learning-rate reduction inside a trial, as the recipe asks."""
-    out = []
-    es = recipe.callbacks.early_stopping
-    if es:
-        out.append(keras.callbacks.EarlyStopping(monitor=es.monitor, patience=es.patience,
-                                                 min_delta=es.min_delta, mode=es.mode,
-                                                 restore_best_weights=es.restore_best_weights))
-    rl = recipe.callbacks.reduce_lr_on_plateau
-    if rl:
-        out.append(keras.callbacks.ReduceLROnPlateau(monitor=rl.monitor, factor=rl.factor,
-                                                     patience=rl.patience, min_lr=rl.min_lr))
-    return out
