@@ -59,7 +59,7 @@ def torch_epochs(x, y, batch_size, epochs, threads):
     return rates
 
 
-def zoo_epochs(data_dir, batch_size, epochs):
+def zoo_epochs(data_dir, batch_size, epochs, extra=()):
     from zoo.train import train
 
     with tempfile.TemporaryDirectory() as out:
@@ -67,6 +67,7 @@ def zoo_epochs(data_dir, batch_size, epochs):
             "callbacks.early_stopping=null", f"dataset.source=idx:{data_dir}",
             "dataset.validation_fraction=0", f"epochs={epochs}", f"batch_size={batch_size}",
             "preprocessing=[pad: 2, lenet_scale]",  # no augmentation: the same work as the torch loop
+            *extra,
         ])
     return result.images_per_second
 
@@ -75,14 +76,15 @@ def run_side(side, args):
     """One side in a fresh process, so neither framework's thread pools disturb the other."""
     import subprocess
     cmd = [sys.executable, __file__, "--side", side, "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size), "--threads", str(args.threads), "--data", args.data]
+           "--batch-size", str(args.batch_size), "--threads", str(args.threads), "--data", args.data,
+           *[f"--set={o}" for o in args.set]]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return float(out.strip().splitlines()[-1])
 
 
 def one_side(args):
     if args.side == "zoo":
-        return zoo_epochs(args.data, args.batch_size, args.epochs)
+        return zoo_epochs(args.data, args.batch_size, args.epochs, args.set)
     from zoo import preprocess
     from zoo.data import load_dataset
 
@@ -103,6 +105,8 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra recipe override for the zoo side, e.g. steps_per_execution=16")
     ap.add_argument("--side", choices=("zoo", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.side:
