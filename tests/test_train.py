@@ -83,10 +83,11 @@ class PoisonWeights:
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
-    result = train("default", tmp_path / "run", overrides=[*QUICK, "epochs=4"], verbose=0,
-                   callbacks=[PoisonWeights(epoch=3)])
+    # One step per execution, so the callback sees every batch and can name it.
+    result = train("default", tmp_path / "run", verbose=0, callbacks=[PoisonWeights(epoch=3)],
+                   overrides=[*QUICK, "epochs=4", "steps_per_execution=1"])
     assert result.status == "nan"
-    assert "NaN at epoch 3, batch 1" in result.message and "epoch 2" in result.message
+    assert "NaN at epoch 3, batch 1;" in result.message and "epoch 2" in result.message
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
     assert manifest["status"] == "nan" and manifest["message"] == result.message
     # The saved model is the epoch-2 checkpoint: finite, and as good as its metric says.
@@ -94,6 +95,14 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     assert evaluate(tmp_path / "run")["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
     from zoo.callbacks import checkpoints
     assert [e for e, _ in checkpoints(tmp_path / "run" / "checkpoints")] == [1, 2]
+
+
+def test_nan_with_several_steps_per_execution_names_the_epoch(tmp_path):
+    result = train("default", tmp_path / "run", verbose=0, callbacks=[PoisonWeights(epoch=2)],
+                   overrides=[*QUICK, "epochs=3", "steps_per_execution=4"])
+    assert result.status == "nan"
+    assert "loss became NaN at epoch 2; stopped and kept the last good checkpoint (epoch 1)" \
+        in result.message
 
 
 def test_same_seed_same_metrics(tmp_path):

@@ -54,7 +54,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 class StopOnNaN(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
-        self.stopped_at = None  # (epoch, batch), 1-based epoch
+        self.stopped_at = None  # (epoch, batch or None), both 1-based
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -63,7 +63,10 @@ class StopOnNaN(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)) and self.stopped_at is None:
-            self.stopped_at = (self._epoch, batch + 1)
+            # With steps_per_execution > 1 Keras calls this once per execution,
+            # with an index that is not a batch of the epoch: then only the epoch is known.
+            exact = getattr(self.model, "steps_per_execution", 1) == 1
+            self.stopped_at = (self._epoch, batch + 1 if exact else None)
             self.model.stop_training = True
 
 

@@ -253,12 +253,13 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
         from zoo.callbacks import checkpoints
         good = checkpoints(run_dir / "checkpoints")
         epoch, batch = nan.stopped_at
+        where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")
         if good:
             model.load_weights(good[-1][1])
-            message = (f"loss became NaN at epoch {epoch}, batch {batch}; stopped and kept the "
+            message = (f"loss became NaN at {where}; stopped and kept the "
                        f"last good checkpoint (epoch {good[-1][0]}): {good[-1][1]}")
         else:
-            message = f"loss became NaN at epoch {epoch}, batch {batch}, before any epoch finished"
+            message = f"loss became NaN at {where}, before any epoch finished"
     history = runs.read_history(run_dir)
     runs.write_json(run_dir / "history.json", history)
     if history:
