@@ -203,3 +203,19 @@ def test_jax_backend_trains_without_tensorflow(tmp_path):
     assert out.stdout.strip().splitlines()[-1].startswith("accuracy")
     assert not (tmp_path / "run" / "logs").exists()  # TensorBoard needs TensorFlow
     assert runs.read_json(tmp_path / "run" / "manifest.json")["backend"] == "jax"
+
+
+@pytest.mark.slow
+def test_googlenet_with_auxiliary_heads_trains_and_evaluates_without_them(tmp_path):
+    # 96×96: the smallest round size where the 5×5/3 auxiliary pools still fit after 4a and 4d.
+    result = train("default", tmp_path / "run", verbose=0, overrides=[
+        "model.name=googlenet", "model.kwargs={aux_classifiers: true}",
+        "preprocessing=[resize: [96, 96], rescale: 0.00392156862745098]",
+        "dataset.max_examples=48", "batch_size=16", "epochs=1", "steps_per_execution=1",
+        "callbacks.early_stopping=null", "dataset.validation_fraction=0"])
+    assert result.status == "finished"
+    assert set(result.metrics) == {"accuracy", "loss"}  # the main head alone, as at inference
+    history = runs.read_history(tmp_path / "run")
+    assert {"aux1_loss", "aux2_loss", "predictions_accuracy"} <= set(history[0])
+    again = evaluate(tmp_path / "run")
+    assert again["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
