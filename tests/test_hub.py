@@ -607,3 +607,25 @@ def test_cli_publish(tmp_path, published):  # noqa: F811
                          "--dest", str(tmp_path / "hub")), "already published", "--overwrite")
     _one_error_line(_cli("publish", str(published.run_dir), "--tag", "lenet5.mnist",
                          "--dest", str(tmp_path / "hub")), "lenet5_modern.")
+
+
+def test_builders_accept_a_pretrained_tag(tmp_path, monkeypatch):
+    """keras.applications style: get_model(name, weights=tag) resolves the tag through the store."""
+    import numpy as np
+
+    import zoo
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")  # the shipped package data is enough
+    tag = "lenet5_modern.mnist"
+    model = zoo.get_model("lenet5_modern", weights=tag)
+    assert model.zoo_info.tag == tag and len(model.zoo_info.class_names) == 10
+    x = np.random.default_rng(0).random((2, 32, 32, 1), dtype="float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), zoo.load(tag).predict(x, verbose=0),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="were trained for 'lenet5_modern', not 'lenet5'"):
+        zoo.get_model("lenet5", weights=tag)
+    with pytest.raises(ValueError, match=r"have 10 classes, the model 3: .*num_classes=3\)"):
+        zoo.get_model("lenet5_modern", weights=tag, num_classes=3)
+    with pytest.raises(ValueError, match="a pretrained tag such as 'lenet5.mnist'"):
+        zoo.get_model("lenet5_modern", weights="model.h5")

@@ -40,11 +40,11 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         elif planned.kind == "max_pool":
             x = layers.MaxPool2D(**planned.args, rounding=rounding, name=planned.name)(x)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="convnet")
     x = keras.layers.Flatten(name="flatten")(x)
     for planned in plan.of_kind("dense"):
         x = keras.layers.Dense(**planned.args, activation="relu", name=planned.name)(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
-    return common.finish(inputs, outputs, name, weights)
+    return common.finish(inputs, outputs, name, weights, arch="convnet", num_classes=num_classes)

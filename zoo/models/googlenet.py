@@ -53,8 +53,9 @@ WIDTHS = ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj")
 
 # The layouts, as differences from the table.
 LAYOUTS = {
-    "caffe": dict(batch_norm=False, lrn=True, branch5_kernel_size=5, dropout=0.4, overrides={}),
-    "torchvision": dict(batch_norm=True, lrn=False, branch5_kernel_size=3, dropout=0.2,
+    "caffe": dict(arch="googlenet", batch_norm=False, lrn=True, branch5_kernel_size=5, dropout=0.4,
+                  overrides={}),
+    "torchvision": dict(arch="googlenet_bn", batch_norm=True, lrn=False, branch5_kernel_size=3, dropout=0.2,
                         overrides={"pool4": dict(pool_size=2, strides=2)}),
 }
 # The auxiliary classifiers (paper, Sec. 5): after 4a and 4d, weighted 0.3 in
@@ -113,13 +114,13 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
                 head = f"aux{len(aux) + 1}"
                 aux[head] = _aux_head(x, head, num_classes, spec["batch_norm"], classifier_activation)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch=spec["arch"])
     # The paper's 7×7/1 average pool, written as global pooling (the same at 224×224).
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                            # (B, 1024)
     outputs = common.classifier(x, num_classes, classifier_activation, dropout=spec["dropout"])
     if aux:
         outputs = {"predictions": outputs, **aux}
-    return common.finish(inputs, outputs, name, weights)
+    return common.finish(inputs, outputs, name, weights, arch=spec["arch"], num_classes=num_classes)
 
 
 def inference_model(model):
