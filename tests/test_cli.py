@@ -68,7 +68,7 @@ def test_list_without_matches_says_so():
     assert json.loads(run("list", "resnet*", "--json").stdout) == []
 
 
-@pytest.mark.parametrize("args", [["list"], ["--help"], ["list", "--json"]])
+@pytest.mark.parametrize("args", [["list"], ["--help"], ["list", "--json"], ["info", "lenett"]])
 def test_fast_commands_do_not_import_keras(args):
     code = (
         "import sys\n"

@@ -135,6 +135,7 @@ def list_command(pattern, pretrained, as_json):
 @JSON_OPTION
 def info_command(name, input_shape, as_json):
     """Show the model card of NAME: every layer's shapes, formula, weights and receptive field."""
+    registry.get_builder(name)  # an unknown name fails here, before Keras is imported
     from zoo.card import card_for  # imports Keras
 
     card = card_for(name, input_shape=input_shape)
