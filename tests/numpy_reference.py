@@ -177,3 +177,20 @@ def max_pool_input_gradient(x, upstream, pool_size, strides=None, padding="valid
     pairs = _pairs(padding, x.shape[1:-1], pool_size, strides, (1,) * rank)
     crop = tuple(slice(lo, lo + w) for (lo, _), w in zip(pairs, x.shape[1:-1]))
     return grad[(slice(None), *crop, slice(None))]
+
+
+def random_input_size(rng, extent, stride, lo, hi, rounding):
+    """A random input width W1 for which a window of ``extent`` (stride S, pads lo/hi) fits.
+
+    exact: (W1 − extent + lo + hi) is a multiple of S; ceil: down to S − 1
+    cells short of a whole window (ceil still fits one); floor: any W1 from a
+    whole window up to 4 cells more.
+    """
+    if rounding == "exact":
+        w = extent - lo - hi + stride * int(rng.integers(0, 3))
+        while w < 1:
+            w += stride
+        return w
+    if rounding == "ceil":
+        return max(1, extent - lo - hi + int(rng.integers(1 - stride, 5)))
+    return max(1, extent - lo - hi + int(rng.integers(0, 5)))

@@ -8,6 +8,7 @@ from keras import ops
 import layers
 from layers import arithmetic as ar
 from tests.layer_testing import run_layer_test
+from tests import numpy_reference as ref
 from tests.numpy_reference import (
     conv_input_gradient,
     conv_kernel_gradient,
@@ -53,19 +54,8 @@ def _random_case(rng, rank):
         padding = tuple(pairs)
     else:
         pairs, padding = [(0, 0)] * rank, str(form)
-    spatial = []
-    for fi, si, di, (lo, hi) in zip(f, s, d, pairs):
-        extent = di * (fi - 1) + 1
-        if rounding == "exact":
-            w = extent - lo - hi + si * int(rng.integers(0, 3))
-            while w < 1:
-                w += si
-        elif rounding == "ceil":
-            # Down to S − 1 cells short of a whole window: ceil still fits one.
-            w = max(1, extent - lo - hi + int(rng.integers(1 - si, 5)))
-        else:
-            w = max(1, extent - lo - hi + int(rng.integers(0, 5)))
-        spatial.append(w)
+    spatial = [ref.random_input_size(rng, di * (fi - 1) + 1, si, lo, hi, rounding)
+               for fi, si, di, (lo, hi) in zip(f, s, d, pairs)]
     data_format = str(rng.choice(["channels_last", "channels_first"]))
     ref_padding = "same" if form == "same" else pairs
     return dict(f=tuple(f), s=tuple(s), d=tuple(d), padding=padding, ref_padding=ref_padding,

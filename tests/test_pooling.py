@@ -8,6 +8,7 @@ from keras import ops
 import layers
 from layers import arithmetic as ar
 from tests.layer_testing import run_layer_test
+from tests import numpy_reference as ref
 from tests.numpy_reference import max_pool_input_gradient, max_pool_reference
 from tests.test_conv import backend_gradients
 
@@ -37,18 +38,8 @@ def _random_case(rng, rank):
         padding = tuple(pairs)
     else:
         pairs, padding = [(0, 0)] * rank, form
-    spatial = []
-    for fi, si, (lo, hi) in zip(f, strides, pairs):
-        if rounding == "exact":
-            w = fi - lo - hi + si * int(rng.integers(0, 3))
-            while w < 1:
-                w += si
-        elif rounding == "ceil":
-            # Down to S − 1 cells short of a whole window: ceil still fits one.
-            w = max(1, fi - lo - hi + int(rng.integers(1 - si, 5)))
-        else:
-            w = max(1, fi - lo - hi + int(rng.integers(0, 5)))
-        spatial.append(w)
+    spatial = [ref.random_input_size(rng, fi, si, lo, hi, rounding)
+               for fi, si, (lo, hi) in zip(f, strides, pairs)]
     return dict(f=f, s=s, strides=strides, padding=padding,
                 ref_padding="same" if form == "same" else pairs, rounding=rounding,
                 spatial=tuple(spatial),
