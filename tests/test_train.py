@@ -175,6 +175,8 @@ def test_distributed_on_two_virtual_cpus(tmp_path, backend):
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
     assert manifest["replicas"] == 2
     assert len(manifest["devices"]) >= 2
+    # The default recipe asks for 32 steps per execution; tf.distribute gets 1 (see zoo.train).
+    assert manifest["steps_per_execution"] == (1 if backend == "tensorflow" else 32)
 
 
 JAX_ONLY = """

@@ -104,8 +104,16 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch)
     else:
         loss, metrics, loss_weights = "sparse_categorical_crossentropy", ["accuracy"], None
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
-                  jit_compile=_jit(recipe), steps_per_execution=recipe.steps_per_execution)
+                  jit_compile=_jit(recipe), steps_per_execution=steps_per_execution(recipe))
     return model
+
+
+def steps_per_execution(recipe):
+    """The recipe's value, except 1 under tf.distribute: Keras 3.15's multi-step loop fails
+    inside MirroredStrategy ("You must feed a value for placeholder tensor ... while/cond")."""
+    if recipe.distribute and keras.backend.backend() == "tensorflow":
+        return 1
+    return recipe.steps_per_execution
 
 
 def _aux_heads(model):
@@ -233,7 +241,7 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
     status, message, good = "finished", "", []
     with _dtype_policy(recipe.dtype_policy), _distribution(recipe) as replicas:
         model = build_and_compile(recipe, contract["input_shape"], train_ds.num_classes, steps_per_epoch)
-        manifest["replicas"] = replicas
+        manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(recipe))
         standard, nan, throughput = _callbacks(recipe, run_dir, len(train_ds), resume)
         fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
         try:
