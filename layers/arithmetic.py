@@ -83,6 +83,15 @@ def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[i
     return values
 
 
+def check_number(name, value, *, positive=False):
+    """A finite int or float (positive if asked), as a float; ``name`` is the argument's."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (positive and value <= 0):
+        what = "a positive finite number" if positive else "a finite number"
+        raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
+    return float(value)
+
+
 def normalize_rounding(rounding: str) -> str:
     if rounding not in ROUNDINGS:
         raise ValueError(

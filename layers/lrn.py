@@ -21,7 +21,7 @@ import keras
 from keras import ops
 
 from layers import arithmetic as ar
-from layers.scaled_tanh import _check_number, explain_pointwise, input_volume
+from layers.pointwise import explain_pointwise, input_volume
 from layers.window import normalize_data_format
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
@@ -49,11 +49,11 @@ class LocalResponseNormalization(keras.layers.Layer):
                 "`size` must be odd so that the window of channels is centred "
                 f"(Caffe refuses even sizes too). Received: size={size!r}"
             )
-        self.alpha = _check_number("alpha", alpha)
+        self.alpha = ar.check_number("alpha", alpha)
         if self.alpha < 0:
             raise ValueError(f"`alpha` must be >= 0. Received: alpha={alpha!r}")
-        self.beta = _check_number("beta", beta)
-        self.k = _check_number("k", k, positive=True)
+        self.beta = ar.check_number("beta", beta)
+        self.k = ar.check_number("k", k, positive=True)
         self.data_format = normalize_data_format(data_format)
         self.supports_masking = True
 

@@ -37,7 +37,7 @@ import numpy as np
 from keras import ops
 
 from layers import arithmetic as ar
-from layers.scaled_tanh import explain_pointwise, input_volume
+from layers.pointwise import explain_pointwise, input_volume
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 
