@@ -61,6 +61,38 @@ def best_val(run_dir) -> float | None:
     return max(values) if values else None
 
 
+def _training_part(recipe) -> dict:
+    """What decides a trained model: the recipe without its name, description and search."""
+    import dataclasses
+
+    fields = dataclasses.asdict(recipe)
+    for key in ("name", "description", "search_space", "tuning"):
+        fields.pop(key, None)
+    return fields
+
+
+def reuse_default(run_dir: Path, overrides):
+    """The RunResult of a finished default run, and its training seconds; refuses a run
+    whose recipe differs from the shipped one with ``overrides``."""
+    from zoo.recipe import load_recipe
+    from zoo.train import RunResult
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if manifest.get("status") != "finished":
+        raise SystemExit(f"--default-run {run_dir}: status {manifest.get('status')!r}, not finished")
+    ran, wanted = load_recipe(run_dir / "config.yaml"), load_recipe(RECIPE, overrides)
+    ran_fields, wanted_fields = _training_part(ran), _training_part(wanted)
+    if ran_fields != wanted_fields:
+        differ = sorted(k for k in wanted_fields if ran_fields.get(k) != wanted_fields[k])
+        raise SystemExit(f"--default-run {run_dir}: its recipe differs from {RECIPE} in {', '.join(differ)}; "
+                         "train the default again (leave out --default-run)")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    started, finished = (datetime.datetime.fromisoformat(manifest[k]) for k in ("started", "finished"))
+    seconds = (finished - started).total_seconds()
+    return RunResult(run_dir, "finished", manifest["epochs"], metrics,
+                     manifest.get("train_images_per_second", 0.0)), seconds
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", default="30m", help="search wall-clock budget (30m, 90s, 1h)")
@@ -75,6 +107,9 @@ def main(argv=None):
     parser.add_argument("--final-examples", type=int, help="examples per split of the final runs (default: all)")
     parser.add_argument("--source", default=None, help="dataset spec (default: the shared idx files)")
     parser.add_argument("--data-dir", default=None, help="TFDS data dir, for --source fashion_mnist")
+    parser.add_argument("--default-run", default=None,
+                        help="a finished run folder of the default recipe to reuse instead of training it "
+                             "again (refused unless its recipe is the one this benchmark would train)")
     parser.add_argument("--out", default=None, help="folder for every run (default: runs/bench-tune-fashion-<time>)")
     args = parser.parse_args(argv)
 
@@ -97,9 +132,13 @@ def main(argv=None):
     print(f"{RECIPE}: default vs tuned; search budget {budget / 60:.1f} min, {args.search_epochs} epochs and "
           f"{args.search_examples or 'all'} examples per trial; results in {out}", flush=True)
 
-    start = time.time()
-    default = train(RECIPE, out / "default", overrides=final, data_dir=args.data_dir, verbose=2)
-    default_s = time.time() - start
+    if args.default_run:
+        default, default_s = reuse_default(Path(args.default_run), final)
+        print(f"default: reusing {args.default_run} (same recipe)", flush=True)
+    else:
+        start = time.time()
+        default = train(RECIPE, out / "default", overrides=final, data_dir=args.data_dir, verbose=2)
+        default_s = time.time() - start
     print(f"default: test accuracy {default.metrics['accuracy']:.4f} in {default_s / 60:.1f} min", flush=True)
 
     start = time.time()
@@ -118,7 +157,7 @@ def main(argv=None):
                        overrides=[*final, f"epochs={epochs}"])
     tuned_s = time.time() - start
 
-    default_recipe = load_recipe(out / "default" / "config.yaml")
+    default_recipe = load_recipe(Path(default.run_dir) / "config.yaml")
     tuned_recipe = load_recipe(out / "tuned" / "config.yaml")
     report = search.report
     gain = 100 * (promoted.metrics["accuracy"] - default.metrics["accuracy"])

@@ -93,3 +93,20 @@ def test_floor_rounding_accepts_what_exact_refuses():
         zoo.get_model("convnet", **kwargs)
     model = zoo.get_model("convnet", rounding="floor", **kwargs)
     assert tuple(model.get_layer("stage3_pool").output.shape[1:]) == (3, 3, 4)
+
+
+def test_batch_norm_makes_conv_bn_relu_without_conv_bias(tmp_path):
+    kwargs = dict(input_shape=(28, 28, 1), spec="[(CONV-RELU)*1-POOL]*2-(FC-RELU)*1-SOFTMAX",
+                  filters=[4, 8], fc_units=16)
+    plain = zoo.get_model("convnet", **kwargs)
+    model = zoo.get_model("convnet", batch_norm=True, **kwargs)
+    # Each conv loses its K biases and gains BN's gamma, beta (trainable) and mean, variance.
+    assert model.count_params() - plain.count_params() == (4 + 8) * (4 - 1)
+    assert [layer.name for layer in model.layers[1:4]] == ["stage1_conv1", "stage1_conv1_bn", "stage1_conv1_relu"]
+    assert not model.get_layer("stage1_conv1").use_bias
+    card = zoo.model_card(model)
+    assert card.totals.params == model.count_params()
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    run_model_saving_test(model, x, tmp_path)
+    with pytest.raises(ValueError, match="Received: batch_norm='yes'"):
+        zoo.get_model("convnet", batch_norm="yes", **kwargs)

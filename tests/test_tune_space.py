@@ -46,6 +46,13 @@ def test_shipped_convnet_space_declares_every_entry_to_keras_tuner():
     lr = hp.space[names.index("optimizer.learning_rate")]
     assert (lr.min_value, lr.max_value, lr.sampling, lr.default) == (0.0001, 0.01, "log", 0.001)
     assert space.decode(hp.values)["model.kwargs.filters"] == [32, 64]
+    # Keras Tuner would hold True/False as 1/0, which convnet refuses: bools travel as JSON too.
+    batch_norm = hp.space[names.index("model.kwargs.batch_norm")]
+    assert batch_norm.values == ["false", "true"]
+    assert space.decode(hp.values)["model.kwargs.batch_norm"] is False
+    assert space.decode({**hp.values, "model.kwargs.batch_norm": "true"})["model.kwargs.batch_norm"] is True
+    assert "model.kwargs.batch_norm=true" in space.overrides(space.decode(
+        {**hp.values, "model.kwargs.batch_norm": "true"}))
 
 
 def test_values_apply_to_the_recipe_and_fold_into_set_overrides(recipe):

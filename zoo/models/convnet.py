@@ -19,23 +19,32 @@ from zoo.registry import register_model
 def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             classifier_activation="softmax", weights=None, spec=EXAMPLE, filters=32, kernel_size=3,
             strides=1, padding=1, pool_size=2, pool_strides=None, fc_units=128, dropout=0.0,
-            rounding="exact", name="convnet"):
+            batch_norm=False, rounding="exact", name="convnet"):
     """A CS231n-style stack: ``spec`` sets N, M and K; the rest set K/F/S/P per stage or conv.
 
     ``filters``, ``kernel_size``, ``strides``, ``padding``: one value for all
     convs, one per stage, or one list per stage with one value per conv.
     ``rounding="exact"`` (default) refuses shapes where a stride does not
-    divide; ``"floor"`` accepts them as Keras would.
+    divide; ``"floor"`` accepts them as Keras would. ``batch_norm=True`` makes
+    each CONV-RELU a CONV-BN-RELU (Ioffe & Szegedy 2015), as torchvision's
+    ``vgg11_bn``; ``dropout`` follows each FC-RELU.
     """
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
     inputs = common.model_input(input_shape, (28, 28, 1))
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
                         strides=strides, padding=padding, pool_size=pool_size,
                         pool_strides=pool_strides, fc_units=fc_units, rounding=rounding)
     x = inputs
     for planned in plan.layers:
-        if planned.kind == "conv":
+        if planned.kind == "conv" and batch_norm:
+            # No conv bias: BN's beta takes its place (the conv has (F·F·D1)·K weights, BN 4·K).
+            x = layers.Conv2D(**planned.args, rounding=rounding, use_bias=False, name=planned.name)(x)
+            x = keras.layers.BatchNormalization(name=f"{planned.name}_bn")(x)
+            x = keras.layers.ReLU(name=f"{planned.name}_relu")(x)
+        elif planned.kind == "conv":
             x = layers.Conv2D(**planned.args, rounding=rounding, activation="relu", name=planned.name)(x)
         elif planned.kind == "max_pool":
             x = layers.MaxPool2D(**planned.args, rounding=rounding, name=planned.name)(x)

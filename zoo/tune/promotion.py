@@ -12,7 +12,6 @@ entry (whose card stores the recipe) carries the search space and the trial id.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 
 from zoo import run as runs
@@ -88,14 +87,8 @@ def _yaml_string(text: str) -> str:
 
 
 def _publish(run_dir, tag, tuning, *, dest, overwrite):
-    """zoo.hub.publish(run_dir, tag, ...): the search space and trial id reach the entry
-    through the run's recipe (search_space, description); a ``tuning=`` argument, when
-    publish takes one, gets the whole record."""
+    """The search space and trial id reach the entry twice: in the run's recipe
+    (search_space, description) and whole, as the entry's ``tuning`` record."""
     from zoo import hub
 
-    publish = hub.publish
-    kwargs = {"dest": dest, "overwrite": overwrite}
-    params = inspect.signature(publish).parameters
-    if "tuning" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs["tuning"] = tuning
-    return publish(run_dir, tag, **{k: v for k, v in kwargs.items() if k in params or k == "tuning"})
+    return hub.publish(run_dir, tag, dest=dest, overwrite=overwrite, tuning=tuning)

@@ -80,7 +80,7 @@ class Param:
 
     @property
     def encoded(self) -> bool:
-        """Choices Keras Tuner cannot hold (lists, mixed types, None) travel as JSON strings."""
+        """Choices Keras Tuner cannot hold (lists, bools, mixed types, None) travel as JSON strings."""
         return self.kind == "choice" and _needs_encoding(self.values)
 
     @property
@@ -141,7 +141,8 @@ class Param:
 def _needs_encoding(values) -> bool:
     kinds = set()
     for v in values:
-        if v is None or isinstance(v, (list, tuple, dict)):
+        # Keras Tuner's Choice turns True/False into 1/0, which a builder's bool check refuses.
+        if v is None or isinstance(v, (bool, list, tuple, dict)):
             return True
         kinds.add("number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__)
     return len(kinds) > 1
