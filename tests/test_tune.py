@@ -186,6 +186,8 @@ def test_promote_retrains_the_best_trial_and_publishes_it(searched, tmp_path):
     assert f"trial {best.trial_id}" in entry["recipe"]["config"]["description"]
     assert entry["recipe"]["config"]["search_space"]["model.kwargs.kernel_size"] == {"choice": [2, 3, 4, 5]}
     assert entry["kwargs"]["kernel_size"] == best.values["model.kwargs.kernel_size"]
+    # The entry names the search and its trial, not this machine's path to the search.
+    assert entry["tuning"]["trial_id"] == best.trial_id and entry["tuning"]["tune_dir"] == out.name
 
 
 def test_time_budget_stops_the_search_and_resume_continues_it(write, tmp_path):

@@ -76,6 +76,9 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
     dataset = dataset_card(contract["dataset"], dataset_license)
     if tuning is None and (run_dir / "tuning.json").is_file():
         tuning = runs.read_json(run_dir / "tuning.json")
+    if tuning and tuning.get("tune_dir"):
+        # The search folder's name, not this machine's path to it, goes into a published entry.
+        tuning = {**tuning, "tune_dir": Path(tuning["tune_dir"]).name}
 
     dest = Path(dest) if dest is not None else default_dest()
     dest.mkdir(parents=True, exist_ok=True)
