@@ -75,9 +75,10 @@ def reuse_default(run_dir: Path, overrides):
     """The RunResult of a finished default run, and its training seconds; refuses a run
     whose recipe differs from the shipped one with ``overrides``."""
     from zoo.recipe import load_recipe
+    from zoo.run import read_json
     from zoo.train import RunResult
 
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = read_json(run_dir / "manifest.json")
     if manifest.get("status") != "finished":
         raise SystemExit(f"--default-run {run_dir}: status {manifest.get('status')!r}, not finished")
     ran, wanted = load_recipe(run_dir / "config.yaml"), load_recipe(RECIPE, overrides)
@@ -86,7 +87,7 @@ def reuse_default(run_dir: Path, overrides):
         differ = sorted(k for k in wanted_fields if ran_fields.get(k) != wanted_fields[k])
         raise SystemExit(f"--default-run {run_dir}: its recipe differs from {RECIPE} in {', '.join(differ)}; "
                          "train the default again (leave out --default-run)")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = read_json(run_dir / "metrics.json")
     started, finished = (datetime.datetime.fromisoformat(manifest[k]) for k in ("started", "finished"))
     seconds = (finished - started).total_seconds()
     return RunResult(run_dir, "finished", manifest["epochs"], metrics,

@@ -82,9 +82,7 @@ class EuclideanRBF(keras.layers.Layer):
     def __init__(self, units, prototype_initializer=None, trainable_prototypes=False,
                  as_logits=False, rubbish=None, **kwargs):
         super().__init__(**kwargs)
-        if rubbish is not None and not (isinstance(rubbish, (int, float)) and np.isfinite(rubbish)):
-            raise ValueError(f"`rubbish` must be None or a finite number. Received: rubbish={rubbish!r}")
-        self.rubbish = None if rubbish is None else float(rubbish)
+        self.rubbish = None if rubbish is None else ar.check_number("rubbish", rubbish)
         self.units = ar.normalize_tuple(units, 1, "units")[0]
         self.prototype_initializer = None if prototype_initializer is None \
             else keras.initializers.get(prototype_initializer)

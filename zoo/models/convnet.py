@@ -39,13 +39,14 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                         pool_strides=pool_strides, fc_units=fc_units, rounding=rounding)
     x = inputs
     for planned in plan.layers:
-        if planned.kind == "conv" and batch_norm:
-            # No conv bias: BN's beta takes its place (the conv has (F·F·D1)·K weights, BN 4·K).
-            x = layers.Conv2D(**planned.args, rounding=rounding, use_bias=False, name=planned.name)(x)
-            x = keras.layers.BatchNormalization(name=f"{planned.name}_bn")(x)
-            x = keras.layers.ReLU(name=f"{planned.name}_relu")(x)
-        elif planned.kind == "conv":
-            x = layers.Conv2D(**planned.args, rounding=rounding, activation="relu", name=planned.name)(x)
+        if planned.kind == "conv":
+            # With BN the conv has no bias (BN's beta takes its place: (F·F·D1)·K weights, BN 4·K)
+            # and the ReLU comes after BN.
+            x = layers.Conv2D(**planned.args, rounding=rounding, use_bias=not batch_norm,
+                              activation=None if batch_norm else "relu", name=planned.name)(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization(name=f"{planned.name}_bn")(x)
+                x = keras.layers.ReLU(name=f"{planned.name}_relu")(x)
         elif planned.kind == "max_pool":
             x = layers.MaxPool2D(**planned.args, rounding=rounding, name=planned.name)(x)
     if not include_top:

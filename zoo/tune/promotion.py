@@ -76,7 +76,11 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
                         f"{result.message}")
     published = None
     if tag:
-        published = _publish(result.run_dir, tag, tuning, dest=dest, overwrite=overwrite)
+        from zoo import hub
+
+        # The search space and trial id reach the entry twice: in the run's recipe
+        # (search_space, description) and whole, as the entry's ``tuning`` record.
+        published = hub.publish(result.run_dir, tag, dest=dest, overwrite=overwrite, tuning=tuning)
     return PromoteResult(Path(result.run_dir), row.trial_id, overrides[:-1], result.metrics, published)
 
 
@@ -85,10 +89,3 @@ def _yaml_string(text: str) -> str:
 
     return json.dumps(text)  # JSON strings are YAML strings
 
-
-def _publish(run_dir, tag, tuning, *, dest, overwrite):
-    """The search space and trial id reach the entry twice: in the run's recipe
-    (search_space, description) and whole, as the entry's ``tuning`` record."""
-    from zoo import hub
-
-    return hub.publish(run_dir, tag, dest=dest, overwrite=overwrite, tuning=tuning)
