@@ -110,3 +110,42 @@ def test_batch_norm_makes_conv_bn_relu_without_conv_bias(tmp_path):
     run_model_saving_test(model, x, tmp_path)
     with pytest.raises(ValueError, match="Received: batch_norm='yes'"):
         zoo.get_model("convnet", batch_norm="yes", **kwargs)
+
+
+def test_stage_dropout_follows_each_stage_and_adds_no_weights(tmp_path):
+    kwargs = dict(input_shape=(28, 28, 1), spec="[(CONV-RELU)*2-POOL]*1-[(CONV-RELU)*1]*1-(FC-RELU)*1-SOFTMAX",
+                  filters=[4, 8], fc_units=16)
+    plain = zoo.get_model("convnet", **kwargs)
+    model = zoo.get_model("convnet", stage_dropout=0.25, dropout=0.5, **kwargs)
+    names = [layer.name for layer in model.layers]
+    # After stage 1's pool, and after stage 2's only conv (a stage without a pool).
+    assert names[names.index("stage1_pool") + 1] == "stage1_dropout"
+    assert names[names.index("stage2_conv1") + 1] == "stage2_dropout"
+    assert names[names.index("fc1") + 1] == "fc1_dropout"
+    assert model.get_layer("stage1_dropout").rate == 0.25
+    assert model.count_params() == plain.count_params()
+    assert "stage1_dropout" not in [layer.name for layer in plain.layers]
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    run_model_saving_test(model, x, tmp_path)
+    for arg, bad in (("stage_dropout", 1.0), ("dropout", -0.1), ("stage_dropout", True)):
+        with pytest.raises(ValueError, match=rf"`{arg}` must be a number in \[0, 1\). Received: {arg}={bad}"):
+            zoo.get_model("convnet", **{arg: bad}, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(spec="[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX", filters=[32, 64], fc_units=[128]),
+    dict(spec="[(CONV-RELU)*1-POOL]*2-(FC-RELU)*2-SOFTMAX", filters=[6, 16], kernel_size=5, padding=[2, 0],
+         fc_units=[120, 84]),
+])
+def test_plan_multiply_adds_match_the_model_card(kwargs):
+    plan = plan_convnet((28, 28, 1), **kwargs)
+    card = zoo.model_card(zoo.get_model("convnet", input_shape=(28, 28, 1), num_classes=10, **kwargs))
+    classifier = plan.layers[-1].output[0] * 10
+    assert plan.multiply_adds + classifier == card.totals.multiply_adds
+
+
+def test_plan_multiply_adds_of_the_fashion_mnist_default():
+    # W2·H2·(F·F·D1)·K per conv, inputs·units for fc1: worked out by hand.
+    expected = 28 * 28 * 9 * 1 * 32 + 28 * 28 * 9 * 32 * 32 + 14 * 14 * 9 * 32 * 64 + 14 * 14 * 9 * 64 * 64 \
+        + 7 * 7 * 64 * 128
+    assert plan_convnet((28, 28, 1), filters=[32, 64], fc_units=[128]).multiply_adds == expected == 18_690_560

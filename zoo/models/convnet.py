@@ -19,7 +19,7 @@ from zoo.registry import register_model
 def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             classifier_activation="softmax", weights=None, spec=EXAMPLE, filters=32, kernel_size=3,
             strides=1, padding=1, pool_size=2, pool_strides=None, fc_units=128, dropout=0.0,
-            batch_norm=False, rounding="exact", name="convnet"):
+            stage_dropout=0.0, batch_norm=False, rounding="exact", name="convnet"):
     """A CS231n-style stack: ``spec`` sets N, M and K; the rest set K/F/S/P per stage or conv.
 
     ``filters``, ``kernel_size``, ``strides``, ``padding``: one value for all
@@ -27,18 +27,23 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     ``rounding="exact"`` (default) refuses shapes where a stride does not
     divide; ``"floor"`` accepts them as Keras would. ``batch_norm=True`` makes
     each CONV-RELU a CONV-BN-RELU (Ioffe & Szegedy 2015), as torchvision's
-    ``vgg11_bn``; ``dropout`` follows each FC-RELU.
+    ``vgg11_bn``; ``dropout`` follows each FC-RELU and ``stage_dropout`` each
+    stage (after its pool, as in Keras' own small convnet examples).
     """
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     if not isinstance(batch_norm, bool):
         raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+    for arg, rate in (("dropout", dropout), ("stage_dropout", stage_dropout)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
     inputs = common.model_input(input_shape, (28, 28, 1))
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
                         strides=strides, padding=padding, pool_size=pool_size,
                         pool_strides=pool_strides, fc_units=fc_units, rounding=rounding)
     x = inputs
-    for planned in plan.layers:
+    convs = [planned for planned in plan.layers if planned.stage]  # the FC layers come after Flatten
+    for i, planned in enumerate(convs):
         if planned.kind == "conv":
             # With BN the conv has no bias (BN's beta takes its place: (F·F·D1)·K weights, BN 4·K)
             # and the ReLU comes after BN.
@@ -49,6 +54,8 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                 x = keras.layers.ReLU(name=f"{planned.name}_relu")(x)
         elif planned.kind == "max_pool":
             x = layers.MaxPool2D(**planned.args, rounding=rounding, name=planned.name)(x)
+        if stage_dropout and (i + 1 == len(convs) or convs[i + 1].stage != planned.stage):
+            x = keras.layers.Dropout(stage_dropout, name=f"stage{planned.stage}_dropout")(x)
     if not include_top:
         return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="convnet")
     x = keras.layers.Flatten(name="flatten")(x)

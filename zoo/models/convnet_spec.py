@@ -19,10 +19,11 @@ layer, per stage, or once for all: ``filters`` (K), ``kernel_size`` (F),
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Sequence
 
-from layers.arithmetic import ShapeError, output_size
+from layers.arithmetic import ShapeError, conv_multiply_adds, output_size
 
 _GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"
@@ -95,6 +96,7 @@ class PlannedLayer:
     kind: str             # "conv", "max_pool" or "dense"
     args: dict            # conv: filters, kernel_size, strides, padding; pool: pool_size, strides
     output: tuple         # output volume (H, W, D), or (units,) for dense
+    stage: int = 0        # the conv stage, from 1; 0 for the FC layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,9 +104,25 @@ class Plan:
     """Every layer of a convnet in order, with its output volume."""
 
     layers: tuple
+    input_shape: tuple = ()
 
     def of_kind(self, kind):
         return [layer for layer in self.layers if layer.kind == kind]
+
+    @property
+    def multiply_adds(self) -> int:
+        """Per image, counted as the model card counts them: W2·H2·(F·F·D1)·K per conv and
+        inputs·units per hidden FC layer. The classifier (inputs·classes) is left out: the
+        plan does not know the number of classes."""
+        total, volume = 0, self.input_shape
+        for layer in self.layers:
+            if layer.kind == "conv":
+                f = layer.args["kernel_size"]
+                total += conv_multiply_adds(layer.output[:2], (f, f), volume[-1], layer.output[-1])
+            elif layer.kind == "dense":
+                total += math.prod(volume) * layer.output[0]
+            volume = layer.output
+        return total
 
 
 def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, strides=1, padding=1,
@@ -137,14 +155,14 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
             h, w = (output_size(v, args["kernel_size"], args["strides"], args["padding"], rounding,
                                 layer=name) for v in (h, w))
             d = args["filters"]
-            planned.append(PlannedLayer(name, "conv", args, (h, w, d)))
+            planned.append(PlannedLayer(name, "conv", args, (h, w, d), s))
         if stage.pool:
             name = f"stage{s}_pool"
             h, w = (output_size(v, pool_size, pool_strides, 0, rounding, layer=name) for v in (h, w))
             planned.append(PlannedLayer(name, "max_pool", dict(pool_size=pool_size, strides=pool_strides),
-                                        (h, w, d)))
+                                        (h, w, d), s))
     planned += [PlannedLayer(f"fc{i}", "dense", dict(units=u), (u,)) for i, u in enumerate(units, 1)]
-    return Plan(tuple(planned))
+    return Plan(tuple(planned), tuple(input_shape))
 
 
 def is_feasible(input_shape, spec=EXAMPLE, **kwargs) -> tuple[bool, str | None]:
