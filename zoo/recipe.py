@@ -188,6 +188,9 @@ class TuningConfig:
     max_consecutive_failed_trials: int = 3  # real failures only; infeasible shapes never count
     hyperband_factor: int = 3  # hyperband: keep 1/factor of the trials per round
     seed: Optional[int] = None  # sampling seed; null: the recipe's seed
+    # convnet: a trial whose conv and hidden FC layers need more multiply-adds per image
+    # is rejected before building, like a shape that cannot exist; null: no budget.
+    max_multiply_adds: Optional[int] = None
 
     def _problems(self):
         if not self.objective.strip():
@@ -201,6 +204,8 @@ class TuningConfig:
             yield "hyperband_factor", "must be >= 2"
         if self.seed is not None and self.seed < 0:
             yield "seed", "must be >= 0"
+        if self.max_multiply_adds is not None and self.max_multiply_adds < 1:
+            yield "max_multiply_adds", "must be a positive integer or null"
 
 
 @dataclass(frozen=True, kw_only=True)

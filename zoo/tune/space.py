@@ -504,15 +504,18 @@ class SearchSpace:
 
     def check(self, values: Mapping) -> tuple[bool, str | None]:
         """(True, None), or (False, reason) when these values give a convnet whose
-        shapes cannot exist (or whose per-stage values do not fit its spec)."""
+        shapes cannot exist (or whose per-stage values do not fit its spec), or one
+        over the recipe's ``tuning.max_multiply_adds``."""
         if not self.is_convnet or self.input_shape is None:
             return True, None
         try:
-            plan_convnet(self.input_shape, **_plan_kwargs(self.model_kwargs(values)))
-        except (ShapeError, SpecError) as e:
+            plan = plan_convnet(self.input_shape, **_plan_kwargs(self.model_kwargs(values)))
+        except (ShapeError, SpecError, IndexError) as e:
             return False, str(e)
-        except IndexError as e:
-            return False, str(e)
+        budget = self.recipe.tuning.max_multiply_adds
+        if budget is not None and plan.multiply_adds > budget:
+            return False, (f"budget: {plan.multiply_adds:,} multiply-adds per image (conv and hidden FC "
+                           f"layers) exceed tuning.max_multiply_adds = {budget:,}")
         return True, None
 
     def check_hp_values(self, hp_values: Mapping) -> tuple[bool, str | None]:
