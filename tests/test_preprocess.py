@@ -178,6 +178,12 @@ def test_describe_one_line_per_step():
     assert "training only" in lines[2]
 
 
+def test_short_names_every_step_and_an_augmentation_s_main_parameter():
+    steps = LENET + [{"normalize": {"mean": 0.1, "std": 0.5}}, {"random_shift": 2}, "random_flip"]
+    assert P.short(steps) == "pad, lenet_scale, normalize, random_shift 2, random_flip horizontal"
+    assert P.short([]) == ""
+
+
 def test_json_round_trip_reproduces_outputs():
     steps = LENET + [{"normalize": {"mean": 0.1, "std": 0.5}}, {"random_crop": [30, 30]}]
     text = P.to_json(steps)

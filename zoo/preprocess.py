@@ -474,6 +474,16 @@ def describe(steps) -> list[str]:
     return [step.describe(params) for step, params in _parsed(steps)]
 
 
+def short(steps) -> str:
+    """One compact line for tables: every step's name, and an augmentation's main
+    parameter, e.g. "rescale, normalize, random_shift 2, random_flip horizontal"."""
+    parts = []
+    for step, params in _parsed(steps):
+        main = params.get(step.PRIMARY) if step.AUGMENT and step.PRIMARY else None
+        parts.append(step.NAME if main is None else f"{step.NAME} {main}")
+    return ", ".join(parts)
+
+
 def is_augmentation(entry) -> bool:
     """True for a step that acts only when training (random_*)."""
     (name,) = normalize_steps([entry])[0]

@@ -25,6 +25,7 @@ import math
 import re
 from pathlib import Path
 
+from zoo import preprocess
 from zoo import run as runs
 
 PROJECT = "search"
@@ -106,7 +107,7 @@ class Report:
             lines.append([str(r.rank or "-"), r.trial_id, score,
                           f"{r.seconds:.1f} s" if r.seconds is not None else "-",
                           str(r.epochs) if r.epochs is not None else "-",
-                          *(_fmt(r.values.get(k)) for k in self.keys)])
+                          *(_fmt(r.values.get(k), k) for k in self.keys)])
         widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
         out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *lines]]
         hidden = len(self.rows) - len(lines)
@@ -117,9 +118,11 @@ class Report:
         return "\n".join([self.summary(), f"objective: {self.objective} ({self.direction})", *out, *notes])
 
 
-def _fmt(value) -> str:
+def _fmt(value, key="") -> str:
     if value is None:
         return "-"
+    if key == "preprocessing" and isinstance(value, list):
+        return preprocess.short(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, dict)):
