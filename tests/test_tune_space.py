@@ -41,13 +41,26 @@ def test_shipped_convnet_space_declares_every_entry_to_keras_tuner():
     filters = hp.space[names.index("model.kwargs.filters")]
     # Keras Tuner holds ints, floats, strings and bools only: lists travel as JSON.
     assert isinstance(filters, keras_tuner.engine.hyperparameters.Choice)
-    assert [json.loads(v) for v in filters.values] == [[16, 32], [32, 64], [64, 128]]
+    assert [json.loads(v) for v in filters.values] == [[16, 32], [24, 48], [32, 64]]
     assert json.loads(filters.default) == [32, 64]  # the recipe's own value
     lr = hp.space[names.index("optimizer.learning_rate")]
-    assert (lr.min_value, lr.max_value, lr.sampling, lr.default) == (0.0001, 0.01, "log", 0.001)
+    assert (lr.min_value, lr.max_value, lr.sampling, lr.default) == (0.0003, 0.003, "log", 0.001)
     assert space.decode(hp.values)["model.kwargs.filters"] == [32, 64]
-    # Keras Tuner would hold True/False as 1/0, which convnet refuses: bools travel as JSON too.
-    batch_norm = hp.space[names.index("model.kwargs.batch_norm")]
+    # A whole preprocessing list is one choice; its first value is the recipe's own.
+    shipped = load_recipe("convnet-fashion_mnist")
+    choices = [space.recipe_for({**space.decode(hp.values), "preprocessing": v}).preprocessing
+               for v in space.params[names.index("preprocessing")].values]
+    assert choices[0] == shipped.preprocessing
+    assert [[name for step in steps for name in step] for steps in choices] == \
+        [["rescale", "normalize", "random_flip"]] + [["rescale", "normalize", "random_shift", "random_flip"]] * 2
+
+
+def test_bool_choices_travel_as_json(recipe):
+    # Keras Tuner would hold True/False as 1/0, which convnet refuses: bools travel as JSON.
+    space = SearchSpace(recipe("  model.kwargs.batch_norm: {choice: [false, true]}\n"), (28, 28, 1))
+    hp = keras_tuner.HyperParameters()
+    space.params[0].declare(hp)
+    batch_norm = hp.space[0]
     assert batch_norm.values == ["false", "true"]
     assert space.decode(hp.values)["model.kwargs.batch_norm"] is False
     assert space.decode({**hp.values, "model.kwargs.batch_norm": "true"})["model.kwargs.batch_norm"] is True
@@ -166,3 +179,48 @@ def test_an_empty_space_and_tuner_specific_rules(recipe, tmp_path):
         space.check_tuner("grid")
     space.check_tuner("random")
     space.check_tuner("bayesian")
+
+
+def test_multiply_add_budget_rejects_costly_values_before_building(recipe):
+    space = SearchSpace(recipe("  model.kwargs.filters: {choice: [[4, 8], [8, 16], [64, 128]]}\n",
+                               extra="tuning: {max_multiply_adds: 1000000}\n"), (28, 28, 1))
+    assert space.check({"model.kwargs.filters": [8, 16]}) == (True, None)
+    ok, reason = space.check({"model.kwargs.filters": [64, 128]})
+    assert not ok
+    # 28·28·9·1·64 + 14·14·9·64·128 + 7·7·128·16 = 15,002,624 multiply-adds per image.
+    assert reason == ("budget: 15,002,624 multiply-adds per image (conv and hidden FC layers) exceed "
+                      "tuning.max_multiply_adds = 1,000,000")
+    summary = space.feasibility()
+    assert (summary["feasible"], summary["combinations"]) == (2, 3)
+    assert summary["infeasible_by_layer"] == {"budget": 1}
+    # Without a budget the same value is feasible.
+    assert SearchSpace(recipe("  model.kwargs.filters: {choice: [[4, 8], [64, 128]]}\n"),
+                       (28, 28, 1)).check({"model.kwargs.filters": [64, 128]}) == (True, None)
+
+
+def test_multiply_add_budget_must_be_positive(recipe):
+    from zoo.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match="max_multiply_adds must be a positive integer or null"):
+        recipe("  model.kwargs.filters: {choice: [[4, 8]]}\n", extra="tuning: {max_multiply_adds: 0}\n")
+
+
+def test_shipped_space_rejects_half_its_shapes_and_the_costly_ones(recipe):
+    summary = SearchSpace(load_recipe("convnet-fashion_mnist"), (28, 28, 1)).feasibility()
+    # S=2 makes every 28 − F + 2P odd (half of the 108); of the S=1 half, 12 need more
+    # multiply-adds than the budget (e.g. K=[32,64] with F=5, or P=2 with F=3).
+    assert (summary["combinations"], summary["feasible"]) == (108, 42)
+    assert summary["infeasible_by_layer"] == {"stage1_conv1": 54, "budget": 12}
+
+
+def test_the_ranked_table_shows_a_preprocessing_choice_in_one_short_cell(tmp_path):
+    from zoo.tune.report import Report, TrialRow
+
+    steps = [{"rescale": 0.00392156862745098}, {"random_shift": 2}, {"random_flip": "horizontal"}]
+    row = TrialRow("0", "completed", 0.9, {"preprocessing": steps, "model.kwargs.filters": [8, 16]},
+                   12.0, 15, 14, 1, None, rank=1)
+    report = Report(tmp_path, "val_accuracy", "max", [row], ["preprocessing", "model.kwargs.filters"],
+                    {"draws": 0}, {})
+    header, line = report.table().splitlines()[2:4]
+    assert header.split() == ["rank", "trial", "val_accuracy", "time", "epochs", "preprocessing", "filters"]
+    assert "rescale, random_shift 2, random_flip horizontal  [8,16]" in line
