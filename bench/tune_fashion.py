@@ -109,7 +109,7 @@ def main(argv=None):
     parser.add_argument("--search-epochs", type=int, default=None,
                         help="epochs per trial, or hyperband's max_epochs (default: the recipe's, "
                              "so that every trial trains the whole learning-rate schedule)")
-    parser.add_argument("--search-examples", type=int, default=5000,
+    parser.add_argument("--search-examples", type=int, default=4000,
                         help="examples per split in a trial (0: all)")
     parser.add_argument("--final-epochs", type=int, help="epochs of the default and tuned runs "
                                                           "(default: the recipe's)")

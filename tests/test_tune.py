@@ -114,6 +114,23 @@ def test_an_infeasible_trial_is_recorded_not_built_and_not_a_failure(write, tmp_
                for r in report.rows if r.status == "completed")
 
 
+def test_models_over_the_multiply_add_budget_are_never_trained(write, tmp_path):
+    # [4, 8]: 28·28·9·4 + 14·14·9·4·8 + 7·7·8·16 = 90,944 multiply-adds; [32, 64]: 3,888,640.
+    space = ("search_space:\n  model.kwargs.filters: {choice: [[4, 8], [32, 64]]}\n"
+             "  model.kwargs.stage_dropout: {choice: [0.0, 0.25]}\n"
+             "  preprocessing: {choice: [[{rescale: 0.00392156862745098}],\n"
+             "                           [{rescale: 0.00392156862745098}, {random_shift: 1}]]}\n")
+    path = write(space=space, extra="tuning: {max_multiply_adds: 100000}\n")
+    report = quiet(path, tmp_path / "out", max_trials=3).report
+    assert report.counts["completed"] == 3 and report.counts["failed"] == 0
+    assert all(r.values["model.kwargs.filters"] == [4, 8] for r in report.rows)
+    assert report.meta["feasibility"]["infeasible_by_layer"] == {"budget": 1}
+    for entry in report.rejected["examples"]:
+        assert entry["reason"].startswith("budget: 3,888,640 multiply-adds per image")
+    # The searched preprocessing reached the trials: each is one of the two lists.
+    assert {len(r.values["preprocessing"]) for r in report.rows} <= {1, 2}
+
+
 def test_real_failures_still_stop_the_search_with_a_clear_message(write, tmp_path):
     out = tmp_path / "out"
     path = write(space="search_space:\n  model.kwargs.dropout: {choice: [1.5, 2.0]}\n",
