@@ -46,13 +46,15 @@ def test_shipped_convnet_space_declares_every_entry_to_keras_tuner():
     lr = hp.space[names.index("optimizer.learning_rate")]
     assert (lr.min_value, lr.max_value, lr.sampling, lr.default) == (0.0003, 0.003, "log", 0.001)
     assert space.decode(hp.values)["model.kwargs.filters"] == [32, 64]
-    # A whole preprocessing list is one choice; its first value is the recipe's own.
+    # The recipe's dropout 0 is not offered: Keras Tuner's default is then the first choice.
+    assert space.decode(hp.values)["model.kwargs.dropout"] == 0.25
+    # A whole preprocessing list is one choice: the recipe's steps with a shift inserted.
     shipped = load_recipe("convnet-fashion_mnist")
     choices = [space.recipe_for({**space.decode(hp.values), "preprocessing": v}).preprocessing
                for v in space.params[names.index("preprocessing")].values]
-    assert choices[0] == shipped.preprocessing
-    assert [[name for step in steps for name in step] for steps in choices] == \
-        [["rescale", "normalize", "random_flip"]] + [["rescale", "normalize", "random_shift", "random_flip"]] * 2
+    for steps, shift in zip(choices, (1, 2)):
+        assert [*steps[:2], steps[3]] == list(shipped.preprocessing)
+        assert steps[2] == {"random_shift": {"max": shift, "fill": "edge", "value": 0.0}}
 
 
 def test_bool_choices_travel_as_json(recipe):
