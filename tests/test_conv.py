@@ -421,9 +421,27 @@ def test_run_layer_test(rank, kwargs, input_shape, output_shape, tmp_path):
     f = kwargs["kernel_size"]
     f = (f,) * rank if isinstance(f, int) else f
     params = ar.conv_params(f, channels, kwargs["filters"], kwargs.get("use_bias", True))
+    # TensorFlow runs a bfloat16 channels_first conv on the CPU only through oneDNN's bf16
+    # kernels (AVX-512/AMX); on an AVX2 CPU keras.layers.Conv2D fails there too ("only
+    # supports the NHWC tensor format on the CPU"). Then ours must fail the same way.
+    half = kwargs.get("data_format") != "channels_first" or _backend_runs_bf16_channels_first()
+    if not half:
+        with pytest.raises(Exception, match="NHWC"):
+            CONV[rank](**kwargs, dtype="mixed_bfloat16")(np.zeros(input_shape, "float32"))
     run_layer_test(CONV[rank], kwargs, input_shape, expected_output_shape=output_shape,
                    expected_trainable_weights=1 + kwargs.get("use_bias", True),
-                   expected_params=params, tmp_path=tmp_path)
+                   expected_params=params, tmp_path=tmp_path, mixed_precision=half)
+
+
+def _backend_runs_bf16_channels_first() -> bool:
+    x = keras.ops.ones((1, 1, 3, 3), dtype="bfloat16")
+    try:
+        keras.ops.conv(x, keras.ops.ones((1, 1, 1, 1), dtype="bfloat16"), data_format="channels_first")
+    except Exception as error:  # the backend's own refusal, whatever its class
+        if "NHWC" not in str(error):
+            raise
+        return False
+    return True
 
 
 def test_get_config_holds_every_argument():
