@@ -6,7 +6,7 @@ whose test accuracy beats the recipe's default configuration by >= 1 point.
 1. default: ``zoo train convnet-fashion_mnist`` as shipped (15 epochs, early stopping);
 2. search:  ``zoo tune convnet-fashion_mnist`` under a wall-clock budget (default 30 min),
    each trial on 6,000 examples for the recipe's 15 epochs (its whole cosine schedule).
-   30 minutes on this machine (2 AVX2 cores, 2026-12-01) is about two default runs of
+   30 minutes on this machine (2 AVX2 cores, 2026-12-01) is about one default run of
    compute, so every trial trains only a few hundred steps and still underfits, while the
    full run overfits (train 97%, validation 93% at epoch 11, where early stopping ends
    it). Such trials rank by speed of learning: 3-4 epochs on 20,000 examples picked a
@@ -21,7 +21,7 @@ whose test accuracy beats the recipe's default configuration by >= 1 point.
 Both runs read the same data, the same validation split (seeded) and the same test set;
 the search never sees the test set. Every folder stays in --out for inspection.
 
-    python bench/tune_fashion.py                          # the benchmark (about 1 h in all)
+    python bench/tune_fashion.py                          # the benchmark (about 1 h 40 min on 2 AVX2 cores)
     python bench/tune_fashion.py --budget 2m --search-epochs 1 --search-examples 2000 \\
         --final-epochs 1 --final-examples 5000            # a quick check that it works
 
@@ -141,7 +141,8 @@ def main(argv=None):
     if args.final_epochs:
         final.append(f"epochs={args.final_epochs}")
     final.append(f"dataset.max_examples={args.final_examples or 'null'}")
-    tuner = args.tuner or load_recipe(RECIPE).tuning.tuner
+    shipped = load_recipe(RECIPE)
+    tuner = args.tuner or shipped.tuning.tuner
     search_set = [*source, f"dataset.max_examples={args.search_examples or 'null'}"]
     if args.search_epochs:
         search_set.append(f"epochs={args.search_epochs}")
@@ -149,7 +150,7 @@ def main(argv=None):
         search_set.append(f"tuning.seed={args.seed}")
     budget = parse_duration(args.budget)
     print(f"{RECIPE}: default vs tuned; search budget {budget / 60:.1f} min, {tuner}, "
-          f"{args.search_epochs or load_recipe(RECIPE).epochs} epochs{' at most' if tuner == 'hyperband' else ''} and "
+          f"{args.search_epochs or shipped.epochs} epochs{' at most' if tuner == 'hyperband' else ''} and "
           f"{args.search_examples or 'all'} examples per trial; results in {out}", flush=True)
 
     if args.default_run:
@@ -172,7 +173,7 @@ def main(argv=None):
 
     start = time.time()
     # The trial's values, then the final epochs and data (the recipe's, unless told otherwise).
-    epochs = args.final_epochs or load_recipe(RECIPE).epochs
+    epochs = args.final_epochs or shipped.epochs
     promoted = promote(out / "search", out_dir=out / "tuned", data_dir=args.data_dir, verbose=2,
                        overrides=[*final, f"epochs={epochs}"])
     tuned_s = time.time() - start

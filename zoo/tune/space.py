@@ -513,8 +513,8 @@ class SearchSpace:
         except (ShapeError, SpecError, IndexError) as e:
             return False, str(e)
         budget = self.recipe.tuning.max_multiply_adds
-        if budget is not None and plan.multiply_adds > budget:
-            return False, (f"budget: {plan.multiply_adds:,} multiply-adds per image (conv and hidden FC "
+        if budget is not None and (cost := plan.multiply_adds) > budget:
+            return False, (f"budget: {cost:,} multiply-adds per image (conv and hidden FC "
                            f"layers) exceed tuning.max_multiply_adds = {budget:,}")
         return True, None
 
