@@ -158,6 +158,37 @@ def test_bayesian_and_hyperband_search_the_feasible_space(write, tmp_path, kind)
         assert sum((d / "checkpoint.weights.h5").is_file() for d in trial_dirs(out)) <= 3
 
 
+def _random_draws(tmp_path, initial_points, trials=4):
+    """Trials a Bayesian oracle drew at random, over a 2-hyperparameter space."""
+    import keras_tuner
+    from zoo.tune.oracles import make_oracle
+
+    oracle = make_oracle("bayesian", objective="val_accuracy", direction="max", max_trials=trials, seed=0,
+                         check=lambda values: (True, None), max_epochs=1, factor=3,
+                         max_consecutive_failed_trials=3, initial_points=initial_points)
+    oracle._set_project_dir(str(tmp_path / f"ip{initial_points}"), "p")
+    hp = keras_tuner.HyperParameters()
+    hp.Float("lr", 1e-4, 1e-2, sampling="log")
+    hp.Choice("k", [3, 5])
+    oracle.update_space(hp)
+    draws, random_populate = [], oracle._random_populate_space
+    oracle._random_populate_space = lambda: draws.append(1) or random_populate()
+    for i in range(trials):
+        trial = oracle.create_trial("tuner0")
+        oracle.update_trial(trial.trial_id, {"val_accuracy": 0.1 * i})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    return len(draws)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_bayesian_initial_points_hand_over_to_the_gaussian_process(tmp_path):
+    # tuning.initial_points: 2 random trials, then the GP proposes; Keras Tuner's default
+    # (3 per hyperparameter, 6 here) would still be drawing at random after 4 trials.
+    assert _random_draws(tmp_path, 2) == 2
+    assert _random_draws(tmp_path, None) == 4
+
+
 def _feasible(out, values):
     from zoo.recipe import load_recipe
     from zoo.tune import SearchSpace
@@ -170,7 +201,7 @@ def test_report_files(searched):
     for name in ("trials.png", "hp_model_kwargs_kernel_size.png", "hp_optimizer_learning_rate.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     lines = (out / "results.csv").read_text().splitlines()
-    assert lines[0].split(",") == ["rank", "trial", "status", "val_accuracy", "seconds", "epochs", "best_epoch",
+    assert lines[0].split(",") == ["rank", "trial", "status", "val_accuracy", "seconds", "epochs_run", "best_epoch",
                                    *report.keys, "note"]
     assert len(lines) == 1 + 3
     data = json.loads((out / "results.json").read_text())
@@ -180,12 +211,22 @@ def test_report_files(searched):
     assert scores == sorted(scores, reverse=True) and [r.rank for r in report.rows] == [1, 2, 3]
     table = report.table().splitlines()
     assert table[0].startswith("3 trials: 3 completed, 0 infeasible, 0 failed")
-    assert table[2].split() == ["rank", "trial", "val_accuracy", "time", "epochs", "kernel_size", "strides",
+    assert table[2].split() == ["rank", "trial", "val_accuracy", "time", "epochs_run", "kernel_size", "strides",
                                 "padding", "learning_rate"]
     assert table[3].split()[:3] == ["1", report.best().trial_id, f"{report.best().score:.4f}"]
     # Only the best trial's weights stay on disk (keep_checkpoints: 1).
     kept = [d.name for d in trial_dirs(out) if (d / "checkpoint.weights.h5").is_file()]
     assert kept == [f"trial_{report.best().trial_id}"]
+
+
+def test_searched_epochs_set_each_trials_training_and_its_own_column(write, tmp_path):
+    out = tmp_path / "out"
+    space = "search_space:\n  epochs: {choice: [1, 2]}\n"
+    report = quiet(write(space=space), out, tuner="grid", max_trials=2).report
+    assert sorted((r.values["epochs"], r.epochs) for r in report.rows) == [(1, 1), (2, 2)]
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[5] == "epochs_run" and header.count("epochs") == 1
+    assert report.table().splitlines()[2].split()[4:] == ["epochs_run", "epochs"]
 
 
 def test_promote_retrains_the_best_trial_and_publishes_it(searched, tmp_path):

@@ -205,6 +205,8 @@ def test_multiply_add_budget_must_be_positive(recipe):
 
     with pytest.raises(RecipeError, match="max_multiply_adds must be a positive integer or null"):
         recipe("  model.kwargs.filters: {choice: [[4, 8]]}\n", extra="tuning: {max_multiply_adds: 0}\n")
+    with pytest.raises(RecipeError, match="initial_points must be a positive integer or null"):
+        recipe("  model.kwargs.filters: {choice: [[4, 8]]}\n", extra="tuning: {initial_points: 0}\n")
 
 
 def test_shipped_space_rejects_half_its_shapes_and_the_costly_ones(recipe):
@@ -224,5 +226,5 @@ def test_the_ranked_table_shows_a_preprocessing_choice_in_one_short_cell(tmp_pat
     report = Report(tmp_path, "val_accuracy", "max", [row], ["preprocessing", "model.kwargs.filters"],
                     {"draws": 0}, {})
     header, line = report.table().splitlines()[2:4]
-    assert header.split() == ["rank", "trial", "val_accuracy", "time", "epochs", "preprocessing", "filters"]
+    assert header.split() == ["rank", "trial", "val_accuracy", "time", "epochs_run", "preprocessing", "filters"]
     assert "rescale, random_shift 2, random_flip horizontal  [8,16]" in line

@@ -188,6 +188,9 @@ class TuningConfig:
     max_consecutive_failed_trials: int = 3  # real failures only; infeasible shapes never count
     hyperband_factor: int = 3  # hyperband: keep 1/factor of the trials per round
     seed: Optional[int] = None  # sampling seed; null: the recipe's seed
+    # bayesian: random trials before the Gaussian process takes over; null: Keras Tuner's
+    # 3 per hyperparameter (27 for 9), more than a short search on a CPU ever runs.
+    initial_points: Optional[int] = None
     # convnet: a trial whose conv and hidden FC layers need more multiply-adds per image
     # is rejected before building, like a shape that cannot exist; null: no budget.
     max_multiply_adds: Optional[int] = None
@@ -204,6 +207,8 @@ class TuningConfig:
             yield "hyperband_factor", "must be >= 2"
         if self.seed is not None and self.seed < 0:
             yield "seed", "must be >= 0"
+        if self.initial_points is not None and self.initial_points < 1:
+            yield "initial_points", "must be a positive integer or null"
         if self.max_multiply_adds is not None and self.max_multiply_adds < 1:
             yield "max_multiply_adds", "must be a positive integer or null"
 

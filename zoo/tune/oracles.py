@@ -199,8 +199,12 @@ ORACLES = {"random": RandomOracle, "grid": GridOracle, "bayesian": BayesianOracl
 
 
 def make_oracle(kind, *, objective, direction, max_trials, seed, check, max_epochs, factor,
-                max_consecutive_failed_trials, deadline=None):
-    """The oracle for ``kind`` (random, grid, bayesian, hyperband)."""
+                max_consecutive_failed_trials, initial_points=None, deadline=None):
+    """The oracle for ``kind`` (random, grid, bayesian, hyperband).
+
+    initial_points: the Bayesian oracle's random trials before its Gaussian process
+    (None: Keras Tuner's 3 per hyperparameter); the other oracles draw without a model.
+    """
     common = dict(objective=keras_tuner.Objective(objective, direction),
                   # Keras Tuner reads seed 0 as "no seed" (seed or random.randint(...)).
                   seed=seed + 1,
@@ -208,6 +212,8 @@ def make_oracle(kind, *, objective, direction, max_trials, seed, check, max_epoc
     if kind == "hyperband":
         oracle = HyperbandOracle(max_epochs=max_epochs, factor=factor, **common)
         oracle.max_trials = max_trials
+    elif kind == "bayesian":
+        oracle = BayesianOracle(max_trials=max_trials, num_initial_points=initial_points, **common)
     else:
         oracle = ORACLES[kind](max_trials=max_trials, **common)
     return oracle.setup(check, deadline)

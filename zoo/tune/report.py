@@ -5,7 +5,9 @@ Everything comes from files (Keras Tuner's ``trial.json``, our
 that is running, was killed, or ran on several machines:
 
     OUT/results.csv     one row per trial, ranked: rank, trial, status, objective, seconds,
-                        epochs, one column per hyperparameter, note
+                        epochs_run, best_epoch, one column per hyperparameter, note
+                        (epochs_run: what the trial trained; a searched ``epochs`` is a
+                        hyperparameter column of its own)
     OUT/results.json    the same, with counts, the best trial, the rejected draws, the space
     OUT/trials.png      the objective of every trial, in trial order, with the best so far
     OUT/hp_<key>.png    the objective against each hyperparameter
@@ -98,9 +100,9 @@ class Report:
         return text
 
     def table(self, limit: int | None = 20) -> str:
-        """The ranked table: rank, trial, objective, time, epochs and every hyperparameter."""
+        """The ranked table: rank, trial, objective, time, epochs run and every hyperparameter."""
         short = _short_names(self.keys)
-        header = ["rank", "trial", self.objective, "time", "epochs", *short]
+        header = ["rank", "trial", self.objective, "time", "epochs_run", *short]
         lines = []
         for r in self.rows[:limit] if limit else self.rows:
             score = f"{r.score:.4f}" if r.score is not None else r.status
@@ -230,7 +232,7 @@ def write_report(out_dir, space=None) -> Report:
     out_dir = Path(out_dir)
     with open(out_dir / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["rank", "trial", "status", report.objective, "seconds", "epochs", "best_epoch",
+        writer.writerow(["rank", "trial", "status", report.objective, "seconds", "epochs_run", "best_epoch",
                          *report.keys, "note"])
         for r in report.rows:
             writer.writerow([r.rank or "", r.trial_id, r.status, "" if r.score is None else r.score,

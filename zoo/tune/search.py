@@ -186,7 +186,7 @@ class Search:
                              max_trials=s.max_trials, seed=self.seed, check=self.space.check_hp_values,
                              max_epochs=self.recipe.epochs, factor=s.hyperband_factor,
                              max_consecutive_failed_trials=s.max_consecutive_failed_trials,
-                             deadline=self.deadline)
+                             initial_points=s.initial_points, deadline=self.deadline)
         return ZooTuner(oracle, self.hypermodel, directory=self.out_dir, project_name=PROJECT,
                         executions_per_trial=s.executions_per_trial, keep_checkpoints=s.keep_checkpoints,
                         hyperband=s.tuner == "hyperband", deadline=self.deadline, verbose=self.verbose,
