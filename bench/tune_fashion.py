@@ -62,7 +62,7 @@ def configuration(recipe) -> str:
     parts = [f"K={kw.get('filters', 32)}", f"F={kw.get('kernel_size', 3)}", f"S={kw.get('strides', 1)}",
              f"P={kw.get('padding', 1)}", f"fc={kw.get('fc_units', 128)}", f"dropout={kw.get('dropout', 0.0)}",
              f"stage_dropout={kw.get('stage_dropout', 0.0)}", f"lr={recipe.optimizer.learning_rate:.2g}",
-             f"batch={recipe.batch_size}", f"({preprocess.short(recipe.preprocessing)})"]
+             f"batch={recipe.batch_size}", f"epochs={recipe.epochs}", f"({preprocess.short(recipe.preprocessing)})"]
     return " ".join(parts)
 
 
@@ -73,12 +73,15 @@ def best_val(run_dir) -> float | None:
 
 
 def _training_part(recipe) -> dict:
-    """What decides a trained model: the recipe without its name, description and search."""
+    """What decides a trained model: the recipe without its name, description and search,
+    and without the dataset's source (the same official files, by idx path or TFDS name:
+    the test images are the same, the seeded validation split is drawn from another order)."""
     import dataclasses
 
     fields = dataclasses.asdict(recipe)
     for key in ("name", "description", "search_space", "tuning"):
         fields.pop(key, None)
+    fields["dataset"].pop("source")
     return fields
 
 
@@ -98,6 +101,9 @@ def reuse_default(run_dir: Path, overrides):
         differ = sorted(k for k in wanted_fields if ran_fields.get(k) != wanted_fields[k])
         raise SystemExit(f"--default-run {run_dir}: its recipe differs from {RECIPE} in {', '.join(differ)}; "
                          "train the default again (leave out --default-run)")
+    if ran.dataset.source != wanted.dataset.source:
+        print(f"default: {run_dir} loaded {ran.dataset.source}, this run loads {wanted.dataset.source} "
+              "(the same test images)", flush=True)
     metrics = read_json(run_dir / "metrics.json")
     started, finished = (datetime.datetime.fromisoformat(manifest[k]) for k in ("started", "finished"))
     seconds = (finished - started).total_seconds()
@@ -142,6 +148,9 @@ def main(argv=None):
         final.append(f"epochs={args.final_epochs}")
     final.append(f"dataset.max_examples={args.final_examples or 'null'}")
     shipped = load_recipe(RECIPE)
+    epochs_searched = "epochs" in shipped.search_space
+    if args.search_epochs and epochs_searched:
+        parser.error(f"{RECIPE} searches epochs itself: leave out --search-epochs")
     tuner = args.tuner or shipped.tuning.tuner
     search_set = [*source, f"dataset.max_examples={args.search_examples or 'null'}"]
     if args.search_epochs:
@@ -150,7 +159,8 @@ def main(argv=None):
         search_set.append(f"tuning.seed={args.seed}")
     budget = parse_duration(args.budget)
     print(f"{RECIPE}: default vs tuned; search budget {budget / 60:.1f} min, {tuner}, "
-          f"{args.search_epochs or shipped.epochs} epochs{' at most' if tuner == 'hyperband' else ''} and "
+          f"{'searched' if epochs_searched else args.search_epochs or shipped.epochs} epochs"
+          f"{' at most' if tuner == 'hyperband' else ''} and "
           f"{args.search_examples or 'all'} examples per trial; results in {out}", flush=True)
 
     if args.default_run:
@@ -172,10 +182,11 @@ def main(argv=None):
         return 1
 
     start = time.time()
-    # The trial's values, then the final epochs and data (the recipe's, unless told otherwise).
-    epochs = args.final_epochs or shipped.epochs
+    # The trial's values, then the final data and epochs: --final-epochs, else the trial's own
+    # when the space searches them, else the recipe's (a trial may have run --search-epochs).
+    epochs = args.final_epochs or (None if epochs_searched else shipped.epochs)
     promoted = promote(out / "search", out_dir=out / "tuned", data_dir=args.data_dir, verbose=2,
-                       overrides=[*final, f"epochs={epochs}"])
+                       overrides=[*final, *([f"epochs={epochs}"] if epochs else [])])
     tuned_s = time.time() - start
 
     default_recipe = load_recipe(Path(default.run_dir) / "config.yaml")
@@ -201,7 +212,7 @@ def main(argv=None):
     (out / "bench.json").write_text(json.dumps({
         "budget_s": budget, "search_s": search_s, "search_status": search.status,
         "search_epochs": args.search_epochs, "search_examples": args.search_examples,
-        "final_epochs": epochs, "final_examples": args.final_examples, "counts": report.counts,
+        "final_epochs": tuned_recipe.epochs, "final_examples": args.final_examples, "counts": report.counts,
         "default": {"config": default_recipe.model.kwargs, "test": default.metrics, "seconds": default_s},
         "tuned": {"trial": promoted.trial_id, "overrides": promoted.overrides, "test": promoted.metrics,
                   "seconds": tuned_s},
