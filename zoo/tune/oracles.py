@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 
 import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
@@ -173,7 +174,11 @@ class HyperbandOracle(FeasibleOracle, keras_tuner.oracles.HyperbandOracle):
 
 class BayesianOracle(FeasibleOracle, keras_tuner.oracles.BayesianOptimizationOracle):
     def populate_space(self, trial_id):
-        response = super().populate_space(trial_id)
+        with warnings.catch_warnings():
+            # scikit-learn's Gaussian process, fit to a handful of trials, warns that a length
+            # scale hit its bound: true of every short search, and nothing a user can act on.
+            warnings.filterwarnings("ignore", category=UserWarning, module="sklearn")
+            response = super().populate_space(trial_id)
         if response.get("status") == TrialStatus.RUNNING:
             reason = self._reason(response["values"])
             if reason:

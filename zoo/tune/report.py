@@ -25,6 +25,7 @@ import dataclasses
 import json
 import math
 import re
+import textwrap
 from pathlib import Path
 
 from zoo import preprocess
@@ -305,11 +306,15 @@ def plot_report(report: Report, out_dir) -> list[Path]:
             if sampling.get(key) in ("log", "reverse_log"):
                 ax.set_xscale("log")
         else:
-            labels = sorted({_fmt(v) for v in values})
-            ax.plot([labels.index(_fmt(v)) for v in values], [r.score for r in done], "o")
+            labels = sorted({_fmt(v, key) for v in values})
+            ax.plot([labels.index(_fmt(v, key)) for v in values], [r.score for r in done], "o")
             ax.set_xticks(range(len(labels)))
             ax.set_xlim(-0.5, len(labels) - 0.5)
-            ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+            # A whole preprocessing list is one long label: wrapped, it fits under its tick.
+            wrapped = [textwrap.fill(label, 24) for label in labels]
+            long = any("\n" in label for label in wrapped)
+            ax.set_xticklabels(wrapped, rotation=0 if long else 30, ha="center" if long else "right",
+                               fontsize=7 if long else 8)
         ax.set_xlabel(key)
         ax.set_ylabel(report.objective)
         ax.grid(alpha=0.3)
