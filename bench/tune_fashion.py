@@ -5,25 +5,28 @@ whose test accuracy beats the recipe's default configuration by >= 1 point.
 
 1. default: ``zoo train convnet-fashion_mnist`` as shipped (15 epochs, early stopping);
 2. search:  ``zoo tune convnet-fashion_mnist`` under a wall-clock budget (default 30 min),
-   each trial on 6,000 examples for the recipe's 15 epochs (its whole cosine schedule).
-   30 minutes on this machine (2 AVX2 cores, 2026-12-01) is about one default run of
-   compute, so every trial trains only a few hundred steps and still underfits, while the
-   full run overfits (train 97%, validation 93% at epoch 11, where early stopping ends
-   it). Such trials rank by speed of learning: 3-4 epochs on 20,000 examples picked a
-   configuration 0.40 points worse than the default (2026-11-25); 15 epochs on 4,000 and
-   30 on 2,000 examples left train accuracy at 0.80-0.89 and ranked the trials mostly by
-   learning rate (2026-12-01, stopped after 7 and 5 trials). So the recipe's space offers
-   only regularised settings, and the search picks among them. Infeasible K/F/S/P, and models
-   over the recipe's multiply-add budget, are rejected unbuilt;
-3. tuned:   ``zoo promote`` retrains the best trial with the recipe's full epochs and data;
+   each trial on 4,000 examples for its own epochs (the space offers 15 or 25: its whole
+   cosine schedule). 30 minutes on this machine (2 AVX2 cores, 2026-12-01) is about one
+   default run of compute, so every trial trains only several hundred steps and still
+   underfits, while the full run overfits (train 97%, validation 93% at epoch 11, where
+   early stopping ends it). Such trials rank by speed of learning: 3-4 epochs on 20,000
+   examples picked a configuration 0.40 points worse than the default (2026-11-25); 15
+   epochs on 4,000 and 30 on 2,000 examples left train accuracy at 0.80-0.89 and ranked the
+   trials mostly by learning rate (2026-12-01). So the recipe's space offers only
+   regularised settings, and the search picks among them; its Bayesian oracle hands over to
+   the Gaussian process after 4 random trials (tuning.initial_points). Infeasible K/F/S/P,
+   and models over the recipe's multiply-add budget, are rejected unbuilt;
+3. tuned:   ``zoo promote`` retrains the best trial on all the data, for its epochs;
 4. a table of both, test accuracy and time, and whether the target is met.
 
 Both runs read the same data, the same validation split (seeded) and the same test set;
-the search never sees the test set. Every folder stays in --out for inspection.
+the search never sees the test set. A reused --default-run may have loaded the same
+official files by another source (idx path or TFDS name): the test images are then the
+same and its validation split is drawn from another order. Every folder stays in --out for inspection.
 
     python bench/tune_fashion.py                          # the benchmark (about 1 h 40 min on 2 AVX2 cores)
-    python bench/tune_fashion.py --budget 2m --search-epochs 1 --search-examples 2000 \\
-        --final-epochs 1 --final-examples 5000            # a quick check that it works
+    python bench/tune_fashion.py --budget 1m --search-examples 500 \\
+        --final-epochs 1 --final-examples 2000            # a quick check that it works (2 min)
 
 Data: the shared Fashion-MNIST idx files (idx:../shared/data/fashion-mnist, ZOO_SHARED_DATA
 overrides), or --source/--data-dir for another copy (e.g. --source fashion_mnist with a
@@ -119,7 +122,7 @@ def main(argv=None):
     parser.add_argument("--max-trials", type=int, default=200, help="cap on trials (the budget usually ends first)")
     parser.add_argument("--search-epochs", type=int, default=0,
                         help="epochs per trial, or hyperband's max_epochs (0: the recipe's)")
-    parser.add_argument("--search-examples", type=int, default=6000,
+    parser.add_argument("--search-examples", type=int, default=4000,
                         help="examples per split in a trial (0: all)")
     parser.add_argument("--final-epochs", type=int, help="epochs of the default and tuned runs "
                                                           "(default: the recipe's)")
