@@ -24,7 +24,7 @@ the search never sees the test set. A reused --default-run may have loaded the s
 official files by another source (idx path or TFDS name): the test images are then the
 same and its validation split is drawn from another order. Every folder stays in --out for inspection.
 
-    python bench/tune_fashion.py                          # the benchmark (about 1 h 40 min on 2 AVX2 cores)
+    python bench/tune_fashion.py                          # the benchmark (about 2 h on 2 AVX2 cores, 1 h 30 min with --default-run)
     python bench/tune_fashion.py --budget 1m --search-examples 500 \\
         --final-epochs 1 --final-examples 2000            # a quick check that it works (2 min)
 
