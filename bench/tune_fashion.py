@@ -139,7 +139,7 @@ def main(argv=None):
 
     from zoo.recipe import load_recipe
     from zoo.train import train
-    from zoo.tune import promote, tune
+    from zoo.tune import SearchSpace, promote, tune
     from zoo.tune.search import parse_duration
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -155,6 +155,10 @@ def main(argv=None):
     if args.search_epochs and epochs_searched:
         parser.error(f"{RECIPE} searches epochs itself: leave out --search-epochs")
     tuner = args.tuner or shipped.tuning.tuner
+    try:  # the space's own tuner check, before the default's half hour of training, not after
+        SearchSpace(shipped).check_tuner(tuner)
+    except ValueError as error:
+        parser.error(str(error))
     search_set = [*source, f"dataset.max_examples={args.search_examples or 'null'}"]
     if args.search_epochs:
         search_set.append(f"epochs={args.search_epochs}")
