@@ -306,8 +306,9 @@ def plot_report(report: Report, out_dir) -> list[Path]:
             if sampling.get(key) in ("log", "reverse_log"):
                 ax.set_xscale("log")
         else:
-            labels = sorted({_fmt(v, key) for v in values})
-            ax.plot([labels.index(_fmt(v, key)) for v in values], [r.score for r in done], "o")
+            texts = [_fmt(v, key) for v in values]
+            labels = sorted(set(texts))
+            ax.plot([labels.index(t) for t in texts], [r.score for r in done], "o")
             ax.set_xticks(range(len(labels)))
             ax.set_xlim(-0.5, len(labels) - 0.5)
             # A whole preprocessing list is one long label: wrapped, it fits under its tick.
