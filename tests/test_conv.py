@@ -1,5 +1,6 @@
 """layers.Conv1D/2D/3D: cross-correlation with K filters of extent F, stride S, padding P, bias."""
 
+import functools
 import keras
 import numpy as np
 import pytest
@@ -433,6 +434,7 @@ def test_run_layer_test(rank, kwargs, input_shape, output_shape, tmp_path):
                    expected_params=params, tmp_path=tmp_path, mixed_precision=half)
 
 
+@functools.cache  # one probe per session, not one per parametrized case
 def _backend_runs_bf16_channels_first() -> bool:
     x = keras.ops.ones((1, 1, 3, 3), dtype="bfloat16")
     try:
