@@ -5,7 +5,7 @@ whose test accuracy beats the recipe's default configuration by >= 1 point.
 
 1. default: ``zoo train convnet-fashion_mnist`` as shipped (15 epochs, early stopping);
 2. search:  ``zoo tune convnet-fashion_mnist`` under a wall-clock budget (default 30 min),
-   each trial on 4,000 examples for its own epochs (the space offers 15 or 25: its whole
+   each trial on 4,000 examples for its own epochs (the space offers 25 or 35: its whole
    cosine schedule). 30 minutes on this machine (2 AVX2 cores, 2026-12-01) is about one
    default run of compute, so every trial trains only several hundred steps and still
    underfits, while the full run overfits (train 97%, validation 93% at epoch 11, where
