@@ -242,7 +242,8 @@ def test_promote_retrains_the_best_trial_and_publishes_it(searched, tmp_path):
     history = json.loads((promoted.run_dir / "history.json").read_text())
     assert max(row["val_accuracy"] for row in history) == pytest.approx(best.score, abs=1e-4)
     entry = json.loads((dest / "manifest.json").read_text())["tags"]["convnet.tiny_tuned"]
-    assert f"trial {best.trial_id}" in entry["recipe"]["config"]["description"]
+    description = entry["recipe"]["config"]["description"]
+    assert f"trial {best.trial_id} of the " in description and f" search in '{out.name}'" in description
     assert entry["recipe"]["config"]["search_space"]["model.kwargs.kernel_size"] == {"choice": [2, 3, 4, 5]}
     assert entry["kwargs"]["kernel_size"] == best.values["model.kwargs.kernel_size"]
     # The entry names the search and its trial, not this machine's path to the search.

@@ -60,8 +60,8 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
     space = SearchSpace(recipe)
     trial_values = space.overrides(row.values)
     overrides = [*trial_values, *overrides]
-    description = (f"{recipe.model.name} tuned by zoo tune: trial {row.trial_id} of "
-                   f"{recipe.tuning.tuner} search {tune_dir.name} ({report.objective} "
+    description = (f"{recipe.model.name} tuned by zoo tune: trial {row.trial_id} of the "
+                   f"{recipe.tuning.tuner} search in '{tune_dir.name}' ({report.objective} "
                    f"{row.score:.4f} in the search)")
     overrides.append(f"description={_yaml_string(description)}")
     run_dir = Path(out_dir) if out_dir is not None else tune_dir / "promoted" / f"trial_{row.trial_id}"
