@@ -54,6 +54,42 @@ def test_run_folder_end_to_end(tmp_path):
     assert contract["input_shape"] == [32, 32, 1] and len(contract["class_names"]) == 10
 
 
+def test_backup_killed_mid_write_keeps_the_last_whole_state(tmp_path, monkeypatch):
+    """A process killed while the resume state is written leaves the previous state,
+    which a later fit restores (Keras' own BackupAndRestore wrote the weights in place)."""
+    import keras
+
+    from zoo.callbacks import Backup
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        m.compile("sgd", "mse")
+        return m
+
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    first = model()
+    first.fit(x, y, epochs=1, verbose=0, callbacks=[Backup(str(tmp_path), delete_checkpoint=False)])
+    saved = [w.copy() for w in first.get_weights()]
+
+    def torn_write(filepath, **kwargs):
+        Path(filepath).write_bytes(b"half a file")
+        raise KeyboardInterrupt  # the kill
+    monkeypatch.setattr(first, "save_weights", torn_write)
+    backup = Backup(str(tmp_path))
+    backup.set_model(first)
+    with pytest.raises(KeyboardInterrupt):
+        backup.on_epoch_end(1)
+
+    again = model()
+    restore = Backup(str(tmp_path))
+    restore.set_model(again)
+    restore.on_train_begin()
+    assert again._initial_epoch == 1
+    for got, want in zip(again.get_weights(), saved):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_existing_run_is_never_overwritten(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

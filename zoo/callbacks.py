@@ -3,6 +3,8 @@
 - :class:`EpochCheckpoint` writes ``checkpoints/epoch_NNN.weights.h5`` after
   every epoch whose loss is finite, keeps the last few, and atomically (a
   temporary file renamed), so a killed process never leaves half a checkpoint.
+- :class:`Backup` is Keras' ``BackupAndRestore`` (the ``--resume`` state),
+  written the same way.
 - :class:`StopOnNaN` stops at the first batch whose loss is NaN or infinite and
   remembers where, so the run can restore the last good checkpoint and say so.
 - :class:`Throughput` measures training images per second, epoch by epoch.
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -30,6 +33,33 @@ def checkpoints(folder) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def save_weights_atomically(model, path) -> None:
+    """``model.save_weights`` into a temporary file renamed over ``path``: a process
+    killed meanwhile leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose weights and epoch are each replaced atomically.
+
+    Keras writes ``latest.weights.h5`` in place: a process killed during that write
+    left a file h5py cannot open, and the resume failed ("bad object header version
+    number", 2026-12-02). The weights go first: a kill between the two files makes
+    the resume train one epoch again, never skip one.
+    """
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        save_weights_atomically(self.model, self._weights_path)
+        meta = Path(self._training_metadata_path)
+        tmp = meta.with_name(f".{meta.name}.tmp")
+        tmp.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        os.replace(tmp, meta)
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     def __init__(self, folder, keep=2, stop_on_nan=None):
         super().__init__()
@@ -43,10 +73,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 loss is None or not math.isfinite(loss):
             return  # never overwrite a good checkpoint with diverged weights
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"epoch_{epoch + 1:03d}.weights.h5"
-        tmp = path.with_name(f".{path.name}.tmp.weights.h5")
-        self.model.save_weights(tmp)
-        os.replace(tmp, path)
+        save_weights_atomically(self.model, self.folder / f"epoch_{epoch + 1:03d}.weights.h5")
         for _, old in checkpoints(self.folder)[:-self.keep]:
             old.unlink(missing_ok=True)
 

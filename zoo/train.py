@@ -150,7 +150,7 @@ def repeat_labels(data, model):
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume):
-    from zoo.callbacks import EpochCheckpoint, StopOnNaN, Throughput
+    from zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput
 
     nan = StopOnNaN()
     throughput = Throughput(images_per_epoch)
@@ -160,7 +160,7 @@ def _callbacks(recipe, run_dir, images_per_epoch, resume):
         # The history row is written before the backup: a process killed between
         # the two redoes that epoch, and read_history keeps the later row.
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        Backup(str(run_dir / "backup")),
         EpochCheckpoint(run_dir / "checkpoints", stop_on_nan=nan),
     ]
     # Keras writes TensorBoard logs through tf.summary: on another backend only if

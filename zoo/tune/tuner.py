@@ -35,6 +35,7 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
+from zoo.callbacks import Backup
 from zoo.run import read_history
 from zoo.tune.hypermodel import InfeasibleTrial
 from zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible, write_json_atomic
@@ -158,7 +159,7 @@ class ZooTuner(keras_tuner.Tuner):
                 # The history row is written before the backup: a kill between the two redoes
                 # that epoch, and read_history keeps the later row.
                 keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
-                keras.callbacks.BackupAndRestore(str(folder / "backup")),
+                Backup(str(folder / "backup")),
                 tuner_utils.TunerCallback(self, trial),
                 checkpoint,
                 deadline,
