@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import keras
+
+from zoo.run import write_json
 
 CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
 
@@ -54,10 +55,7 @@ class Backup(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         save_weights_atomically(self.model, self._weights_path)
-        meta = Path(self._training_metadata_path)
-        tmp = meta.with_name(f".{meta.name}.tmp")
-        tmp.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-        os.replace(tmp, meta)
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
