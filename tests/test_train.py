@@ -54,38 +54,65 @@ def test_run_folder_end_to_end(tmp_path):
     assert contract["input_shape"] == [32, 32, 1] and len(contract["class_names"]) == 10
 
 
-def test_backup_killed_mid_write_keeps_the_last_whole_state(tmp_path, monkeypatch):
-    """A process killed while the resume state is written leaves the previous state,
-    which a later fit restores (Keras' own BackupAndRestore wrote the weights in place)."""
+def _tiny_fitted(callback):
+    """A seeded 3 -> 2 Dense model, fitted one epoch with ``callback``."""
     import keras
 
-    from zoo.callbacks import Backup
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    if callback is not None:
+        model.fit(np.ones((8, 3), "float32"), np.zeros((8, 2), "float32"), epochs=1, verbose=0,
+                  callbacks=[callback])
+    return model
 
-    def model():
-        keras.utils.set_random_seed(0)
-        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-        m.compile("sgd", "mse")
-        return m
 
-    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
-    first = model()
-    first.fit(x, y, epochs=1, verbose=0, callbacks=[Backup(str(tmp_path), delete_checkpoint=False)])
-    saved = [w.copy() for w in first.get_weights()]
-
+def _killed_mid_write(model, monkeypatch, save):
+    """Runs ``save()`` with a ``model.save_weights`` that writes half a file and is killed."""
     def torn_write(filepath, **kwargs):
         Path(filepath).write_bytes(b"half a file")
         raise KeyboardInterrupt  # the kill
-    monkeypatch.setattr(first, "save_weights", torn_write)
+    monkeypatch.setattr(model, "save_weights", torn_write)
+    with pytest.raises(KeyboardInterrupt):
+        save()
+
+
+def test_backup_killed_mid_write_keeps_the_last_whole_state(tmp_path, monkeypatch):
+    """A process killed while the resume state is written leaves the previous state,
+    which a later fit restores (Keras' own BackupAndRestore wrote the weights in place)."""
+    from zoo.callbacks import Backup
+
+    first = _tiny_fitted(Backup(str(tmp_path), delete_checkpoint=False))
+    saved = [w.copy() for w in first.get_weights()]
     backup = Backup(str(tmp_path))
     backup.set_model(first)
-    with pytest.raises(KeyboardInterrupt):
-        backup.on_epoch_end(1)
+    _killed_mid_write(first, monkeypatch, lambda: backup.on_epoch_end(1))
 
-    again = model()
+    again = _tiny_fitted(None)
     restore = Backup(str(tmp_path))
     restore.set_model(again)
     restore.on_train_begin()
     assert again._initial_epoch == 1
+    for got, want in zip(again.get_weights(), saved):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_tuner_best_checkpoint_killed_mid_write_keeps_the_last_whole_file(tmp_path, monkeypatch):
+    """The same for a trial's best-epoch checkpoint (Keras Tuner's wrote it in place),
+    which Hyperband loads to continue a trial."""
+    import keras_tuner
+
+    from zoo.tune.tuner import BestCheckpoint
+
+    path = tmp_path / "checkpoint.weights.h5"
+    first = _tiny_fitted(BestCheckpoint(keras_tuner.Objective("loss", "min"), str(path)))
+    saved = [w.copy() for w in first.get_weights()]
+    checkpoint = BestCheckpoint(keras_tuner.Objective("loss", "min"), str(path))
+    checkpoint.set_model(first)
+    _killed_mid_write(first, monkeypatch, lambda: checkpoint.on_epoch_end(1, {"loss": 0.0}))
+
+    again = _tiny_fitted(None)
+    again.load_weights(path)
     for got, want in zip(again.get_weights(), saved):
         np.testing.assert_array_equal(got, want)
 

@@ -35,7 +35,7 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
-from zoo.callbacks import Backup
+from zoo.callbacks import Backup, save_weights_atomically
 from zoo.run import read_history
 from zoo.tune.hypermodel import InfeasibleTrial
 from zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible, write_json_atomic
@@ -60,12 +60,19 @@ class Deadline(keras.callbacks.Callback):
 
 class BestCheckpoint(tuner_utils.SaveBestEpoch):
     """Keras Tuner's best-epoch checkpoint, which also remembers the best value of the
-    epochs before a resume (else the first epoch after it would overwrite a better file)."""
+    epochs before a resume (else the first epoch after it would overwrite a better file),
+    and replaces the file atomically: Keras Tuner writes it in place, so a kill during
+    the write left a file that Hyperband's next round could not load."""
 
     def __init__(self, objective, filepath, best_value=None):
         super().__init__(objective, filepath)
         if best_value is not None and math.isfinite(best_value):
             self.best_value = best_value
+
+    def _save_model(self):
+        # Keras Tuner's version also handles the temporary files of tf.distribute's
+        # non-chief workers; a trial trains in one process, its own chief.
+        save_weights_atomically(self.model, self.filepath)
 
 
 def _history_object(rows):
