@@ -35,11 +35,13 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_json(path, data):
-    """Write atomically: a reader never sees half a file."""
+def write_json(path, data, *, strict=False):
+    """Write atomically: a reader never sees half a file. A value JSON cannot hold is
+    written as its str(), unless ``strict`` (state that is read back, e.g. Keras Tuner's
+    oracle.json, where a string in place of an object would break the reload): then it raises."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, default=None if strict else str) + "\n")
     os.replace(tmp, path)
 
 

@@ -27,7 +27,6 @@ reloads), and a deadline after which no trial starts.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -35,6 +34,8 @@ import warnings
 import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
+
+from zoo.run import write_json
 
 INFEASIBLE = "infeasible: "
 TrialStatus = trial_module.TrialStatus
@@ -51,14 +52,6 @@ class TooManyFailures(RuntimeError):
 
 def is_infeasible(trial) -> bool:
     return (trial.message or "").startswith(INFEASIBLE)
-
-
-def write_json_atomic(path, data) -> None:
-    path = str(path)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(data))
-    os.replace(tmp, path)
 
 
 class FeasibleOracle:
@@ -152,11 +145,11 @@ class FeasibleOracle:
         self.rejected_draws = zoo.get("rejected_draws", 0)
 
     def save(self):
-        write_json_atomic(self._get_oracle_fname(), self.get_state())
+        write_json(self._get_oracle_fname(), self.get_state(), strict=True)
 
     def _save_trial(self, trial):
-        write_json_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
-                          trial.get_state())
+        write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state(),
+                   strict=True)
 
 
 def _last_line(message) -> str:

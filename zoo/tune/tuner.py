@@ -36,9 +36,9 @@ import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
 from zoo.callbacks import Backup, save_weights_atomically
-from zoo.run import read_history
+from zoo.run import read_history, write_json
 from zoo.tune.hypermodel import InfeasibleTrial
-from zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible, write_json_atomic
+from zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible
 
 CHECKPOINT = "checkpoint.weights.h5"
 
@@ -260,7 +260,7 @@ class ZooTuner(keras_tuner.Tuner):
     def save(self):
         if not self._is_worker():
             self.oracle.save()
-        write_json_atomic(self._get_tuner_fname(), self.get_state())
+        write_json(self._get_tuner_fname(), self.get_state(), strict=True)
 
 
 def _best(rows, objective):
