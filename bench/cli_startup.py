@@ -21,12 +21,12 @@ from pathlib import Path
 
 
 def zoo_command() -> list[str]:
-    """The installed console script next to this interpreter (no pyenv shim), else `-m zoo.cli`."""
+    """The installed console script next to this interpreter (no pyenv shim), else `-m cnn_zoo.cli`."""
     script = Path(sys.executable).with_name("zoo")
     if script.exists():
         return [str(script)]
     found = shutil.which("zoo")
-    return [found] if found else [sys.executable, "-m", "zoo.cli"]
+    return [found] if found else [sys.executable, "-m", "cnn_zoo.cli"]
 
 
 def time_command(argv: list[str], repeat: int) -> list[float]:

@@ -69,7 +69,7 @@ def zoo_googlenet(batch, steps, size):
     import keras
     import numpy as np
 
-    import zoo
+    import cnn_zoo as zoo
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     model = zoo.get_model("googlenet_bn", input_shape=(size, size, 3), num_classes=1000)
@@ -164,7 +164,7 @@ def lenet_time_to_accuracy(target=0.992):
     """Wall seconds of `zoo train lenet5_modern-mnist` until the test metric reaches ``target``."""
     import tempfile
 
-    from zoo.train import train
+    from cnn_zoo.train import train
 
     data = ROOT.parent / "shared" / "data" / "mnist"
     with tempfile.TemporaryDirectory() as out:

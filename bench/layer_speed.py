@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import layers  # noqa: E402
+from cnn_zoo import layers  # noqa: E402
 
 K = keras.layers
 

@@ -60,7 +60,7 @@ def torch_epochs(x, y, batch_size, epochs, threads):
 
 
 def zoo_epochs(data_dir, batch_size, epochs, extra=()):
-    from zoo.train import train
+    from cnn_zoo.train import train
 
     with tempfile.TemporaryDirectory() as out:
         result = train("lenet5_modern-mnist", Path(out) / "run", verbose=0, overrides=[
@@ -85,8 +85,8 @@ def run_side(side, args):
 def one_side(args):
     if args.side == "zoo":
         return zoo_epochs(args.data, args.batch_size, args.epochs, args.set)
-    from zoo import preprocess
-    from zoo.data import load_dataset
+    from cnn_zoo import preprocess
+    from cnn_zoo.data import load_dataset
 
     train = load_dataset(f"idx:{args.data}", "train")
     x = preprocess.apply(train.x, [{"pad": 2}, "lenet_scale"])  # (60000, 32, 32, 1) float32

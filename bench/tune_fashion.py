@@ -59,7 +59,7 @@ def shared_source() -> str:
 
 
 def configuration(recipe) -> str:
-    from zoo import preprocess
+    from cnn_zoo import preprocess
 
     kw = recipe.model.kwargs
     parts = [f"K={kw.get('filters', 32)}", f"F={kw.get('kernel_size', 3)}", f"S={kw.get('strides', 1)}",
@@ -91,9 +91,9 @@ def _training_part(recipe) -> dict:
 def reuse_default(run_dir: Path, overrides):
     """The RunResult of a finished default run, and its training seconds; refuses a run
     whose recipe differs from the shipped one with ``overrides``."""
-    from zoo.recipe import load_recipe
-    from zoo.run import read_json
-    from zoo.train import RunResult
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.run import read_json
+    from cnn_zoo.train import RunResult
 
     manifest = read_json(run_dir / "manifest.json")
     if manifest.get("status") != "finished":
@@ -137,10 +137,10 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="folder for every run (default: runs/bench-tune-fashion-<time>)")
     args = parser.parse_args(argv)
 
-    from zoo.recipe import load_recipe
-    from zoo.train import train
-    from zoo.tune import SearchSpace, promote, tune
-    from zoo.tune.search import parse_duration
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.train import train
+    from cnn_zoo.tune import SearchSpace, promote, tune
+    from cnn_zoo.tune.search import parse_duration
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else ROOT / "runs" / f"bench-tune-fashion-{stamp}"

@@ -5,7 +5,7 @@ The arithmetic (``layers.output_size`` and friends) lives in
 Keras; importing this package registers them for ``.keras`` serialization.
 """
 
-from layers.arithmetic import (  # noqa: F401
+from cnn_zoo.layers.arithmetic import (  # noqa: F401
     Arithmetic,
     ReceptiveField,
     ShapeError,
@@ -19,11 +19,11 @@ from layers.arithmetic import (  # noqa: F401
     valid_paddings,
     valid_strides,
 )
-from layers.conv import BaseConv, Conv1D, Conv2D, Conv3D  # noqa: F401,E402
-from layers.pooling import BaseMaxPool, MaxPool1D, MaxPool2D, MaxPool3D  # noqa: F401,E402
-from layers.inception import Inception  # noqa: F401,E402
-from layers.lrn import LocalResponseNormalization  # noqa: F401,E402
-from layers.subsampling import TrainableSubsampling  # noqa: F401,E402
-from layers.connection_table import LENET5_C3_TABLE, ConnectionTableConv2D  # noqa: F401,E402
-from layers.scaled_tanh import ScaledTanh, scaled_tanh  # noqa: F401,E402
-from layers.rbf import EuclideanRBF, RandomSignCode  # noqa: F401,E402
+from cnn_zoo.layers.conv import BaseConv, Conv1D, Conv2D, Conv3D  # noqa: F401,E402
+from cnn_zoo.layers.pooling import BaseMaxPool, MaxPool1D, MaxPool2D, MaxPool3D  # noqa: F401,E402
+from cnn_zoo.layers.inception import Inception  # noqa: F401,E402
+from cnn_zoo.layers.lrn import LocalResponseNormalization  # noqa: F401,E402
+from cnn_zoo.layers.subsampling import TrainableSubsampling  # noqa: F401,E402
+from cnn_zoo.layers.connection_table import LENET5_C3_TABLE, ConnectionTableConv2D  # noqa: F401,E402
+from cnn_zoo.layers.scaled_tanh import ScaledTanh, scaled_tanh  # noqa: F401,E402
+from cnn_zoo.layers.rbf import EuclideanRBF, RandomSignCode  # noqa: F401,E402

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layers.conv import Conv2D
+from cnn_zoo.layers.conv import Conv2D
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 

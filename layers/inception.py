@@ -27,10 +27,10 @@ import dataclasses
 import keras
 from keras import ops
 
-from layers import arithmetic as ar
-from layers.conv import Conv2D
-from layers.pooling import MaxPool2D
-from layers.window import normalize_data_format
+from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.conv import Conv2D
+from cnn_zoo.layers.pooling import MaxPool2D
+from cnn_zoo.layers.window import normalize_data_format
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 

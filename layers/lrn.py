@@ -20,9 +20,9 @@ import math
 import keras
 from keras import ops
 
-from layers import arithmetic as ar
-from layers.pointwise import explain_pointwise, input_volume
-from layers.window import normalize_data_format
+from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.pointwise import explain_pointwise, input_volume
+from cnn_zoo.layers.window import normalize_data_format
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 

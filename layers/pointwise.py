@@ -7,7 +7,7 @@ its explanation has the same form as a conv's, with W2 = W1. No Keras import:
 
 from __future__ import annotations
 
-from layers import arithmetic as ar
+from cnn_zoo.layers import arithmetic as ar
 
 
 def input_volume(layer, input_shape=None, data_format="channels_last"):

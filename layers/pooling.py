@@ -12,8 +12,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers import arithmetic as ar
-from layers.window import WindowLayer
+from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.window import WindowLayer
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers import arithmetic as ar
-from layers.pointwise import explain_pointwise, input_volume
+from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.pointwise import explain_pointwise, input_volume
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers import arithmetic as ar
+from cnn_zoo.layers import arithmetic as ar
 
 DATA_FORMATS = ("channels_last", "channels_first")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from zoo import registry
+from cnn_zoo import registry
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tfds_dir(shared_data) -> Path:
-    from zoo.data import prepare_tfds_offline
+    from cnn_zoo.data import prepare_tfds_offline
 
     path = cache_dir() / "tfds"
     # A lock, because several test processes may share the cache.

@@ -39,8 +39,8 @@ def shared_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def published(tmp_path_factory) -> Published:
     if "published" not in _DONE:
-        from zoo.hub import publish
-        from zoo.train import train
+        from cnn_zoo.hub import publish
+        from cnn_zoo.train import train
 
         root = tmp_path_factory.mktemp("published")
         result = train("default", root / "run", verbose=0,
@@ -56,6 +56,6 @@ def published(tmp_path_factory) -> Published:
 
 
 def hub_for(tmp_path: Path, published: Published, **kwargs):
-    from zoo.hub import Hub
+    from cnn_zoo.hub import Hub
 
     return Hub(home=tmp_path / "zoo-home", local=published.dest, **kwargs)

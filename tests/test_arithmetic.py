@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-import layers
-from layers import arithmetic as ar
+from cnn_zoo import layers
+from cnn_zoo.layers import arithmetic as ar
 
 
 def pytorch_pooling_output_shape(size, kernel, pad_l, pad_r, stride, dilation, ceil_mode):

@@ -8,10 +8,10 @@ import keras
 import pytest
 from keras import layers as K
 
-import layers
-import zoo
-from layers.arithmetic import ReceptiveField
-from zoo.card import model_card
+from cnn_zoo import layers
+import cnn_zoo as zoo
+from cnn_zoo.layers.arithmetic import ReceptiveField
+from cnn_zoo.card import model_card
 
 
 def _rf(size, jump, axes=2):

@@ -7,11 +7,11 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-import zoo
-from layers.arithmetic import ShapeError
-from zoo import registry
-from zoo.cli import main
-from zoo.models import CATALOG
+import cnn_zoo as zoo
+from cnn_zoo.layers.arithmetic import ShapeError
+from cnn_zoo import registry
+from cnn_zoo.cli import main
+from cnn_zoo.models import CATALOG
 
 
 def run(*args):
@@ -49,7 +49,7 @@ def test_list_pattern_and_json():
     data = json.loads(result.stdout)
     assert [m["name"] for m in data] == ["lenet5", "lenet5_modern"]
     assert data[0] == {"name": "lenet5", "summary": CATALOG["lenet5"][1],
-                       "module": "zoo.models.lenet",
+                       "module": "cnn_zoo.models.lenet",
                        "pretrained": registry.pretrained_tags("lenet5")}
 
 
@@ -72,7 +72,7 @@ def test_list_without_matches_says_so():
 def test_fast_commands_do_not_import_keras(args):
     code = (
         "import sys\n"
-        "from zoo.cli import main\n"
+        "from cnn_zoo.cli import main\n"
         f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
@@ -158,7 +158,7 @@ def test_info_bad_input_shape():
 def tiny_model(fresh_registry):
     import keras
 
-    import layers
+    from cnn_zoo import layers
 
     @zoo.register_model
     def tiny_cnn(*, input_shape=None, num_classes=3, include_top=True, pooling=None,

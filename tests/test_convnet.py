@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import layers
-import zoo
+from cnn_zoo import layers
+import cnn_zoo as zoo
 from tests.layer_testing import run_model_saving_test
-from zoo.models.convnet_spec import SpecError, is_feasible, parse_spec, plan_convnet
+from cnn_zoo.models.convnet_spec import SpecError, is_feasible, parse_spec, plan_convnet
 
 
 @pytest.mark.parametrize("spec, stages, fc", [

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from data_fixtures import shared_data, tfds_dir, write_idx, write_pngs  # noqa: F401
 
-from zoo import preprocess
-from zoo.data import (DataError, Dataset, holdout_split, load_dataset, load_splits,
+from cnn_zoo import preprocess
+from cnn_zoo.data import (DataError, Dataset, holdout_split, load_dataset, load_splits,
                       make_pipeline, parse_spec, read_idx)
 
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -294,7 +294,7 @@ def test_pipeline_rejects_bad_arguments(small):
 def test_numpy_pipeline_trains_under_jax_without_tensorflow(tmp_path):
     code = """
 import sys, numpy as np, keras
-from zoo.data import load_dataset, make_pipeline
+from cnn_zoo.data import load_dataset, make_pipeline
 ds = load_dataset("embedded:mnist5k", "test")
 pipe = make_pipeline(ds.x[:256], ds.y[:256], 64, steps=[{"pad": 2}, "lenet_scale", {"random_flip": "horizontal"}],
                      shuffle=True, augment=True)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import layers
-import zoo
+from cnn_zoo import layers
+import cnn_zoo as zoo
 from tests.layer_testing import run_model_saving_test
-from zoo.models import googlenet as g
+from cnn_zoo.models import googlenet as g
 
 # Table 1: output volume of every stage on a 224×224×3 input.
 TABLE1_VOLUMES = {

@@ -29,11 +29,11 @@ from click.testing import CliRunner
 
 from data_fixtures import shared_data, tfds_dir  # noqa: F401  (fixtures, for the slow test)
 from hub_fixtures import TAG, hub_for, published  # noqa: F401  (fixture)
-from zoo import registry
-from zoo.cli import main
-from zoo.hub import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
+from cnn_zoo import registry
+from cnn_zoo.cli import main
+from cnn_zoo.hub import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
                      UnknownTagError, WeightsInfo, fetch, manifest as mf, store)
-from zoo.hub.store import Hub
+from cnn_zoo.hub.store import Hub
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -216,7 +216,7 @@ def test_publish_records_everything(published):  # noqa: F811
     assert info.preprocessing == {k: contract[k] for k in ("steps", "raw_shape", "input_shape")}
     assert list(info.class_names) == contract["class_names"]
     assert info.metrics == metrics and info.metrics["split"] == "test"
-    from zoo.recipe import load_recipe
+    from cnn_zoo.recipe import load_recipe
     assert info.recipe == {"name": "default",
                            "config": mf.normalized(load_recipe(run_dir / "config.yaml").to_dict())}
     assert info.seed == 0 and info.backend == "tensorflow"
@@ -231,7 +231,7 @@ def test_publish_refuses_and_overwrites(tmp_path, published):  # noqa: F811
     dest = tmp_path / "hub"
     shutil.copytree(published.dest, dest)
     before = (dest / "manifest.json").read_text()
-    from zoo.hub import publish
+    from cnn_zoo.hub import publish
     with pytest.raises(HubError, match="already published.*overwrite"):
         publish(published.run_dir, TAG, dest=dest)
     with pytest.raises(HubError, match="must start with 'lenet5_modern.'"):
@@ -252,14 +252,14 @@ def test_publish_refuses_unfinished_run(tmp_path, published):  # noqa: F811
     shutil.copytree(published.run_dir, run)
     manifest = json.loads((run / "manifest.json").read_text())
     (run / "manifest.json").write_text(json.dumps(dict(manifest, status="interrupted")))
-    from zoo.hub import publish
+    from cnn_zoo.hub import publish
     with pytest.raises(HubError, match="status 'interrupted'"):
         publish(run, "lenet5_modern.x", dest=tmp_path / "hub")
     assert not (tmp_path / "hub").exists() or not any((tmp_path / "hub").iterdir())
 
 
 def test_publish_records_tuning_and_a_stated_licence(tmp_path, published):  # noqa: F811
-    from zoo.hub import publish
+    from cnn_zoo.hub import publish
 
     run = tmp_path / "run"
     shutil.copytree(published.run_dir, run)
@@ -287,8 +287,8 @@ def test_pull_uses_the_local_folder_in_place(tmp_path, published):  # noqa: F811
     assert cache_files(hub) == []
     assert store.info(TAG, hub=hub) == published.info
     assert list(store.available(hub=hub)) == [TAG]
-    import zoo
-    from zoo.hub import loading
+    import cnn_zoo as zoo
+    from cnn_zoo.hub import loading
     assert zoo.pull is store.pull and zoo.load is loading.load  # lazy top-level exports
 
 
@@ -346,7 +346,7 @@ def test_remote_pull_happy_path(tmp_path, loopback, published, capsys):  # noqa:
 
 
 def test_remote_pull_over_file_url_imports_no_keras(tmp_path, published):  # noqa: F811
-    code = ("import sys\nfrom zoo.cli import main\ntry:\n    main(['pull', sys.argv[1]])\n"
+    code = ("import sys\nfrom cnn_zoo.cli import main\ntry:\n    main(['pull', sys.argv[1]])\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
             "print([m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules])\n")
     env = dict(os.environ, ZOO_HOME=str(tmp_path / "home"), ZOO_HUB_URL=published.dest.as_uri(),
@@ -461,7 +461,7 @@ def _manifest_only(tmp_path, published):  # noqa: F811
 
 _PULL_SCRIPT = """
 import sys, time
-from zoo.hub import pull
+from cnn_zoo.hub import pull
 start = float(sys.argv[1])
 while time.time() < start:
     time.sleep(0.005)
@@ -496,8 +496,8 @@ def test_concurrent_pulls_end_with_one_good_file(tmp_path, loopback, published):
 def test_load_gives_the_trained_model(tmp_path, published):  # noqa: F811
     import keras
 
-    import layers  # noqa: F401
-    from zoo.hub import load
+    from cnn_zoo import layers  # noqa: F401
+    from cnn_zoo.hub import load
 
     model = load(TAG, hub=hub_for(tmp_path, published))
     assert model.zoo_info == published.info and model.name == "lenet5_modern"
@@ -508,7 +508,7 @@ def test_load_gives_the_trained_model(tmp_path, published):  # noqa: F811
 
 
 def test_load_for_fine_tuning_rebuilds_the_head(tmp_path, published):  # noqa: F811
-    from zoo.hub import HeadRebuiltWarning, load
+    from cnn_zoo.hub import HeadRebuiltWarning, load
 
     hub = hub_for(tmp_path, published)
     base = load(TAG, hub=hub)
@@ -531,7 +531,7 @@ def test_load_for_fine_tuning_rebuilds_the_head(tmp_path, published):  # noqa: F
 
 
 def test_load_refuses_arguments_that_change_the_body(tmp_path, published):  # noqa: F811
-    from zoo.hub import load
+    from cnn_zoo.hub import load
 
     hub = hub_for(tmp_path, published)
     with pytest.raises(ValueError, match="layer 'f6'.*include_top=False"):
@@ -541,7 +541,7 @@ def test_load_refuses_arguments_that_change_the_body(tmp_path, published):  # no
 
 
 def test_evaluate_reproduces_the_published_metric(tmp_path, published):  # noqa: F811
-    from zoo.hub import evaluate
+    from cnn_zoo.hub import evaluate
 
     metrics = evaluate(TAG, hub=hub_for(tmp_path, published))
     assert (metrics["split"], metrics["examples"]) == ("test", published.info.metrics["examples"])
@@ -552,7 +552,7 @@ def test_evaluate_reproduces_the_published_metric(tmp_path, published):  # noqa:
 @pytest.mark.parametrize("tag", sorted(SHIPPED))
 def test_published_model_reaches_its_stated_accuracy(tag, request, tmp_path):
     """Every shipped tag, evaluated on its recorded split, reaches its manifest accuracy (±0.002)."""
-    from zoo.hub import evaluate, load
+    from cnn_zoo.hub import evaluate, load
 
     info = SHIPPED[tag]
     data_dir = None
@@ -613,7 +613,7 @@ def test_builders_accept_a_pretrained_tag(tmp_path, monkeypatch):
     """keras.applications style: get_model(name, weights=tag) resolves the tag through the store."""
     import numpy as np
 
-    import zoo
+    import cnn_zoo as zoo
 
     monkeypatch.setenv("ZOO_HOME", str(tmp_path))
     monkeypatch.setenv("ZOO_OFFLINE", "1")  # the shipped package data is enough

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers.inception import Inception
+from cnn_zoo.layers.inception import Inception
 from tests.layer_testing import run_layer_test
 
 # Szegedy et al. 2014, Table 1: (row, input W=H, input depth, the six widths, output depth,

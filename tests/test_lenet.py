@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import zoo
+import cnn_zoo as zoo
 from tests.layer_testing import run_model_saving_test
 
 # Sec. II-B of the paper: trainable parameters of each layer.
@@ -46,7 +46,7 @@ def test_connections_equal_the_paper(lenet5):
 
 
 def test_c3_follows_table_one(lenet5):
-    import layers
+    from cnn_zoo import layers
     table = np.array(layers.LENET5_C3_TABLE)
     assert table.shape == (6, 16)
     # Maps 0-5 see 3 S2 maps, 6-14 see 4, map 15 sees all 6: 60 connections of 25 weights.
@@ -94,6 +94,6 @@ def test_trains_one_step_and_reloads(name, tmp_path):
 
 
 def test_input_too_small_fails_with_the_arithmetic():
-    import layers
+    from cnn_zoo import layers
     with pytest.raises(layers.ShapeError, match="c5"):
         zoo.get_model("lenet5_modern", input_shape=(24, 24, 1))

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-import layers
-from layers.connection_table import LENET5_C3_TABLE, ConnectionTableConv2D
-from layers.rbf import EuclideanRBF, RandomSignCode
-from layers.scaled_tanh import ScaledTanh, scaled_tanh
-from layers.subsampling import TrainableSubsampling
+from cnn_zoo import layers
+from cnn_zoo.layers.connection_table import LENET5_C3_TABLE, ConnectionTableConv2D
+from cnn_zoo.layers.rbf import EuclideanRBF, RandomSignCode
+from cnn_zoo.layers.scaled_tanh import ScaledTanh, scaled_tanh
+from cnn_zoo.layers.subsampling import TrainableSubsampling
 from tests.layer_testing import run_layer_test
 
 RNG = np.random.default_rng

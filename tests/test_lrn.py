@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers.lrn import LocalResponseNormalization
+from cnn_zoo.layers.lrn import LocalResponseNormalization
 from tests.layer_testing import run_layer_test
 
 

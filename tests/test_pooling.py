@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-import layers
-from layers import arithmetic as ar
+from cnn_zoo import layers
+from cnn_zoo.layers import arithmetic as ar
 from tests.layer_testing import run_layer_test
 from tests import numpy_reference as ref
 from tests.numpy_reference import max_pool_input_gradient, max_pool_reference

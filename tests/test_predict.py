@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from hub_fixtures import TAG, hub_for, published, shared_data_dir  # noqa: F401  (fixture)
-from zoo import preprocess
-from zoo.cli import main
-from zoo.hub.prediction import ImageError, Prediction, predict, read_image
+from cnn_zoo import preprocess
+from cnn_zoo.cli import main
+from cnn_zoo.hub.prediction import ImageError, Prediction, predict, read_image
 
 RAW = (28, 28, 1)
 
@@ -36,7 +36,7 @@ def photos():
 
 @pytest.fixture
 def model(tmp_path, published):  # noqa: F811
-    from zoo.hub import load
+    from cnn_zoo.hub import load
 
     return load(TAG, hub=hub_for(tmp_path, published))
 
@@ -158,7 +158,7 @@ def test_predict_keeps_going_past_a_bad_image(model, photos, tmp_path):
 
 
 def test_predict_from_a_tag_an_array_and_a_bare_model(tmp_path, published, model):  # noqa: F811
-    from zoo import get_model
+    from cnn_zoo import get_model
 
     digit = np.zeros((28, 28), np.uint8)
     by_tag = predict(TAG, [digit], hub=hub_for(tmp_path, published))
@@ -178,7 +178,7 @@ def test_predict_from_a_tag_an_array_and_a_bare_model(tmp_path, published, model
 
 
 def test_fine_tuned_model_predicts_class_indices(tmp_path, published):  # noqa: F811
-    from zoo.hub import load
+    from cnn_zoo.hub import load
 
     with pytest.warns(UserWarning, match="rebuilt the head"):
         tuned = load(TAG, num_classes=3, hub=hub_for(tmp_path, published))
@@ -197,8 +197,8 @@ def test_prediction_text():
 
 
 def test_show_draws_filters_and_feature_maps(model, photos, tmp_path):
-    from zoo.hub import show
-    from zoo.hub.pictures import feature_layers, filter_tiles
+    from cnn_zoo.hub import show
+    from cnn_zoo.hub.pictures import feature_layers, filter_tiles
 
     assert [layer.name for layer in feature_layers(model)] == ["c1", "s2", "c3", "s4", "c5"]
     tiles = filter_tiles(model.get_layer("c1").get_weights()[0])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from zoo import preprocess as P
+from cnn_zoo import preprocess as P
 
 LENET = [{"pad": 2}, "lenet_scale"]
 

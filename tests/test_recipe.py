@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from zoo import preprocess
-from zoo.recipe import (Recipe, RecipeError, list_recipes, load_recipe, parse_override)
+from cnn_zoo import preprocess
+from cnn_zoo.recipe import (Recipe, RecipeError, list_recipes, load_recipe, parse_override)
 
 SHIPPED = {"lenet5-mnist": "lenet5", "lenet5_modern-mnist": "lenet5_modern",
            "lenet5-fashion_mnist": "lenet5", "googlenet-fashion_mnist": "googlenet",
@@ -134,7 +134,7 @@ def test_schedules():
 
 
 def test_reading_a_recipe_imports_no_keras():
-    code = "import sys, zoo.recipe as r; r.load_recipe('default'); print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))"
+    code = "import sys, cnn_zoo.recipe as r; r.load_recipe('default'); print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-import zoo
-from zoo import errors, registry
-from zoo.models import CATALOG
+import cnn_zoo as zoo
+from cnn_zoo import errors, registry
+from cnn_zoo.models import CATALOG
 
 COMMON_ARGUMENTS = ("input_shape", "num_classes", "include_top", "pooling",
                     "classifier_activation", "weights", "name")
@@ -31,7 +31,7 @@ def _write_family(tmp_path, monkeypatch, body):
     """A throwaway model module on sys.path; returns its (unique) module name."""
     module = f"fake_family_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module}.py").write_text(
-        "from zoo.registry import register_model\n" + textwrap.dedent(body))
+        "from cnn_zoo.registry import register_model\n" + textwrap.dedent(body))
     monkeypatch.syspath_prepend(str(tmp_path))
     return module
 
@@ -83,8 +83,8 @@ def test_registering_the_same_definition_again_replaces_it(fresh_registry):
 
 
 def test_catalogued_name_belongs_to_its_module(monkeypatch):
-    reg = registry.Registry(catalog={"lenet5": ("zoo.models.lenet", "LeNet")})
-    with pytest.raises(errors.DuplicateModelError, match="zoo.models.lenet"):
+    reg = registry.Registry(catalog={"lenet5": ("cnn_zoo.models.lenet", "LeNet")})
+    with pytest.raises(errors.DuplicateModelError, match="cnn_zoo.models.lenet"):
         reg.register(_builder("lenet5"))
 
 

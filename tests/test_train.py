@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo import run as runs
-from zoo.train import evaluate, train
+from cnn_zoo import run as runs
+from cnn_zoo.train import evaluate, train
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["model.name=lenet5_modern", "dataset.max_examples=400", "batch_size=32"]
@@ -38,7 +38,7 @@ def test_run_folder_end_to_end(tmp_path):
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
     assert (run_dir / "logs").is_dir()
-    assert [epoch for epoch, _ in __import__("zoo.callbacks").callbacks.checkpoints(
+    assert [epoch for epoch, _ in __import__("cnn_zoo.callbacks").callbacks.checkpoints(
         run_dir / "checkpoints")] == [1, 2]
     manifest = runs.read_json(run_dir / "manifest.json")
     assert manifest["status"] == "finished" and manifest["seed"] == 0
@@ -80,7 +80,7 @@ def _killed_mid_write(model, monkeypatch, save):
 def test_backup_killed_mid_write_keeps_the_last_whole_state(tmp_path, monkeypatch):
     """A process killed while the resume state is written leaves the previous state,
     which a later fit restores (Keras' own BackupAndRestore wrote the weights in place)."""
-    from zoo.callbacks import Backup
+    from cnn_zoo.callbacks import Backup
 
     first = _tiny_fitted(Backup(str(tmp_path), delete_checkpoint=False))
     saved = [w.copy() for w in first.get_weights()]
@@ -102,7 +102,7 @@ def test_tuner_best_checkpoint_killed_mid_write_keeps_the_last_whole_file(tmp_pa
     which Hyperband loads to continue a trial."""
     import keras_tuner
 
-    from zoo.tune.tuner import BestCheckpoint
+    from cnn_zoo.tune.tuner import BestCheckpoint
 
     path = tmp_path / "checkpoint.weights.h5"
     first = _tiny_fitted(BestCheckpoint(keras_tuner.Objective("loss", "min"), str(path)))
@@ -156,7 +156,7 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
     # The saved model is the epoch-2 checkpoint: finite, and as good as its metric says.
     assert np.isfinite(result.metrics["loss"])
     assert evaluate(tmp_path / "run")["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
-    from zoo.callbacks import checkpoints
+    from cnn_zoo.callbacks import checkpoints
     assert [e for e, _ in checkpoints(tmp_path / "run" / "checkpoints")] == [1, 2]
 
 
@@ -181,7 +181,7 @@ def test_same_seed_same_metrics(tmp_path):
 def test_resume_after_sigkill_loses_at_most_one_epoch(tmp_path):
     run_dir = tmp_path / "run"
     code = textwrap.dedent(f"""
-        from zoo.train import train
+        from cnn_zoo.train import train
         train("default", {str(run_dir)!r}, verbose=0,
               overrides=["model.name=lenet5_modern", "dataset.max_examples=1500",
                          "batch_size=8", "epochs=4"])
@@ -218,7 +218,7 @@ if backend == "tensorflow":
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from zoo.train import train
+from cnn_zoo.train import train
 r = train("default", sys.argv[1], verbose=0, overrides=[
     "model.name=lenet5_modern", "dataset.max_examples=256", "batch_size=32", "epochs=1",
     "distribute=true"])
@@ -238,7 +238,7 @@ def test_distributed_on_two_virtual_cpus(tmp_path, backend):
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
     assert manifest["replicas"] == 2
     assert len(manifest["devices"]) >= 2
-    # The default recipe asks for 32 steps per execution; tf.distribute gets 1 (see zoo.train).
+    # The default recipe asks for 32 steps per execution; tf.distribute gets 1 (see cnn_zoo.train).
     assert manifest["steps_per_execution"] == (1 if backend == "tensorflow" else 32)
 
 
@@ -252,7 +252,7 @@ class NoTensorFlow(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
 
 sys.meta_path.insert(0, NoTensorFlow())
-from zoo.train import train
+from cnn_zoo.train import train
 r = train("default", sys.argv[1], verbose=0, overrides=[
     "model.name=lenet5_modern", "dataset.max_examples=256", "batch_size=32", "epochs=1"])
 assert r.status == "finished", r

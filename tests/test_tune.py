@@ -13,8 +13,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from zoo.cli import main
-from zoo.tune import TuneError, load_report, promote, tune
+from cnn_zoo.cli import main
+from cnn_zoo.tune import TuneError, load_report, promote, tune
 
 TINY = """\
 version: 1
@@ -161,7 +161,7 @@ def test_bayesian_and_hyperband_search_the_feasible_space(write, tmp_path, kind)
 def _random_draws(tmp_path, initial_points, trials=4):
     """Trials a Bayesian oracle drew at random, over a 2-hyperparameter space."""
     import keras_tuner
-    from zoo.tune.oracles import make_oracle
+    from cnn_zoo.tune.oracles import make_oracle
 
     oracle = make_oracle("bayesian", objective="val_accuracy", direction="max", max_trials=trials, seed=0,
                          check=lambda values: (True, None), max_epochs=1, factor=3,
@@ -191,8 +191,8 @@ def test_bayesian_initial_points_hand_over_to_the_gaussian_process(tmp_path, rec
 
 
 def _feasible(out, values):
-    from zoo.recipe import load_recipe
-    from zoo.tune import SearchSpace
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.tune import SearchSpace
 
     return SearchSpace(load_recipe(out / "config.yaml"), (28, 28, 1)).check(values)
 
@@ -260,7 +260,7 @@ def test_time_budget_stops_the_search_and_resume_continues_it(write, tmp_path):
 
 
 def test_a_trial_interrupted_mid_way_continues_from_its_last_epoch(write, tmp_path, monkeypatch):
-    from zoo.tune.tuner import Deadline
+    from cnn_zoo.tune.tuner import Deadline
 
     out = tmp_path / "out"
     interrupted = []
@@ -293,7 +293,7 @@ def test_resume_after_a_killed_process_keeps_finished_trials_and_continues_numbe
     out = tmp_path / "out"
     path = write(extra="epochs: 3\n")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "zoo.cli", "tune", str(path), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "cnn_zoo.cli", "tune", str(path), "--out", str(out),
                              "--max-trials", "4", "-q"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -347,7 +347,7 @@ def test_a_chief_and_two_workers_on_loopback_run_every_trial_exactly_once(write,
 
 
 def test_the_oracle_binds_to_loopback_by_default_and_checks_its_address():
-    from zoo.tune.distributed import parse_address
+    from cnn_zoo.tune.distributed import parse_address
 
     assert parse_address(None) == ("127.0.0.1", 0)
     assert parse_address("0.0.0.0:8000") == ("0.0.0.0", 8000)
@@ -371,7 +371,7 @@ def test_cli_tune_prints_the_ranked_table(write, tmp_path):
     assert "rank  trial  val_accuracy  time" in result.stdout
     assert f"results: {out / 'results.csv'}" in result.stdout
     # Two models trained; the trial's score is the mean of their best epochs.
-    from zoo.run import read_history
+    from cnn_zoo.run import read_history
 
     best = [max(row["val_accuracy"] for row in read_history(out / "search" / "trial_0" / f"execution{k}"))
             for k in (0, 1)]

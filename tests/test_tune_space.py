@@ -6,8 +6,8 @@ import json
 import keras_tuner
 import pytest
 
-from zoo.recipe import load_recipe
-from zoo.tune.space import SearchSpace, SearchSpaceError, parse_key
+from cnn_zoo.recipe import load_recipe
+from cnn_zoo.tune.space import SearchSpace, SearchSpaceError, parse_key
 
 TINY = """\
 version: 1
@@ -201,7 +201,7 @@ def test_multiply_add_budget_rejects_costly_values_before_building(recipe):
 
 
 def test_multiply_add_budget_must_be_positive(recipe):
-    from zoo.recipe import RecipeError
+    from cnn_zoo.recipe import RecipeError
 
     with pytest.raises(RecipeError, match="max_multiply_adds must be a positive integer or null"):
         recipe("  model.kwargs.filters: {choice: [[4, 8]]}\n", extra="tuning: {max_multiply_adds: 0}\n")
@@ -218,7 +218,7 @@ def test_shipped_space_rejects_half_its_shapes_and_the_costly_ones(recipe):
 
 
 def test_the_ranked_table_shows_a_preprocessing_choice_in_one_short_cell(tmp_path):
-    from zoo.tune.report import Report, TrialRow
+    from cnn_zoo.tune.report import Report, TrialRow
 
     steps = [{"rescale": 0.00392156862745098}, {"random_shift": 2}, {"random_flip": "horizontal"}]
     row = TrialRow("0", "completed", 0.9, {"preprocessing": steps, "model.kwargs.filters": [8, 16]},

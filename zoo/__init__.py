@@ -1,22 +1,22 @@
 """cnn-zoo: convolutional networks by name, with their arithmetic shown.
 
-    import zoo
+    import cnn_zoo as zoo
     zoo.list_models("lenet*")
     model = zoo.get_model("lenet5")
     print(zoo.card_for("lenet5"))
-    model = zoo.load("lenet5.mnist")     # pretrained weights by tag (zoo.hub)
+    model = zoo.load("lenet5.mnist")     # pretrained weights by tag (cnn_zoo.hub)
 
 Importing ``zoo`` is cheap (no Keras): the registry is plain Python, and the
 model card (which inspects Keras models) is imported on first use.
 """
 
-from zoo.errors import (  # noqa: F401
+from cnn_zoo.errors import (  # noqa: F401
     DuplicateModelError,
     UnknownArgumentError,
     UnknownModelError,
     ZooError,
 )
-from zoo.registry import (  # noqa: F401
+from cnn_zoo.registry import (  # noqa: F401
     describe_models,
     get_builder,
     get_model,
@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 # Public names that live in modules importing Keras: loaded on first access.
-_LAZY = {"model_card": "zoo.card", "card_for": "zoo.card", "Card": "zoo.card",
-         "load": "zoo.hub", "pull": "zoo.hub"}
+_LAZY = {"model_card": "cnn_zoo.card", "card_for": "cnn_zoo.card", "Card": "cnn_zoo.card",
+         "load": "cnn_zoo.hub", "pull": "cnn_zoo.hub"}
 
 
 def __getattr__(name):  # PEP 562
@@ -40,7 +40,7 @@ def __getattr__(name):  # PEP 562
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    raise AttributeError(f"module 'cnn_zoo' has no attribute {name!r}")
 
 
 def __dir__():

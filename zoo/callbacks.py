@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from zoo.run import write_json
+from cnn_zoo.run import write_json
 
 CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
 

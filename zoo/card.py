@@ -33,8 +33,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from layers.arithmetic import Arithmetic, ReceptiveField, explain_window, grow_receptive_field
-from zoo.registry import get_model
+from cnn_zoo.layers.arithmetic import Arithmetic, ReceptiveField, explain_window, grow_receptive_field
+from cnn_zoo.registry import get_model
 
 Volume = tuple  # channels-last shape without the batch axis, e.g. (28, 28, 6)
 Field = tuple  # one ReceptiveField per spatial axis of the model input

@@ -7,7 +7,7 @@ command that needs it, so ``zoo --help`` and ``zoo list`` stay instant.
 
 Errors a user can make (an unknown model, a bad option, a shape the
 arithmetic cannot produce: every ``ValueError``, which includes
-:class:`zoo.errors.ZooError` and :class:`layers.arithmetic.ShapeError`) are
+:class:`cnn_zoo.errors.ZooError` and :class:`layers.arithmetic.ShapeError`) are
 printed as one line, ``Error: ...``, on stderr, with exit code 2 and no
 traceback (``zoo --traceback ...`` shows it).
 """
@@ -20,7 +20,7 @@ import sys
 
 import click
 
-from zoo import registry
+from cnn_zoo import registry
 
 USAGE_ERROR = 2  # click's exit code for bad usage; every user error gets it
 
@@ -136,7 +136,7 @@ def list_command(pattern, pretrained, as_json):
 def info_command(name, input_shape, as_json):
     """Show the model card of NAME: every layer's shapes, formula, weights and receptive field."""
     registry.get_builder(name)  # an unknown name fails here, before Keras is imported
-    from zoo.card import card_for  # imports Keras
+    from cnn_zoo.card import card_for  # imports Keras
 
     card = card_for(name, input_shape=input_shape)
     _emit(card.as_dict(), str(card), as_json)
@@ -166,7 +166,7 @@ def explain_command(kind, input_shape, filters, kernel_size, stride, padding, ro
     Also lists the paddings P that make the division whole on each axis.
     Example: zoo explain conv --input 32x32x3 -K 6 -F 5 -S 1 -P 0
     """
-    from layers.arithmetic import explain_window, valid_paddings
+    from cnn_zoo.layers.arithmetic import explain_window, valid_paddings
 
     if (kind == "conv") != (filters is not None):
         raise click.UsageError("-K (the number of filters) is required for conv and not "
@@ -198,7 +198,7 @@ def _paddings_text(axes, fits) -> str:
 @JSON_OPTION
 def recipes_command(as_json):
     """List the shipped recipes with a one-line description."""
-    from zoo.recipe import list_recipes
+    from cnn_zoo.recipe import list_recipes
 
     rows = list_recipes()
     width = max((len(name) for name, _ in rows), default=0)
@@ -226,7 +226,7 @@ def train_command(recipe, overrides, out_dir, resume, data_dir, distribute):
         raise click.UsageError("give a RECIPE (see 'zoo recipes'), or --resume --out DIR")
     if resume and out_dir is None:
         raise click.UsageError("--resume needs --out DIR, the run folder to continue")
-    from zoo.train import train  # imports Keras
+    from cnn_zoo.train import train  # imports Keras
 
     out_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(recipe))[0])
     result = train(recipe, out_dir, overrides=overrides, resume=resume, data_dir=data_dir)
@@ -255,13 +255,13 @@ def eval_command(run, data, split, data_dir, as_json):
         if "." not in run or os.sep in run:
             raise click.BadParameter(f"{run!r} is neither a run folder nor a pretrained tag "
                                      "such as lenet5.mnist (see 'zoo list --pretrained')")
-        from zoo.hub import evaluate as evaluate_tag  # imports Keras
+        from cnn_zoo.hub import evaluate as evaluate_tag  # imports Keras
 
         metrics = evaluate_tag(run, split=split, data_dir=data_dir)
         _emit(metrics, "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
                                  for k, v in metrics.items()), as_json)
         return
-    from zoo.train import evaluate  # imports Keras
+    from cnn_zoo.train import evaluate  # imports Keras
 
     metrics = evaluate(run, data=data, split=split, data_dir=data_dir)
     _emit(metrics, "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}"
@@ -278,7 +278,7 @@ def pull_command(tag, quiet):
     Looks in the cache ($ZOO_HOME), then saved_models/, then $ZOO_HUB_URL;
     ZOO_OFFLINE=1 never uses the network.
     """
-    from zoo.hub import pull
+    from cnn_zoo.hub import pull
 
     click.echo(str(pull(tag, quiet=quiet)))
 
@@ -292,7 +292,7 @@ def pull_command(tag, quiet):
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):
     """Publish the finished training run RUN_DIR as the pretrained TAG."""
-    from zoo.hub import publish  # imports Keras
+    from cnn_zoo.hub import publish  # imports Keras
 
     info = publish(run_dir, tag, dest=dest, overwrite=overwrite)
     metric = ", ".join(f"{k} {v:.4f}" for k, v in info.metrics.items() if isinstance(v, float))
@@ -314,7 +314,7 @@ def predict_command(tag, images, top_k, as_json):
     gets one 'Error:' line on stderr and the others are still predicted; the
     exit code is then 2 (0 when every image was predicted).
     """
-    from zoo.hub import predict  # imports Keras
+    from cnn_zoo.hub import predict  # imports Keras
 
     results = predict(tag, images, top_k=top_k, on_error="keep")
     good = [r for r in results if r.error is None]
@@ -338,7 +338,7 @@ def predict_command(tag, images, top_k, as_json):
               help="Channels shown per layer.")
 def show_command(tag, image, out_dir, max_maps):
     """Draw the first layer's filters of TAG and, with IMAGE, its feature maps layer by layer."""
-    from zoo.hub import show  # imports Keras
+    from cnn_zoo.hub import show  # imports Keras
 
     for path in show(tag, image, out_dir, max_maps=max_maps):
         click.echo(str(path))
@@ -378,12 +378,12 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
             raise click.UsageError("--worker cannot be combined with --chief or --workers")
         if out_dir is None or oracle_address is None:
             raise click.UsageError("--worker needs --out DIR (the chief's search folder) and --oracle HOST:PORT")
-        from zoo.tune import run_worker  # imports Keras
+        from cnn_zoo.tune import run_worker  # imports Keras
 
         run_worker(out_dir, oracle_address, tuner_id, data_dir=data_dir, verbose=0 if quiet else 1,
                    log=click.echo)
         return
-    from zoo.tune.search import parse_duration, tune  # imports Keras
+    from cnn_zoo.tune.search import parse_duration, tune  # imports Keras
 
     result = tune(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
                   executions_per_trial=executions_per_trial, resume=resume,
@@ -414,7 +414,7 @@ def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest,
     --set applies after the trial's values, e.g. --set epochs=15 --set dataset.max_examples=null
     to retrain on everything a quick search left out.
     """
-    from zoo.tune import promote  # imports Keras
+    from cnn_zoo.tune import promote  # imports Keras
 
     result = promote(tune_dir, tag=tag, trial_id=trial_id, out_dir=out_dir, overrides=overrides,
                      data_dir=data_dir, dest=dest, overwrite=overwrite)

@@ -28,8 +28,8 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
 
-from zoo import preprocess
-from zoo.data.sources import DataError, parse_spec
+from cnn_zoo import preprocess
+from cnn_zoo.data.sources import DataError, parse_spec
 
 RECIPE_VERSION = 1
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "nadam", "adamax", "adagrad", "adadelta",
@@ -45,7 +45,7 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetConfig:
-    source: str  # zoo.data spec: mnist, tfds:NAME, idx:DIR, npz:PATH, folder:DIR, embedded:mnist5k
+    source: str  # cnn_zoo.data spec: mnist, tfds:NAME, idx:DIR, npz:PATH, folder:DIR, embedded:mnist5k
     validation_fraction: float = 0.1  # taken from train, seeded by the recipe's seed
     stratify: bool = True
     max_examples: Optional[int] = None  # cap on every split (quick runs)
@@ -66,8 +66,8 @@ class DatasetConfig:
             yield "image_size", "must be [height, width] with positive integers"
 
     def load(self, seed: int = 0, data_dir=None):
-        """{"train", "validation" (if any), "test"} -> zoo.data.Dataset."""
-        from zoo.data.sources import load_splits
+        """{"train", "validation" (if any), "test"} -> cnn_zoo.data.Dataset."""
+        from cnn_zoo.data.sources import load_splits
 
         return load_splits(self.source, validation_fraction=self.validation_fraction, seed=seed,
                            stratify=self.stratify, max_examples=self.max_examples,
@@ -177,7 +177,7 @@ TUNERS = ("random", "grid", "bayesian", "hyperband")
 
 @dataclass(frozen=True, kw_only=True)
 class TuningConfig:
-    """How `zoo tune` searches the recipe's search_space (zoo.tune checks the space itself)."""
+    """How `zoo tune` searches the recipe's search_space (cnn_zoo.tune checks the space itself)."""
 
     tuner: Literal[TUNERS] = "random"
     objective: str = "val_accuracy"  # a metric logged by model.fit
@@ -231,7 +231,7 @@ class Recipe:
     distribute: bool = False
     steps_per_execution: int = 1
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
-    search_space: dict = field(default_factory=dict)  # checked by the tuning code (zoo.tune.space)
+    search_space: dict = field(default_factory=dict)  # checked by the tuning code (cnn_zoo.tune.space)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
     def _problems(self):
@@ -470,7 +470,7 @@ def _merge(base: Mapping, new: Mapping) -> dict:
 # --------------------------------------------------------------------------- files
 
 def _shipped():
-    return importlib.resources.files("recipes")
+    return importlib.resources.files("cnn_zoo.recipes")
 
 
 def _resolve(name_or_path) -> tuple[Path | Any, str, str]:

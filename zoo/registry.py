@@ -14,7 +14,7 @@ Every builder takes keyword arguments only, after keras.applications:
 ``classifier_activation``, ``weights`` (None or a pretrained tag), ``name``
 (default: the model's name), plus the family's own options.
 
-The built-in models are known from :data:`zoo.models.CATALOG` (plain data)
+The built-in models are known from :data:`cnn_zoo.models.CATALOG` (plain data)
 without importing their modules: listing stays free of Keras, and
 :func:`get_model` imports a model's module the first time it is asked for.
 
@@ -31,10 +31,10 @@ import inspect
 import json
 from typing import Callable
 
-from zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError, ZooError
-from zoo.models import CATALOG
+from cnn_zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError, ZooError
+from cnn_zoo.models import CATALOG
 
-MANIFEST_PACKAGE = "saved_models"
+MANIFEST_PACKAGE = "cnn_zoo.saved_models"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -86,7 +86,7 @@ def _check_arguments(name: str, builder: Callable, kwargs: dict) -> None:
 class Registry:
     """Model names mapped to builders: catalogued built-ins plus registered ones.
 
-    ``catalog`` is ``{name: (module, summary)}`` (default: :data:`zoo.models.CATALOG`).
+    ``catalog`` is ``{name: (module, summary)}`` (default: :data:`cnn_zoo.models.CATALOG`).
     A catalogued name may be registered only by its own module; that is how
     the module supplies its builder when :meth:`builder` imports it.
     """
@@ -141,7 +141,7 @@ class Registry:
             if name not in self._entries:
                 raise ImportError(
                     f"{module} was imported but did not register the model {name!r}: "
-                    f"decorate its builder with @register_model (or fix zoo.models.CATALOG)"
+                    f"decorate its builder with @register_model (or fix cnn_zoo.models.CATALOG)"
                 )
         try:
             return self._entries[name].builder
@@ -166,7 +166,7 @@ def register_model(fn: Callable | None = None, *, name: str | None = None,
     Use bare (``@register_model``, the name is the function's) or with
     arguments (``@register_model(name="lenet5", summary="...")``). The summary
     defaults to the first line of the docstring. A duplicate name raises
-    :class:`zoo.errors.DuplicateModelError` (a ``ValueError``).
+    :class:`cnn_zoo.errors.DuplicateModelError` (a ``ValueError``).
     """
     def decorate(f):
         return REGISTRY.register(f, name=name, summary=summary)
@@ -196,8 +196,8 @@ def get_builder(name: str) -> Callable:
 def get_model(name: str, **kwargs):
     """Build the model ``name`` with the builder's keyword arguments.
 
-    An unknown name raises :class:`zoo.errors.UnknownModelError`, an argument
-    the builder does not take :class:`zoo.errors.UnknownArgumentError`; both
+    An unknown name raises :class:`cnn_zoo.errors.UnknownModelError`, an argument
+    the builder does not take :class:`cnn_zoo.errors.UnknownArgumentError`; both
     name the closest matches.
     """
     return REGISTRY.build(name, **kwargs)
@@ -208,10 +208,10 @@ def pretrained_tags(name: str) -> list[str]:
 
     Reads ``saved_models/manifest.json`` (``{"format": 1, "tags":
     {"lenet5.mnist": {"arch": "lenet5", ...}}}``, described in
-    :mod:`zoo.hub.manifest`) when the package ships one, as plain JSON so that
+    :mod:`cnn_zoo.hub.manifest`) when the package ships one, as plain JSON so that
     ``zoo list --pretrained`` imports neither Keras nor the hub. Tags pulled
     from a remote hub (``ZOO_HUB_URL``) are not listed here: see
-    ``zoo.hub.available(remote=True)``.
+    ``cnn_zoo.hub.available(remote=True)``.
     """
     manifest = _read_manifest()
     return sorted(tag for tag, entry in manifest.get("tags", {}).items()

@@ -1,7 +1,7 @@
 """The recipe's learning-rate schedule as a Keras schedule, evaluated per step.
 
 :class:`RecipeSchedule` computes what ``ScheduleConfig.learning_rate`` says
-(the single definition, in :mod:`zoo.recipe`), but in ``keras.ops`` from the
+(the single definition, in :mod:`cnn_zoo.recipe`), but in ``keras.ops`` from the
 optimizer's step counter, so it runs inside the compiled train step, is saved
 with the optimizer and resumes exactly where a run stopped.
 """

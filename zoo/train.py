@@ -1,4 +1,4 @@
-"""Train a recipe into a run folder a person can trust (see :mod:`zoo.run`).
+"""Train a recipe into a run folder a person can trust (see :mod:`cnn_zoo.run`).
 
 ``train(recipe, out_dir)`` loads the data, applies the recipe's preprocessing
 once, builds the model by name, fits it with a per-step learning-rate
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import keras
 
-from zoo import run as runs
-from zoo.recipe import Recipe, load_recipe
+from cnn_zoo import run as runs
+from cnn_zoo.recipe import Recipe, load_recipe
 
 KERAS_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                     "nadam": "Nadam", "adamax": "Adamax", "adagrad": "Adagrad",
@@ -86,8 +86,8 @@ def _distribution(recipe):
 
 
 def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch):
-    import zoo
-    from zoo.schedules import RecipeSchedule
+    import cnn_zoo as zoo
+    from cnn_zoo.schedules import RecipeSchedule
 
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
@@ -97,7 +97,7 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch)
         learning_rate=RecipeSchedule.from_recipe(recipe, steps_per_epoch), **recipe.optimizer.kwargs)
     heads = _aux_heads(model)
     if heads:  # GoogLeNet's auxiliary classifiers: weighted 0.3 in the loss
-        from zoo.models.googlenet import aux_loss_weights
+        from cnn_zoo.models.googlenet import aux_loss_weights
         loss = {name: "sparse_categorical_crossentropy" for name in ["predictions", *heads]}
         metrics = {"predictions": ["accuracy"]}
         loss_weights = aux_loss_weights(model)
@@ -150,7 +150,7 @@ def repeat_labels(data, model):
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume):
-    from zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput
+    from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput
 
     nan = StopOnNaN()
     throughput = Throughput(images_per_epoch)
@@ -187,7 +187,7 @@ def recipe_callbacks(recipe) -> list:
 
 def load_data(recipe: Recipe, data_dir=None):
     """The recipe's splits as raw arrays, and the preprocessing contract for the model."""
-    from zoo import preprocess
+    from cnn_zoo import preprocess
 
     splits = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir)
     train = splits["train"]
@@ -214,7 +214,7 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
         recipe = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
     elif not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides=list(overrides))
-    from zoo.data import make_pipeline
+    from cnn_zoo.data import make_pipeline
 
     keras.utils.set_random_seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
@@ -258,7 +258,7 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
             raise
     if nan.stopped_at:
         status = "nan"
-        from zoo.callbacks import checkpoints
+        from cnn_zoo.callbacks import checkpoints
         good = checkpoints(run_dir / "checkpoints")
         epoch, batch = nan.stopped_at
         where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")
@@ -286,12 +286,12 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
 
 
 def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
-    """Test metrics of ``model`` on ``dataset`` (a zoo.data.Dataset) after ``steps``."""
-    from zoo.data import make_pipeline
+    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``."""
+    from cnn_zoo.data import make_pipeline
 
     data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
     if isinstance(model.output, dict):
-        from zoo.models.googlenet import inference_model
+        from cnn_zoo.models.googlenet import inference_model
         model = inference_model(model)
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     results = model.evaluate(data, return_dict=True, verbose=0)
@@ -304,9 +304,9 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
     ``data`` (a dataset spec) evaluates on another dataset with the same
     preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
     """
-    import layers  # noqa: F401  (registers the layers for loading)
-    import zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-    from zoo.data import load_dataset
+    from cnn_zoo import layers  # noqa: F401  (registers the layers for loading)
+    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
+    from cnn_zoo.data import load_dataset
 
     path = Path(run_or_model)
     run_dir = path if path.is_dir() else path.parent

@@ -1,10 +1,10 @@
-"""Datasets for the zoo: sources (zoo.data.sources) and input pipelines (zoo.data.pipeline).
+"""Datasets for the zoo: sources (cnn_zoo.data.sources) and input pipelines (cnn_zoo.data.pipeline).
 
 make_pipeline is imported on first use, because it needs Keras: reading a
 recipe or a dataset spec stays free of the ~4 s Keras import.
 """
 
-from zoo.data.sources import (
+from cnn_zoo.data.sources import (
     EMBEDDED,
     SPLITS,
     DataError,
@@ -25,7 +25,7 @@ __all__ = ["EMBEDDED", "SPLITS", "DataError", "Dataset", "Source", "holdout_spli
 
 def __getattr__(name):
     if name in ("make_pipeline", "ArrayPyDataset"):
-        from zoo.data import pipeline
+        from cnn_zoo.data import pipeline
 
         return getattr(pipeline, name)
-    raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")
+    raise AttributeError(f"module 'cnn_zoo.data' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 The static preprocessing (every step before the first augmentation) runs once
 on the whole array, which is small (MNIST: 60,000 x 32 x 32 float32 = 245 MB),
 so an epoch only gathers batches from memory. Augmentation steps run per batch
-through the same NumPy code (zoo.preprocess.apply), so training and prediction
+through the same NumPy code (cnn_zoo.preprocess.apply), so training and prediction
 can never disagree.
 
 - TensorFlow backend: a tf.data.Dataset. It shuffles batch *indices* (one
@@ -25,7 +25,7 @@ import math
 import keras
 import numpy as np
 
-from zoo import preprocess
+from cnn_zoo import preprocess
 
 
 def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, seed: int = 0,
@@ -33,7 +33,7 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
     """Batches of (preprocessed images float32 NHWC, labels int32).
 
     x: raw images (N, H, W[, C]); y: (N,) labels or None (prediction).
-    steps: preprocessing steps (zoo.preprocess); augment=True applies their
+    steps: preprocessing steps (cnn_zoo.preprocess); augment=True applies their
     augmentations (training), augment=False their evaluation form.
     backend: "tensorflow" for tf.data, anything else for a PyDataset;
     default keras.backend.backend().

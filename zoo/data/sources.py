@@ -53,7 +53,7 @@ IDX_FILES = {
 }
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _TFDS_HELP = (
-    "prepare it offline with zoo.data.prepare_tfds_offline(name, raw_dir, data_dir), "
+    "prepare it offline with cnn_zoo.data.prepare_tfds_offline(name, raw_dir, data_dir), "
     "or set ZOO_TFDS_RAW_DIR to a folder holding one sub-folder of raw files per "
     "dataset (like shared/data: mnist/, fashion-mnist/)"
 )

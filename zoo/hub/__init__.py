@@ -1,12 +1,12 @@
 """Pretrained weights by tag: publish, pull, verify, cache, load, predict, show.
 
-    import zoo
+    import cnn_zoo as zoo
     model = zoo.load("lenet5.mnist")             # a Keras model with its weights
     model.zoo_info.class_names, model.zoo_info.preprocessing, model.zoo_info.metrics
     path = zoo.pull("lenet5.mnist")              # the verified .weights.h5 file
-    zoo.hub.predict("lenet5.mnist", ["digit.png"], top_k=3)
-    zoo.hub.show("lenet5.mnist", "digit.png", out_dir="show/")
-    zoo.hub.publish("runs/lenet5-mnist", "lenet5.mnist")
+    cnn_zoo.hub.predict("lenet5.mnist", ["digit.png"], top_k=3)
+    cnn_zoo.hub.show("lenet5.mnist", "digit.png", out_dir="show/")
+    cnn_zoo.hub.publish("runs/lenet5-mnist", "lenet5.mnist")
 
 One concept per module:
 
@@ -19,7 +19,7 @@ One concept per module:
 - ``prediction``: ``predict``, image files → top-k labels;
 - ``pictures``: ``show``, first-layer filters and feature maps as PNGs.
 
-(The modules are not named after their functions, so that ``zoo.hub.load``
+(The modules are not named after their functions, so that ``cnn_zoo.hub.load``
 stays the function once its module is imported.)
 
 Environment: ``ZOO_HOME`` (cache root, default the user's cache folder +
@@ -30,7 +30,7 @@ Importing this package, ``pull`` and ``info`` do not import Keras; the other
 functions import it on first use.
 """
 
-from zoo.hub.errors import (  # noqa: F401
+from cnn_zoo.hub.errors import (  # noqa: F401
     DownloadError,
     HubError,
     IntegrityError,
@@ -38,8 +38,8 @@ from zoo.hub.errors import (  # noqa: F401
     OfflineError,
     UnknownTagError,
 )
-from zoo.hub.manifest import WeightsInfo, parse_tag, verify  # noqa: F401
-from zoo.hub.store import Hub, available, info, pull  # noqa: F401
+from cnn_zoo.hub.manifest import WeightsInfo, parse_tag, verify  # noqa: F401
+from cnn_zoo.hub.store import Hub, available, info, pull  # noqa: F401
 
 __all__ = [
     "DownloadError", "HeadRebuiltWarning", "Hub", "HubError", "ImageError", "IntegrityError",
@@ -50,11 +50,11 @@ __all__ = [
 
 # Names whose modules import Keras (or NumPy-heavy code): loaded on first access.
 _LAZY = {
-    "load": "zoo.hub.loading", "evaluate": "zoo.hub.loading", "HeadRebuiltWarning": "zoo.hub.loading",
-    "publish": "zoo.hub.publishing",
-    "predict": "zoo.hub.prediction", "read_image": "zoo.hub.prediction", "Prediction": "zoo.hub.prediction",
-    "ImageError": "zoo.hub.prediction",
-    "show": "zoo.hub.pictures",
+    "load": "cnn_zoo.hub.loading", "evaluate": "cnn_zoo.hub.loading", "HeadRebuiltWarning": "cnn_zoo.hub.loading",
+    "publish": "cnn_zoo.hub.publishing",
+    "predict": "cnn_zoo.hub.prediction", "read_image": "cnn_zoo.hub.prediction", "Prediction": "cnn_zoo.hub.prediction",
+    "ImageError": "cnn_zoo.hub.prediction",
+    "show": "cnn_zoo.hub.pictures",
 }
 
 
@@ -63,7 +63,7 @@ def __getattr__(name):  # PEP 562
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'zoo.hub' has no attribute {name!r}")
+    raise AttributeError(f"module 'cnn_zoo.hub' has no attribute {name!r}")
 
 
 def __dir__():

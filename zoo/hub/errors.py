@@ -1,6 +1,6 @@
 """What can go wrong when fetching pretrained weights, as one-line errors.
 
-All are :class:`zoo.errors.ZooError` (a ``ValueError``), so the CLI prints
+All are :class:`cnn_zoo.errors.ZooError` (a ``ValueError``), so the CLI prints
 them as ``Error: ...`` with exit code 2. The facts behind a message are kept
 as attributes, for code.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from zoo.errors import ZooError, _did_you_mean, closest
+from cnn_zoo.errors import ZooError, _did_you_mean, closest
 
 
 class HubError(ZooError):

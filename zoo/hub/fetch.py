@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from zoo.hub.errors import DownloadError, IntegrityError, ManifestError
+from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError
 
 SCHEMES = ("http", "https", "file")
 _CHUNK = 64 * 1024

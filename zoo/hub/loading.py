@@ -1,7 +1,7 @@
 """Pretrained models by tag: ``load("lenet5.mnist")`` → a built Keras model with its weights.
 
 The model carries what it was trained with as ``model.zoo_info`` (a
-:class:`~zoo.hub.manifest.WeightsInfo`): the preprocessing that prediction
+:class:`~cnn_zoo.hub.manifest.WeightsInfo`): the preprocessing that prediction
 must repeat, the class names, the metrics, the recipe and the data licence.
 
 Keyword arguments go to the builder and override the published ones. With
@@ -9,7 +9,7 @@ the published arguments the weights load as they are; with others (another
 ``num_classes`` for fine-tuning, ``include_top=False``, ``pooling``, ...) the
 published model is built, loaded, and its weights are copied layer by layer,
 by name, into the new one. Only the head (the layers named ``classifier`` and
-``output``, see zoo.models.common and zoo.models.lenet) may differ: it is
+``output``, see cnn_zoo.models.common and cnn_zoo.models.lenet) may differ: it is
 rebuilt, freshly initialised, and a warning names it. Any other layer whose
 weights no longer fit is an error.
 """
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import warnings
 
-from zoo import registry
-from zoo.hub import store
-from zoo.hub.manifest import WeightsInfo, normalized
+from cnn_zoo import registry
+from cnn_zoo.hub import store
+from cnn_zoo.hub.manifest import WeightsInfo, normalized
 
 # The fixed names of the layers that depend on num_classes: common.classifier's
 # Dense "classifier", LeNet-5's "output" (Dense or RBF). "predictions" is an
@@ -113,9 +113,9 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     validation fraction and seed), so the published number is reproduced;
     ``data`` (a dataset spec) evaluates on another dataset instead.
     """
-    from zoo.data import load_dataset
-    from zoo.recipe import Recipe
-    from zoo.train import evaluate_model
+    from cnn_zoo.data import load_dataset
+    from cnn_zoo.recipe import Recipe
+    from cnn_zoo.train import evaluate_model
 
     model, info = resolve(tag_or_model, hub)
     if not isinstance(info, WeightsInfo):

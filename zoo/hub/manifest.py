@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo.hub.errors import IntegrityError, ManifestError
+from cnn_zoo.hub.errors import IntegrityError, ManifestError
 
 FORMAT = 1
 MANIFEST = "manifest.json"

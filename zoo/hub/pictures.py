@@ -1,6 +1,6 @@
 """Pictures of what a network learned: first-layer filters and feature maps, layer by layer.
 
-    zoo.hub.show("lenet5.mnist", "digit.png", out_dir="show/")
+    cnn_zoo.hub.show("lenet5.mnist", "digit.png", out_dir="show/")
 
 writes PNG files into ``out_dir``:
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import preprocess
+from cnn_zoo import preprocess
 
 
 def _figure(tiles, title, cmap, vmin=None, vmax=None, labels=None):
@@ -87,7 +87,7 @@ def feature_layers(model):
     """The conv, pool, subsampling and inception layers with (B, H, W, C) outputs, in order."""
     import keras
 
-    import layers as zl
+    from cnn_zoo import layers as zl
 
     kinds = (zl.BaseConv, zl.BaseMaxPool, zl.TrainableSubsampling, zl.Inception,
              keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -100,12 +100,12 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     """Writes the filter picture (and, with ``image``, the feature maps) into ``out_dir``.
 
     ``image`` is a path, a PIL image or an array; it gets the model's own
-    preprocessing (see :mod:`zoo.hub.prediction`). Returns the files written.
+    preprocessing (see :mod:`cnn_zoo.hub.prediction`). Returns the files written.
     """
     import keras
 
-    from zoo.hub.loading import resolve
-    from zoo.hub.prediction import read_image
+    from cnn_zoo.hub.loading import resolve
+    from cnn_zoo.hub.prediction import read_image
 
     if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
         raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")

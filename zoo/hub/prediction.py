@@ -1,6 +1,6 @@
 """Prediction on image files with a pretrained model's own preprocessing.
 
-    zoo.hub.predict("lenet5.mnist", ["digit.png", "photo.jpg"], top_k=3)
+    cnn_zoo.hub.predict("lenet5.mnist", ["digit.png", "photo.jpg"], top_k=3)
     # [Prediction(image='digit.png', labels=('7', '1', '9'), probabilities=(0.98, ...)), ...]
 
 Each image (PNG, JPEG or anything Pillow reads, of any size and mode) becomes
@@ -15,7 +15,7 @@ the model's raw input first, as the training data were stored:
 - resized to the raw height × width (bilinear, antialiased when shrinking;
   the aspect ratio is not kept, as keras.utils.load_img).
 
-Then ``zoo.preprocess.apply(x, steps, training=False)`` repeats the training
+Then ``cnn_zoo.preprocess.apply(x, steps, training=False)`` repeats the training
 preprocessing (augmentation off) and the model's probabilities give the top k.
 """
 
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import preprocess
-from zoo.errors import ZooError
+from cnn_zoo import preprocess
+from cnn_zoo.errors import ZooError
 
 
 class ImageError(ZooError):
@@ -166,7 +166,7 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     ``"keep"`` returns a Prediction with ``error`` set for it and predicts the others.
     ``quiet`` hides the progress bar of a first download.
     """
-    from zoo.hub.loading import resolve
+    from cnn_zoo.hub.loading import resolve
 
     if on_error not in ("raise", "keep"):
         raise ValueError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")

@@ -3,7 +3,7 @@
     publish("runs/lenet5-mnist", "lenet5.mnist")   # or: zoo publish runs/lenet5-mnist --tag lenet5.mnist
 
 writes ``saved_models/lenet5.mnist.weights.h5`` and its entry in
-``saved_models/manifest.json`` (see :mod:`zoo.hub.manifest` for the fields).
+``saved_models/manifest.json`` (see :mod:`cnn_zoo.hub.manifest` for the fields).
 The weights are loaded into a freshly built model from the recorded builder
 arguments and saved from it: that proves the arguments rebuild the trained
 architecture, and leaves out the optimizer state a run's file carries (a third
@@ -21,19 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import registry
-from zoo import run as runs
-from zoo.hub import manifest as mf
-from zoo.hub.errors import HubError
-from zoo.hub.lock import file_lock
-from zoo.hub.manifest import WeightsInfo
+from cnn_zoo import registry
+from cnn_zoo import run as runs
+from cnn_zoo.hub import manifest as mf
+from cnn_zoo.hub.errors import HubError
+from cnn_zoo.hub.lock import file_lock
+from cnn_zoo.hub.manifest import WeightsInfo
 
 RUN_FILES = ("manifest.json", "config.yaml", "preprocessing.json", "metrics.json", "model.weights.h5")
 
 
 def default_dest() -> Path:
     """The package's saved_models/ folder, when it is a real folder (a checkout)."""
-    from zoo.hub.store import local_models
+    from cnn_zoo.hub.store import local_models
 
     local = local_models()
     if not isinstance(local, Path) or not local.is_dir():
@@ -52,7 +52,7 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
     the search that chose the hyper-parameters (default: the run folder's
     tuning.json, which ``zoo promote`` writes, if any).
     """
-    from zoo.recipe import load_recipe
+    from cnn_zoo.recipe import load_recipe
 
     run_dir = Path(run_dir)
     arch, _ = mf.parse_tag(tag)
@@ -132,7 +132,7 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
     """Saves the run's weights from a freshly built model to ``out``, then checks ``out``."""
     import keras
 
-    import layers  # noqa: F401  (registers the layers, for loading model.keras)
+    from cnn_zoo import layers  # noqa: F401  (registers the layers, for loading model.keras)
 
     try:
         fresh = registry.get_model(arch, **kwargs, weights=str(run_dir / "model.weights.h5"))
@@ -143,7 +143,7 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
     again = registry.get_model(arch, **kwargs, weights=out)
     trained = run_dir / "model.keras"
     if trained.is_file():
-        from zoo import preprocess
+        from cnn_zoo import preprocess
 
         rng = np.random.default_rng(0)
         raw = rng.integers(0, 256, size=(4, *contract["raw_shape"]), dtype=np.uint8)

@@ -32,13 +32,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from zoo.hub import fetch
-from zoo.hub.errors import DownloadError, IntegrityError, OfflineError, UnknownTagError
-from zoo.hub.lock import file_lock
-from zoo.hub.manifest import (MANIFEST, WeightsInfo, parse_manifest, parse_tag, read_manifest, verify,
+from cnn_zoo.hub import fetch
+from cnn_zoo.hub.errors import DownloadError, IntegrityError, OfflineError, UnknownTagError
+from cnn_zoo.hub.lock import file_lock
+from cnn_zoo.hub.manifest import (MANIFEST, WeightsInfo, parse_manifest, parse_tag, read_manifest, verify,
                               write_manifest)
 
-LOCAL_PACKAGE = "saved_models"
+LOCAL_PACKAGE = "cnn_zoo.saved_models"
 _TRUE = ("1", "true", "yes", "on")
 
 

@@ -10,24 +10,24 @@ A test checks that importing these modules registers exactly these names.
 # name: (module, one-line summary)
 CATALOG = {
     "lenet5": (
-        "zoo.models.lenet",
+        "cnn_zoo.models.lenet",
         "LeNet-5 as in LeCun et al. 1998: scaled tanh, trainable subsampling, "
         "C3 connection table, RBF output",
     ),
     "lenet5_modern": (
-        "zoo.models.lenet",
+        "cnn_zoo.models.lenet",
         "LeNet-5 as commonly taught today: ReLU, max-pool, full C3, softmax head",
     ),
     "googlenet": (
-        "zoo.models.googlenet",
+        "cnn_zoo.models.googlenet",
         "GoogLeNet (Inception v1) as in Szegedy et al. 2014, Table 1, with LRN",
     ),
     "googlenet_bn": (
-        "zoo.models.googlenet",
+        "cnn_zoo.models.googlenet",
         "GoogLeNet with batch norm, laid out like torchvision's (3x3 in the '5x5' branch)",
     ),
     "convnet": (
-        "zoo.models.convnet",
+        "cnn_zoo.models.convnet",
         "Parametric stack [(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX from a spec",
     ),
 }

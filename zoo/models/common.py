@@ -74,7 +74,7 @@ def classifier(x, num_classes, classifier_activation, dropout=0.0, dense_name="c
 def finish(inputs, outputs, name, weights, *, arch, num_classes=None):
     """The model, with ``weights`` loaded: a file, or a pretrained tag of architecture ``arch``.
 
-    A tag is resolved by the weights store (``zoo.hub.store``: verified files,
+    A tag is resolved by the weights store (``cnn_zoo.hub.store``: verified files,
     cache, package data, remote), a leaf module that imports nothing of the zoo
     above it, as keras.applications builders fetch their own weights. The
     model then carries the tag's manifest entry as ``model.zoo_info``
@@ -86,7 +86,7 @@ def finish(inputs, outputs, name, weights, *, arch, num_classes=None):
         return model
     entry = None
     if is_tag(weights):
-        from zoo.hub.store import info, pull
+        from cnn_zoo.hub.store import info, pull
 
         entry = info(weights)
         if entry.arch != arch:

@@ -1,6 +1,6 @@
 """``convnet``: the parametric stack ``[(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX``.
 
-The whole plan is checked by :func:`zoo.models.convnet_spec.plan_convnet`
+The whole plan is checked by :func:`cnn_zoo.models.convnet_spec.plan_convnet`
 before a single layer is created, so an impossible configuration fails with
 the arithmetic error that names its stage.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import keras
 
-import layers
-from zoo.models import common
-from zoo.models.convnet_spec import EXAMPLE, plan_convnet
-from zoo.registry import register_model
+from cnn_zoo import layers
+from cnn_zoo.models import common
+from cnn_zoo.models.convnet_spec import EXAMPLE, plan_convnet
+from cnn_zoo.registry import register_model
 
 
 @register_model

@@ -23,7 +23,7 @@ import math
 import re
 from typing import Sequence
 
-from layers.arithmetic import ShapeError, conv_multiply_adds, output_size
+from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, output_size
 
 _GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"

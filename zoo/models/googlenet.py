@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import keras
 
-import layers
-from zoo.models import common
-from zoo.registry import register_model
+from cnn_zoo import layers
+from cnn_zoo.models import common
+from cnn_zoo.registry import register_model
 
 # Table 1, one row per stage: (name, kind, arguments). An inception row's
 # arguments are its six widths: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5,

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import keras
 
-import layers
-from zoo.models import common
-from zoo.registry import register_model
+from cnn_zoo import layers
+from cnn_zoo.models import common
+from cnn_zoo.registry import register_model
 
 HEADS = ("rbf", "softmax")
 

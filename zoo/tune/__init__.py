@@ -1,24 +1,24 @@
 """Tuning K/F/S/P (and the rest of a recipe) with Keras Tuner: ``zoo tune`` and ``zoo promote``.
 
-- :mod:`zoo.tune.space`: the recipe's search_space, validated; the shape check.
-- :mod:`zoo.tune.oracles`: Keras Tuner's four oracles, taught to reject infeasible shapes.
-- :mod:`zoo.tune.hypermodel`, :mod:`zoo.tune.tuner`: building and training one trial.
-- :mod:`zoo.tune.search`: the driver (:func:`tune`): folders, resume, time budget.
-- :mod:`zoo.tune.distributed`: Keras Tuner's chief/worker mode over gRPC.
-- :mod:`zoo.tune.report`: ranked table, CSV, JSON, PNG.
-- :mod:`zoo.tune.promotion`: retrain the best trial and publish it.
+- :mod:`cnn_zoo.tune.space`: the recipe's search_space, validated; the shape check.
+- :mod:`cnn_zoo.tune.oracles`: Keras Tuner's four oracles, taught to reject infeasible shapes.
+- :mod:`cnn_zoo.tune.hypermodel`, :mod:`cnn_zoo.tune.tuner`: building and training one trial.
+- :mod:`cnn_zoo.tune.search`: the driver (:func:`tune`): folders, resume, time budget.
+- :mod:`cnn_zoo.tune.distributed`: Keras Tuner's chief/worker mode over gRPC.
+- :mod:`cnn_zoo.tune.report`: ranked table, CSV, JSON, PNG.
+- :mod:`cnn_zoo.tune.promotion`: retrain the best trial and publish it.
 
 Importing this package is cheap; the names below import Keras on first use.
 """
 
-from zoo.tune.space import SearchSpace, SearchSpaceError
+from cnn_zoo.tune.space import SearchSpace, SearchSpaceError
 
 __all__ = ["SearchSpace", "SearchSpaceError", "TuneError", "TuneResult", "tune", "run_worker",
            "promote", "load_report"]
 
-_LAZY = {"tune": "zoo.tune.search", "TuneResult": "zoo.tune.search", "TuneError": "zoo.tune.search",
-         "run_worker": "zoo.tune.distributed", "promote": "zoo.tune.promotion",
-         "load_report": "zoo.tune.report"}
+_LAZY = {"tune": "cnn_zoo.tune.search", "TuneResult": "cnn_zoo.tune.search", "TuneError": "cnn_zoo.tune.search",
+         "run_worker": "cnn_zoo.tune.distributed", "promote": "cnn_zoo.tune.promotion",
+         "load_report": "cnn_zoo.tune.report"}
 
 
 def __getattr__(name):
@@ -26,4 +26,4 @@ def __getattr__(name):
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'zoo.tune' has no attribute {name!r}")
+    raise AttributeError(f"module 'cnn_zoo.tune' has no attribute {name!r}")

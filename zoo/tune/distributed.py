@@ -37,7 +37,7 @@ POLL_S = 0.2
 
 def parse_address(text, default_port=0) -> tuple[str, int]:
     """'host:port', 'host' or ':port' -> (host, port); the host defaults to 127.0.0.1."""
-    from zoo.tune.search import TuneError
+    from cnn_zoo.tune.search import TuneError
 
     if text is None:
         return DEFAULT_HOST, default_port
@@ -77,7 +77,7 @@ def start_server(oracle, host, port):
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
-    from zoo.tune.search import TuneError
+    from cnn_zoo.tune.search import TuneError
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
@@ -95,7 +95,7 @@ def start_server(oracle, host, port):
 
 
 def worker_command(out_dir, host, port, tuner_id, data_dir=None) -> list[str]:
-    command = [sys.executable, "-m", "zoo.cli", "tune", "--worker", "--out", str(out_dir),
+    command = [sys.executable, "-m", "cnn_zoo.cli", "tune", "--worker", "--out", str(out_dir),
                "--oracle", f"{host}:{port}", "--tuner-id", tuner_id]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
@@ -125,7 +125,7 @@ def run_chief(search, oracle_address=None, workers=0):
     """Serves the search's oracle until every trial has ended; returns the chief's tuner."""
     from keras_tuner.src.distribute.oracle_chief import exit_chief
 
-    from zoo.tune.search import TuneError
+    from cnn_zoo.tune.search import TuneError
 
     host, port = parse_address(oracle_address)
     with tuner_env("chief", host, port):
@@ -162,7 +162,7 @@ def run_chief(search, oracle_address=None, workers=0):
 def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
                log=print):
     """Runs trials for the chief at ``oracle_address`` until it has none left."""
-    from zoo.tune.search import Search, TuneError
+    from cnn_zoo.tune.search import Search, TuneError
 
     if not tuner_id or "chief" in tuner_id:
         raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "

@@ -1,8 +1,8 @@
 """The HyperModel: a trial's values -> the trial's recipe -> a compiled model -> ``fit``.
 
-A trial is a recipe: :meth:`zoo.tune.space.SearchSpace.recipe_for` applies
+A trial is a recipe: :meth:`cnn_zoo.tune.space.SearchSpace.recipe_for` applies
 the trial's values to the base recipe, and the model is built and compiled
-exactly as ``zoo train`` does (:func:`zoo.train.build_and_compile`). Before
+exactly as ``zoo train`` does (:func:`cnn_zoo.train.build_and_compile`). Before
 anything is built the shapes are planned; an impossible one raises
 :class:`InfeasibleTrial` with the arithmetic's reason, so no layer, graph or
 epoch is spent on it, and the search goes on (in Keras Tuner a convolution
@@ -17,7 +17,7 @@ import math
 import keras
 import keras_tuner
 
-from zoo.tune.space import SearchSpace
+from cnn_zoo.tune.space import SearchSpace
 
 
 class InfeasibleTrial(keras_tuner.errors.FailedTrialError):
@@ -41,7 +41,7 @@ class ObjectiveAlias(keras.callbacks.Callback):
 
 
 class ZooHyperModel(keras_tuner.HyperModel):
-    """Builds and fits the trials of ``space`` on ``splits`` (zoo.train.load_data)."""
+    """Builds and fits the trials of ``space`` on ``splits`` (cnn_zoo.train.load_data)."""
 
     def __init__(self, space: SearchSpace, splits, contract):
         super().__init__(name="zoo")
@@ -65,9 +65,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return math.ceil(len(self.splits["train"]) / recipe.batch_size)
 
     def build(self, hp):
-        from layers.arithmetic import ShapeError
-        from zoo.models.convnet_spec import SpecError
-        from zoo.train import build_and_compile
+        from cnn_zoo.layers.arithmetic import ShapeError
+        from cnn_zoo.models.convnet_spec import SpecError
+        from cnn_zoo.train import build_and_compile
 
         recipe = self.recipe(hp)
         try:
@@ -77,9 +77,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
             raise InfeasibleTrial(str(e)) from None
 
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
-        from zoo.callbacks import StopOnNaN
-        from zoo.data import make_pipeline
-        from zoo.train import recipe_callbacks, repeat_labels
+        from cnn_zoo.callbacks import StopOnNaN
+        from cnn_zoo.data import make_pipeline
+        from cnn_zoo.train import recipe_callbacks, repeat_labels
 
         recipe = self.recipe(hp)
         train, val = self.splits["train"], self.splits.get("validation")

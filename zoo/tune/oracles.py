@@ -1,7 +1,7 @@
 """Keras Tuner's four oracles, taught that some K/F/S/P combinations cannot exist.
 
 An oracle proposes hyperparameter values; here it first asks the search
-space's pure shape check (:meth:`zoo.tune.space.SearchSpace.check`), so:
+space's pure shape check (:meth:`cnn_zoo.tune.space.SearchSpace.check`), so:
 
 - random, Bayesian (initial points) and Hyperband draw again when a draw is
   infeasible: the draw is *rejected*, recorded with its arithmetic reason, and
@@ -35,7 +35,7 @@ import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
-from zoo.run import write_json
+from cnn_zoo.run import write_json
 
 INFEASIBLE = "infeasible: "
 TrialStatus = trial_module.TrialStatus
@@ -66,7 +66,7 @@ class FeasibleOracle:
         self._max_collisions = MAX_DRAWS
         self.rejected = {}  # values hash -> {"values", "reason", "draws"}
         self.rejected_draws = 0
-        self.verbose = 0  # the zoo prints its own lines (zoo.tune.tuner)
+        self.verbose = 0  # the zoo prints its own lines (cnn_zoo.tune.tuner)
         return self
 
     # -- sampling

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from zoo import run as runs
+from cnn_zoo import run as runs
 
 
 @dataclasses.dataclass
@@ -23,24 +23,24 @@ class PromoteResult:
     trial_id: str
     overrides: list
     metrics: dict           # test metrics of the retrained model
-    published: object = None  # zoo.hub.WeightsInfo, when published
+    published: object = None  # cnn_zoo.hub.WeightsInfo, when published
 
 
 def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), data_dir=None, dest=None,
             overwrite=False, verbose="auto") -> PromoteResult:
     """Retrains trial ``trial_id`` (default: the best completed one) of the search in
     ``tune_dir`` into ``out_dir`` (default ``tune_dir/promoted/trial_<id>``) and, with
-    ``tag``, publishes it with :func:`zoo.hub.publish` (``dest``, ``overwrite`` go there).
+    ``tag``, publishes it with :func:`cnn_zoo.hub.publish` (``dest``, ``overwrite`` go there).
 
     ``overrides`` ("key=value") apply after the trial's values: a search run on
     fewer epochs or examples is retrained on all of them with e.g.
     ``["epochs=15", "dataset.max_examples=null"]``.
     """
-    from zoo.recipe import load_recipe
-    from zoo.train import train
-    from zoo.tune.report import load_report
-    from zoo.tune.search import TuneError
-    from zoo.tune.space import SearchSpace
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.train import train
+    from cnn_zoo.tune.report import load_report
+    from cnn_zoo.tune.search import TuneError
+    from cnn_zoo.tune.space import SearchSpace
 
     tune_dir = Path(tune_dir)
     report = load_report(tune_dir)
@@ -76,7 +76,7 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
                         f"{result.message}")
     published = None
     if tag:
-        from zoo import hub
+        from cnn_zoo import hub
 
         # The search space and trial id reach the entry twice: in the run's recipe
         # (search_space, description) and whole, as the entry's ``tuning`` record.

@@ -28,8 +28,8 @@ import re
 import textwrap
 from pathlib import Path
 
-from zoo import preprocess
-from zoo import run as runs
+from cnn_zoo import preprocess
+from cnn_zoo import run as runs
 
 PROJECT = "search"
 
@@ -154,12 +154,12 @@ def _metric_values(state) -> dict:
 
 
 def load_report(out_dir, space=None) -> Report:
-    """The report of the search in ``out_dir`` (zoo.tune.search's layout)."""
-    from zoo.recipe import load_recipe
-    from zoo.tune.oracles import INFEASIBLE
-    from zoo.tune.search import TuneError
-    from zoo.tune.space import SearchSpace
-    from zoo.tune.tuner import read_events
+    """The report of the search in ``out_dir`` (cnn_zoo.tune.search's layout)."""
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.tune.oracles import INFEASIBLE
+    from cnn_zoo.tune.search import TuneError
+    from cnn_zoo.tune.space import SearchSpace
+    from cnn_zoo.tune.tuner import read_events
 
     out_dir = Path(out_dir)
     if not (out_dir / "tune.json").is_file():

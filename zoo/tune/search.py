@@ -4,7 +4,7 @@
     OUT/tune.json       tuner, objective, search space, feasibility, versions, sessions
     OUT/search/         Keras Tuner's project: oracle.json, trial_<id>/ (trial.json,
                         events.jsonl, execution<k>/history.csv, the best checkpoints)
-    OUT/results.csv, results.json, trials.png, hp_<name>.png   the report (zoo.tune.report)
+    OUT/results.csv, results.json, trials.png, hp_<name>.png   the report (cnn_zoo.tune.report)
 
 ``tune(..., resume=True)`` continues the search in OUT: finished trials are
 not redone, numbering continues, and a trial that was running continues from
@@ -29,9 +29,9 @@ import sys
 import time
 from pathlib import Path
 
-from zoo import run as runs
-from zoo.recipe import Recipe, load_recipe
-from zoo.tune.space import SearchSpace
+from cnn_zoo import run as runs
+from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.tune.space import SearchSpace
 
 PROJECT = "search"
 
@@ -44,7 +44,7 @@ class TuneError(ValueError):
 class TuneResult:
     out_dir: Path
     status: str       # "finished", "budget" (the time budget ran out), "interrupted"
-    report: object    # zoo.tune.report.Report
+    report: object    # cnn_zoo.tune.report.Report
     message: str = ""
 
 
@@ -141,8 +141,8 @@ class Search:
     """Everything one process of a search needs: recipe, data, space, and its tuner."""
 
     def __init__(self, out_dir, recipe: Recipe, *, data_dir=None, deadline=None, verbose=1, log=print):
-        from zoo.train import load_data
-        from zoo.tune.hypermodel import ZooHyperModel
+        from cnn_zoo.train import load_data
+        from cnn_zoo.tune.hypermodel import ZooHyperModel
 
         self.out_dir = Path(out_dir)
         self.recipe = recipe
@@ -178,8 +178,8 @@ class Search:
         return self.settings.seed if self.settings.seed is not None else self.recipe.seed
 
     def make_tuner(self):
-        from zoo.tune.oracles import make_oracle
-        from zoo.tune.tuner import ZooTuner
+        from cnn_zoo.tune.oracles import make_oracle
+        from cnn_zoo.tune.tuner import ZooTuner
 
         s = self.settings
         oracle = make_oracle(s.tuner, objective=s.objective, direction=self.direction,
@@ -213,7 +213,7 @@ class Search:
 
     def finish(self, tuner, status, message=""):
         """Final pruning (Hyperband keeps every trial's weights until the end) and the report."""
-        from zoo.tune.report import write_report
+        from cnn_zoo.tune.report import write_report
 
         if tuner is not None and self.settings.tuner == "hyperband" and not tuner._is_worker():
             tuner.prune()
@@ -249,7 +249,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     ``time_budget`` (seconds): no trial starts after it, and a running trial
     stops at the end of the epoch in which it passes. ``chief=True`` serves
     the oracle on ``oracle_address`` ("host:port", default 127.0.0.1 and a
-    free port) for workers (:func:`zoo.tune.distributed.run_worker`);
+    free port) for workers (:func:`cnn_zoo.tune.distributed.run_worker`);
     ``workers=N`` also starts N local worker processes.
     """
     out_dir, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
@@ -268,7 +268,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     tuner_obj, status, message = None, "finished", ""
     try:
         if chief or workers:
-            from zoo.tune.distributed import run_chief
+            from cnn_zoo.tune.distributed import run_chief
 
             tuner_obj = run_chief(search, oracle_address, workers)
         else:
@@ -283,7 +283,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
         status = "interrupted"
         message = f"interrupted; continue with: zoo tune --resume --out {out_dir}"
     except Exception as error:
-        from zoo.tune.oracles import TooManyFailures
+        from cnn_zoo.tune.oracles import TooManyFailures
 
         if isinstance(error, TooManyFailures):
             search.finish(tuner_obj, "failed")

@@ -15,7 +15,7 @@ Every mistake is a :class:`SearchSpaceError` whose one line names the key.
 The space also answers, without Keras, whether a trial's values give a
 convnet whose shapes exist (:meth:`SearchSpace.check`): the tuner asks before
 it builds anything. The check is the pure arithmetic of
-:func:`zoo.models.convnet_spec.plan_convnet`; this module does not use Keras
+:func:`cnn_zoo.models.convnet_spec.plan_convnet`; this module does not use Keras
 Tuner, it fills the ``HyperParameters`` object it is handed.
 """
 
@@ -32,9 +32,9 @@ import random
 import re
 from typing import Any, Mapping
 
-from layers.arithmetic import ShapeError
-from zoo.models.convnet_spec import SpecError, parse_spec, plan_convnet
-from zoo.recipe import Recipe, RecipeError
+from cnn_zoo.layers.arithmetic import ShapeError
+from cnn_zoo.models.convnet_spec import SpecError, parse_spec, plan_convnet
+from cnn_zoo.recipe import Recipe, RecipeError
 
 KINDS = ("choice", "int", "float")
 OPTIONS = {"choice": (), "int": ("min", "max", "step", "sampling"),
@@ -361,12 +361,12 @@ class SearchSpace:
         name = param.base_path[2]
         allowed = self._builder_arguments()
         if allowed is not None and name not in allowed:
-            from zoo.errors import UnknownArgumentError
+            from cnn_zoo.errors import UnknownArgumentError
             error = UnknownArgumentError(self.model, name, param.candidates()[0], allowed)
             raise SearchSpaceError(param.key, f"is not an argument of the model: {error}")
 
     def _builder_arguments(self):
-        from zoo.registry import get_builder  # imports the model's module (and Keras)
+        from cnn_zoo.registry import get_builder  # imports the model's module (and Keras)
 
         try:
             builder = get_builder(self.model)

@@ -6,7 +6,7 @@ On top of ``keras_tuner.Tuner`` it
   default configuration first, which crashes when the defaults are
   infeasible);
 - ends a trial whose shapes cannot exist before anything is built, as an
-  *infeasible* trial (see :mod:`zoo.tune.oracles`);
+  *infeasible* trial (see :mod:`cnn_zoo.tune.oracles`);
 - keeps each execution's epochs in ``execution<k>/history.csv`` and Keras'
   ``BackupAndRestore`` state, so a search killed mid-trial continues that
   trial from its last epoch on ``--resume`` (keras-tuner issue 439), and
@@ -35,10 +35,10 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
-from zoo.callbacks import Backup, save_weights_atomically
-from zoo.run import read_history, write_json
-from zoo.tune.hypermodel import InfeasibleTrial
-from zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible
+from cnn_zoo.callbacks import Backup, save_weights_atomically
+from cnn_zoo.run import read_history, write_json
+from cnn_zoo.tune.hypermodel import InfeasibleTrial
+from cnn_zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible
 
 CHECKPOINT = "checkpoint.weights.h5"
 
