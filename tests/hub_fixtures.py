@@ -7,13 +7,12 @@ session even though two test modules import it (each import makes its own
 fixture definition, so the result is kept here).
 
 ``hub_for(tmp_path, published)`` is a Hub whose local folder is that hub and
-whose cache is empty.
+whose cache is empty. ``write_photos(folder)`` makes sample photos (JPEG).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from pathlib import Path
 
@@ -31,9 +30,34 @@ class Published:
     tag: str = TAG
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("ZOO_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+# Sizes of real sample photos (Caffe's cat, Keras' elephant, a portrait, ...), not their pixels.
+PHOTO_SIZES = ((480, 360), (525, 351), (517, 606), (481, 323), (773, 606))
+
+
+def write_photos(folder: Path, sizes=PHOTO_SIZES, seed: int = 0) -> list[Path]:
+    """Photo-like RGB JPEGs (smooth gradients, a few shapes, sensor noise), made with Pillow.
+
+    Each is far larger than 3 kB, so a cut-off copy is a truncated JPEG.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, (w, h) in enumerate(sizes):
+        yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+        base = np.stack([np.sin(6 * xx + c + i) * 0.5 + 0.5 * yy for c in (0, 2, 4)], -1)
+        pixels = np.clip(base * 200 + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        draw = ImageDraw.Draw(image)
+        for _ in range(6):
+            x0, y0 = rng.integers(0, w - 40), rng.integers(0, h - 40)
+            box = (int(x0), int(y0), int(x0 + rng.integers(20, w // 2)), int(y0 + rng.integers(20, h // 2)))
+            draw.ellipse(box, fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        paths.append(folder / f"photo{i}.jpg")
+        image.save(paths[-1], quality=90)
+    return paths
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Data sources and input pipelines, on the real MNIST / Fashion-MNIST files."""
+"""Data sources and input pipelines, on the real MNIST / Fashion-MNIST files (got by name:
+see data_fixtures; downloading is tested in test_data_download.py)."""
 
 import gzip
 import os
@@ -7,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from data_fixtures import shared_data, tfds_dir, write_idx, write_pngs  # noqa: F401
+from data_fixtures import raw_fashion, raw_mnist, tfds_dir, write_idx, write_pngs  # noqa: F401
 
 from cnn_zoo import preprocess
 from cnn_zoo.data import (DataError, Dataset, holdout_split, load_dataset, load_splits,
@@ -18,8 +19,8 @@ FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal"
 
 
 @pytest.fixture(scope="module")
-def mnist_idx(shared_data):
-    return load_splits(f"idx:{shared_data / 'mnist'}")
+def mnist_idx(raw_mnist):
+    return load_splits(f"idx:{raw_mnist}")
 
 
 # --------------------------------------------------------------------------- specs
@@ -38,7 +39,7 @@ def test_parse_spec_rejects(spec):
         parse_spec(spec)
 
 
-def test_bad_split_and_validation_without_fraction(shared_data):
+def test_bad_split_and_validation_without_fraction():
     with pytest.raises(DataError, match="split must be one of train, validation, test"):
         load_dataset("embedded:mnist5k", "val")
     with pytest.raises(DataError, match="validation_fraction > 0"):
@@ -47,7 +48,7 @@ def test_bad_split_and_validation_without_fraction(shared_data):
 
 # --------------------------------------------------------------------------- idx
 
-def test_idx_mnist(mnist_idx, shared_data):
+def test_idx_mnist(mnist_idx, raw_mnist):
     train, test = mnist_idx["train"], mnist_idx["test"]
     assert isinstance(train, Dataset)
     assert train.x.shape == (60000, 28, 28, 1) and train.x.dtype == np.uint8
@@ -55,13 +56,13 @@ def test_idx_mnist(mnist_idx, shared_data):
     assert train.y.dtype == np.int32 and int(train.y[0]) == 5 and int(test.y[0]) == 7
     assert train.class_names == tuple("0123456789") and train.num_classes == 10
     assert np.bincount(train.y).tolist()[:3] == [5923, 6742, 5958]  # MNIST's class counts
-    assert train.source == f"idx:{shared_data / 'mnist'}" and train.split == "train"
+    assert train.source == f"idx:{raw_mnist}" and train.split == "train"
     assert train.info["images"].endswith("train-images-idx3-ubyte.gz")
     assert train.x.max() == 255 and train.x.min() == 0
 
 
-def test_idx_fashion_with_class_names(shared_data):
-    test = load_dataset(f"idx:{shared_data / 'fashion-mnist'}", "test", class_names=FASHION_NAMES)
+def test_idx_fashion_with_class_names(raw_fashion):
+    test = load_dataset(f"idx:{raw_fashion}", "test", class_names=FASHION_NAMES)
     assert test.x.shape == (10000, 28, 28, 1)
     assert test.class_names[test.y[0]] == "Ankle boot"
     assert np.bincount(test.y).tolist() == [1000] * 10
@@ -73,11 +74,11 @@ def test_read_idx_plain_and_gzip(tmp_path):
     np.testing.assert_array_equal(read_idx(write_idx(tmp_path / "a.gz", a, compress=True)), a)
 
 
-def test_read_idx_rejects_wrong_magic_and_truncation(tmp_path, shared_data):
+def test_read_idx_rejects_wrong_magic_and_truncation(tmp_path, raw_mnist):
     (tmp_path / "x").write_bytes(b"PK\x03\x04" + bytes(20))
     with pytest.raises(DataError, match="not an idx file: magic number 0x504b0304"):
         read_idx(tmp_path / "x")
-    full = gzip.decompress((shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    full = gzip.decompress((raw_mnist / "t10k-labels-idx1-ubyte.gz").read_bytes())
     (tmp_path / "cut").write_bytes(full[:-10])
     with pytest.raises(DataError, match=r"header says shape \(10000,\).*truncated"):
         read_idx(tmp_path / "cut")
@@ -217,15 +218,11 @@ def test_tfds_fashion_class_names_and_env_dir(tfds_dir, monkeypatch):
     assert len(test) == 10000
 
 
-def test_tfds_not_prepared_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv("ZOO_TFDS_RAW_DIR", raising=False)
-    with pytest.raises(DataError, match="not prepared in .*prepare_tfds_offline"):
-        load_dataset("mnist", "test", data_dir=tmp_path)
-
-
 @pytest.mark.slow
-def test_tfds_prepares_itself_from_raw_dir_env(tmp_path, monkeypatch, shared_data):
-    monkeypatch.setenv("ZOO_TFDS_RAW_DIR", str(shared_data))  # holds mnist/ and fashion-mnist/
+def test_tfds_prepares_itself_from_raw_dir_env(tmp_path, monkeypatch, raw_fashion):
+    # raw_fashion's parent holds fashion-mnist/ (a mirror) or fashion_mnist/ (a download)
+    monkeypatch.setenv("ZOO_TFDS_RAW_DIR", str(raw_fashion.parent))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
     ds = load_dataset("fashion_mnist", "test", data_dir=tmp_path)
     assert len(ds) == 10000 and (tmp_path / "fashion_mnist").is_dir()
 

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from data_fixtures import shared_data, tfds_dir  # noqa: F401  (fixtures, for the slow test)
+from data_fixtures import tfds_dir  # noqa: F401  (fixture, for the slow test)
 from hub_fixtures import TAG, hub_for, published  # noqa: F401  (fixture)
 from cnn_zoo import registry
 from cnn_zoo.cli import main

