@@ -50,8 +50,9 @@ def need(function, name: str, *args):
     try:
         return function(name, *args)
     except DataError as error:
-        pytest.fail(f"the tests need the real {name} dataset (downloaded once into "
-                    f"{cache_dir()}, or read from a mirror folder): {error}", pytrace=False)
+        message = (f"the tests need the real {name} dataset (downloaded once into "
+                   f"{cache_dir()}, or read from a mirror folder): {error}")
+    pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
 
 
 def _locked(function, name):
