@@ -116,6 +116,25 @@ def test_unreachable_server_is_one_line_with_url_error_and_offline_help(tmp_path
     assert not manual(tmp_path).exists()  # nothing left behind
 
 
+def test_silent_server_times_out_in_one_line(tmp_path, monkeypatch):
+    from cnn_zoo.data import tfds
+
+    # A socket that listens but never answers: the kernel completes the connect,
+    # then nothing comes, as behind a firewall that drops the traffic.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("ZOO_DATA_URL", base)
+        monkeypatch.setattr(tfds, "TIMEOUT", 0.5)
+        with pytest.raises(DataDownloadError) as error:
+            fetch_raw_files("mnist", tmp_path / "tfds", quiet=True)
+    message = str(error.value)
+    assert "\n" not in message and f"{base}/mnist/t10k-images-idx3-ubyte.gz" in message
+    assert "timed out" in message and "ZOO_TFDS_RAW_DIR" in message
+    assert not manual(tmp_path).exists()
+
+
 def test_cli_train_offline_ends_in_one_line_exit_2(tmp_path, monkeypatch):
     from cnn_zoo.cli import main
 

@@ -32,7 +32,11 @@ from cnn_zoo.data.errors import DataDownloadError, DataError, DataOfflineError
 # socket timeout shows a cut network in seconds (a failed name lookup at once)
 # and names the URL and the real error; the build itself stays TFDS' own, from
 # the same manual_dir the offline mirror uses, so online and offline share one path.
-TIMEOUT = 10.0  # seconds a connect or a read may stall; GCS and S3 do not pause that long
+# Seconds a connect or a read may stall. Short, so that a network that drops
+# packets (a connect that never answers) still fails within the 15 s a user
+# waits, TensorFlow's import included; a stalled read fails too, and the next
+# try keeps the files already verified and fetches only the rest.
+TIMEOUT = 5.0
 RAW_FOLDERS = {"fashion_mnist": "fashion-mnist"}  # the name its authors give the files' folder
 _TRUE = ("1", "true", "yes", "on")
 
@@ -111,7 +115,7 @@ def _complete(path: Path, file: RawFile) -> bool:
     return path.is_file() and path.stat().st_size == file.size and digest(path)[1] == file.sha256
 
 
-def download_files(files, folder, *, timeout: float = TIMEOUT, quiet: bool = False) -> Path:
+def download_files(files, folder, *, timeout: float | None = None, quiet: bool = False) -> Path:
     """Downloads each RawFile missing from `folder` (or not matching its checksum) into it.
 
     A file lands only when its size and sha256 are right (written beside it,
@@ -129,7 +133,8 @@ def download_files(files, folder, *, timeout: float = TIMEOUT, quiet: bool = Fal
         if _complete(dest, file):
             continue
         try:
-            fetch.download(file.url, dest, size=file.size, sha256=file.sha256, timeout=timeout,
+            fetch.download(file.url, dest, size=file.size, sha256=file.sha256,
+                           timeout=TIMEOUT if timeout is None else timeout,
                            quiet=quiet, label=f"{folder.name}/{file.filename}")
         except HubError as error:
             raise DataDownloadError(str(error), file.url, str(error)) from None
