@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from data_fixtures import loopback, need, raw_mnist, write_idx  # noqa: F401  (fixtures)
-from cnn_zoo.data import (DataDownloadError, DataOfflineError, fetch_raw_files, load_dataset,
-                          read_idx)
+from cnn_zoo.data import (DataDownloadError, DataError, DataOfflineError, fetch_raw_files,
+                          load_dataset, read_idx)
 from cnn_zoo.data.tfds import RawFile, download_files, registered_files
 from cnn_zoo.errors import ZooError
 
@@ -162,6 +162,21 @@ def test_zoo_offline_never_touches_the_network(tmp_path, monkeypatch, loopback, 
     assert "\n" not in message and "ZOO_OFFLINE=1" in message and "ZOO_TFDS_RAW_DIR" in message
     if mirror:
         assert f"ZOO_TFDS_RAW_DIR={tmp_path / 'mirror'}/mnist/ (that folder is missing)" in message
+
+
+def test_incomplete_mirror_is_one_line_without_network(tmp_path, monkeypatch, loopback,
+                                                       raw_mnist):  # noqa: F811
+    monkeypatch.setenv("ZOO_DATA_URL", loopback.url)
+    (tmp_path / "mirror" / "mnist").mkdir(parents=True)
+    for path in raw_mnist.glob("t10k-*.gz"):
+        (tmp_path / "mirror" / "mnist" / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "mirror" / "mnist" / LABELS).write_bytes(b"\x1f\x8b not the labels")
+    monkeypatch.setenv("ZOO_TFDS_RAW_DIR", str(tmp_path / "mirror"))
+    with pytest.raises(DataError) as error:
+        load_dataset("mnist", "test", data_dir=tmp_path / "tfds")
+    message = str(error.value)
+    assert "\n" not in message and loopback.requests == []
+    assert f"lacks {LABELS}, train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in message
 
 
 def test_corrupt_download_rejected_then_resumed_file_by_file(tmp_path, monkeypatch, loopback,

@@ -32,6 +32,7 @@ from cnn_zoo.data.errors import DataDownloadError, DataError, DataOfflineError
 # socket timeout shows a cut network in seconds (a failed name lookup at once)
 # and names the URL and the real error; the build itself stays TFDS' own, from
 # the same manual_dir the offline mirror uses, so online and offline share one path.
+
 # Seconds a connect or a read may stall. Short, so that a network that drops
 # packets (a connect that never answers) still fails within the 15 s a user
 # waits, TensorFlow's import included; a stalled read fails too, and the next
@@ -143,22 +144,29 @@ def download_files(files, folder, *, timeout: float | None = None, quiet: bool =
 
 def fetch_raw_files(name: str, data_dir=None, *, quiet: bool = False) -> Path:
     """The folder holding `name`'s official raw files: the mirror, an earlier download, or a new one."""
-    mirror = _mirror(name)
-    if mirror is not None:
-        return mirror
     tfds = _import_tfds()
     builder = tfds.builder(name, data_dir=_data_dir(data_dir))
     files = registered_files(builder)
     if not files:
         raise DataError(f"tfds:{name}: TFDS registers no raw files for it, so the zoo cannot "
                         f"download them; prepare it with tfds.builder({name!r}).download_and_prepare()")
+    mirror = _mirror(name)
+    if mirror is not None:
+        # Checked here, because TFDS would go to the network for a missing file
+        # (and retry for minutes) and report a wrong one in many lines.
+        bad = [f.filename for f in files if not _complete(mirror / f.filename, f)]
+        if bad:
+            raise DataError(f"tfds:{name}: the mirror folder {mirror} (ZOO_TFDS_RAW_DIR) lacks "
+                            f"{', '.join(bad)}, or their size or sha256 is not the official files' "
+                            "(as TFDS registers them); put the official files there")
+        return mirror
     folder = Path(builder.data_dir_root) / "downloads" / "manual" / _base(name)
     if all(_complete(folder / f.filename, f) for f in files):
         return folder
     if offline():
         raise DataOfflineError(f"tfds:{name} is not prepared in {builder.data_dir_root} and "
-                               f"ZOO_OFFLINE=1 forbids downloading it; unset ZOO_OFFLINE to download it, or "
-                               f"{_offline_help(name)}")
+                               "ZOO_OFFLINE=1 forbids downloading it; unset ZOO_OFFLINE to "
+                               f"download it, or {_offline_help(name)}")
     try:
         return download_files(files, folder, quiet=quiet)
     except DataDownloadError as error:
