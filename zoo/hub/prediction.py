@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -77,10 +78,18 @@ def _open(source):
     if isinstance(source, np.ndarray):
         return Image.fromarray(source)
     path = Path(source)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode  # stat, unlike open, never waits on a named pipe
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
         raise ImageError(f"{path}: is a folder, not an image")
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe waits for a writer (forever); a device may never end.
+        raise ImageError(f"{path}: not a regular file (a named pipe, socket or device); "
+                         "give the path of an image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
