@@ -59,8 +59,9 @@ def _save(fig, path: Path) -> Path:
 
 
 def _out_error(out: Path, error: OSError) -> ZooError:
-    return ZooError(f"cannot write the pictures into {out}: {error.filename or out}: "
-                    f"{error.strerror or error}; pass --out (out_dir=) a folder you can write")
+    where = f"{error.filename}: " if error.filename and str(error.filename) != str(out) else ""
+    return ZooError(f"cannot write the pictures into {out}: {where}{error.strerror or error}; "
+                    "pass --out (out_dir=) a folder you can write")
 
 
 def _writable_folder(out: Path) -> None:
@@ -122,15 +123,15 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     ``image`` is a path, a PIL image or an array; it gets the model's own
     preprocessing (see :mod:`cnn_zoo.hub.prediction`). Returns the files written.
     """
+    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
+        raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
+    out = Path(out_dir)
+    _writable_folder(out)  # before Keras is imported and the model loaded
+
     import keras
 
     from cnn_zoo.hub.loading import resolve
     from cnn_zoo.hub.prediction import read_image
-
-    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
-        raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
-    out = Path(out_dir)
-    _writable_folder(out)
     model, info = resolve(tag_or_model, hub, quiet=quiet)
     conv = first_conv(model)
     kernel = keras.ops.convert_to_numpy(conv.kernel)
