@@ -103,8 +103,9 @@ def _check_size(name: str, output: tuple, weights: int, macs: int) -> None:
     """The bounds of one planned layer and of the running multiply-add total."""
     volume = math.prod(output)
     shape = "×".join(map(str, output))
+    what = f"the input {shape}" if name == "input" else f"{name}: its output {shape}"
     if volume > MAX_VOLUME:
-        raise SpecError(f"{name}: its output {shape} holds {volume:,} values per image; at most "
+        raise SpecError(f"{what} holds {volume:,} values per image; at most "
                         f"{MAX_VOLUME:,} are allowed: use fewer filters or units, a smaller input, "
                         "or more pooling")
     if weights > MAX_WEIGHTS:
@@ -193,7 +194,7 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
                         f"Received: fc_units={fc_units!r}")
     pool_strides = pool_size if pool_strides is None else pool_strides
     (h, w, d), planned, macs = input_shape, [], 0
-    _check_size("the input", tuple(input_shape), 0, 0)
+    _check_size("input", tuple(input_shape), 0, 0)
     for s, stage in enumerate(stages, 1):
         for c in range(stage.convs):
             name = f"stage{s}_conv{c + 1}"
