@@ -51,6 +51,9 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
             dataset_license: dict | None = None, tuning: dict | None = None) -> WeightsInfo:
     """Adds the finished run in ``run_dir`` to the manifest in ``dest`` as ``tag``.
 
+    ``dest`` defaults to the user's own hub folder (:func:`default_dest`), where
+    ``zoo.load(tag)`` finds it; a tag shipped with the package is refused there.
+
     ``tag`` is ``arch.name`` with ``arch`` the run's model. An existing tag
     is replaced only with ``overwrite=True``. ``dataset_license`` (``{"name",
     "license", "attribution", "url"}``) states the licence of a dataset the
