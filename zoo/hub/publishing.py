@@ -42,9 +42,9 @@ def default_dest() -> Path:
 
 
 def _shipped_tags() -> dict:
-    from cnn_zoo.hub.store import Hub, _local_entries
+    from cnn_zoo.hub.store import local_models
 
-    return _local_entries(Hub.from_env(), {})
+    return mf.read_manifest(local_models() / mf.MANIFEST, {})
 
 
 def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
