@@ -169,6 +169,11 @@ def test_depth_is_bounded_before_anything_is_allocated(repeat):
     assert len(parse_spec("[(CONV-RELU)*1]*999-(FC-RELU)*1-SOFTMAX")[0]) == 999  # the bound itself
 
 
+def test_a_repeat_count_of_thousands_of_digits():
+    with pytest.raises(SpecError, match="a 5,000-digit number of times; at most 1,000 layers"):
+        parse_spec(f"[(CONV-RELU)*1]*{'9' * 5000}-SOFTMAX")
+
+
 @pytest.mark.parametrize("input_shape, kwargs, fragment", [
     ((100000, 100000, 3), {}, r"^the input 100000×100000×3 holds 30,000,000,000 values per image; at most 2,147,483,647"),
     ((28, 28, 1), {"filters": 10**7}, r"stage1_conv1: its output 28×28×10000000 holds 7,840,000,000 values"),

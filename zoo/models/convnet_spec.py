@@ -65,7 +65,7 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
         if not m:
             raise SpecError(f"cannot read the stage group at {rest[:30]!r} in spec {spec!r}; "
                             f"a group looks like [(CONV-RELU)*2-POOL]*3, e.g. {EXAMPLE}")
-        n, pool, groups = int(m.group(1) or 1), bool(m.group(2)), int(m.group(3) or 1)
+        n, pool, groups = _count(m.group(1), spec), bool(m.group(2)), _count(m.group(3), spec)
         if n < 1 or groups < 1:
             raise SpecError(f"N and M must be >= 1 in {m.group(0)!r} (spec {spec!r})")
         _check_depth(sum(s.convs + s.pool for s in stages) + (n + pool) * groups, spec)
@@ -78,7 +78,7 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
     fc = 0
     m = re.match(_FC, rest)
     if m:
-        fc = int(m.group(1) or 1)
+        fc = _count(m.group(1), spec)
         _check_depth(sum(s.convs + s.pool for s in stages) + fc, spec)
         rest = rest[m.end():]
         rest = rest[1:] if rest.startswith("-") else rest
@@ -86,6 +86,16 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
         raise SpecError(f"spec {spec!r} must end with (FC-RELU)*K-SOFTMAX or SOFTMAX, "
                         f"found {rest!r} instead; e.g. {EXAMPLE}")
     return tuple(stages), fc
+
+
+def _count(digits: str | None, spec) -> int:
+    """A repeat count; one of thousands of digits is refused before int() (Python caps at 4,300)."""
+    if digits is None:
+        return 1
+    if len(digits) > 30:
+        raise SpecError(f"spec {_short(spec)} repeats a group a {len(digits):,}-digit number of "
+                        f"times; at most {MAX_LAYERS:,} layers are allowed, e.g. {EXAMPLE}")
+    return int(digits)
 
 
 def _check_depth(layers: int, spec) -> None:
