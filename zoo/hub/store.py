@@ -128,7 +128,7 @@ def _timeout(hub: Hub) -> float:
     return float(value)
 
 
-def _hub_hint(error: UnreachableError, hub: Hub) -> DownloadError:
+def _hub_hint(error: UnreachableError, hub: Hub) -> UnreachableError:
     return UnreachableError(f"{error} (the remote hub is ZOO_HUB_URL={hub.url}: check it, or unset "
                             "ZOO_HUB_URL to use only saved_models/ and the cache)")
 
@@ -257,11 +257,11 @@ def pull(tag: str, *, hub: Hub | None = None, quiet: bool = False) -> Path:
             if tag not in _local_entries(hub):
                 _remember(entry, hub)
     except OSError as error:
-        raise cache_error(hub, error, f"{tag} must be stored there") from None
+        raise _cache_error(hub, error, f"{tag} must be stored there") from None
     return cached
 
 
-def cache_error(hub: Hub, error: OSError, why: str) -> HubError:
+def _cache_error(hub: Hub, error: OSError, why: str) -> HubError:
     """One line for a cache folder that cannot be written (ZOO_HOME a file, read-only, full)."""
     return HubError(f"cannot write to the cache {hub.cache} ({error.strerror or error}), and {why}: "
                     f"set ZOO_HOME to a folder you can write. Received: ZOO_HOME={str(hub.home)!r}")
