@@ -721,7 +721,7 @@ def test_zoo_load_of_a_packaged_tag_with_zoo_home_a_file(tmp_path, monkeypatch):
     assert model.zoo_info.tag == "lenet5_modern.mnist"
 
 
-def _served_with_a_bad_tag(loopback, published, value):  # noqa: F811
+def _served_with_a_bad_tag(loopback, value):
     data = json.loads((loopback.root / "manifest.json").read_text())
     evil = json.loads(json.dumps(data["tags"][TAG]))
     evil["kwargs"]["classifier_activation"] = value
@@ -738,7 +738,7 @@ def _served_with_a_bad_tag(loopback, published, value):  # noqa: F811
 ])
 def test_one_bad_remote_tag_leaves_the_others_usable(tmp_path, loopback, published, value, what):  # noqa: F811
     """A serialized function in kwargs gave a TypeError traceback, and broke every tag of the manifest."""
-    _served_with_a_bad_tag(loopback, published, value)
+    _served_with_a_bad_tag(loopback, value)
     hub = remote_hub(tmp_path, loopback)
     mf.verify(store.pull(TAG, hub=hub, quiet=True), published.info)  # the good tag still works
     with pytest.raises(ManifestError) as error:
