@@ -263,3 +263,49 @@ def test_googlenet_cards_match_the_reference_counts():
     torchvision = zoo.card_for("googlenet_bn")
     assert torchvision.totals.weights == 6_624_904  # torchvision.models.googlenet, no aux
     assert torchvision.totals.multiply_adds == 1_498_376_192  # torchvision's 1.498 GFLOPS
+
+
+# -- cards of any size: arithmetic, nothing allocated ---------------------------
+
+
+def test_card_of_a_huge_input_allocates_nothing():
+    """`zoo info lenet5 --input-shape 100000x100000x3` built the model and died of
+    ResourceExhausted: its F6 kernel alone is 75 billion × 84 floats."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    card = zoo.card_for("lenet5_modern", input_shape=(100000, 100000, 3))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024  # KiB on Linux
+    assert grown_mib < 512, f"building the card allocated {grown_mib:.0f} MiB"
+    # The numbers are the arithmetic: C1 is (100000 − 5 + 1)² positions of 5·5·3·6 weights ...
+    c1 = card.rows[0]
+    assert c1.output_shape == (99996, 99996, 6) and c1.weights == 5 * 5 * 3 * 6 + 6
+    assert c1.multiply_adds == 99996 ** 2 * 5 * 5 * 3 * 6
+    # ... and every Dense row holds n_in·units + units weights, however large n_in is.
+    for row in card.rows:
+        if row.type == "Dense":
+            n_in, units = row.input_shape[-1], row.output_shape[-1]
+            assert row.weights == n_in * units + units
+    assert card.totals.params > 10**12
+    # Nothing is left for Keras to initialise later: the next scope's exit allocates nothing.
+    with keras.StatelessScope():
+        pass
+    assert keras.ops.convert_to_numpy(keras.metrics.Mean()(keras.ops.ones((2,)))) == 1.0
+
+
+def test_card_without_allocation_equals_the_built_models_card():
+    shapes_only = zoo.card_for("lenet5_modern", input_shape=(40, 36, 1))
+    built = model_card(zoo.get_model("lenet5_modern", input_shape=(40, 36, 1)))
+    assert shapes_only == built
+    assert shapes_only.totals.params == zoo.get_model("lenet5_modern", input_shape=(40, 36, 1)).count_params()
+
+
+def test_cli_info_of_a_huge_input():
+    from click.testing import CliRunner
+
+    from cnn_zoo.cli import main
+
+    result = CliRunner().invoke(main, ["info", "lenet5", "--input-shape", "100000x100000x3", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["input_shape"] == [100000, 100000, 3] and data["totals"]["params"] > 10**12

@@ -149,3 +149,48 @@ def test_plan_multiply_adds_of_the_fashion_mnist_default():
     expected = 28 * 28 * 9 * 1 * 32 + 28 * 28 * 9 * 32 * 32 + 14 * 14 * 9 * 32 * 64 + 14 * 14 * 9 * 64 * 64 \
         + 7 * 7 * 64 * 128
     assert plan_convnet((28, 28, 1), filters=[32, 64], fc_units=[128]).multiply_adds == expected == 18_690_560
+
+
+# --------------------------------------------------------------------------- bounds
+
+@pytest.mark.parametrize("repeat", ["100000000000", "99999999999999999999", "100000", "1001"])
+def test_depth_is_bounded_before_anything_is_allocated(repeat):
+    """A MemoryError, an OverflowError and a hang in the builder, before the bound."""
+    spec = f"[(CONV-RELU)*1]*{repeat}-SOFTMAX"
+    with pytest.raises(SpecError, match=rf"has {int(repeat):,} layers; at most 1,000 are allowed"):
+        parse_spec(spec)
+    with pytest.raises(SpecError, match="at most 1,000"):
+        zoo.get_model("convnet", input_shape=(8, 8, 1), spec=spec)
+    ok, reason = is_feasible((8, 8, 1), spec)  # the tuner rejects it as infeasible
+    assert not ok and "at most 1,000" in reason
+    for spec in (f"[(CONV-RELU)*{repeat}]-SOFTMAX", f"[(CONV-RELU)*1]-(FC-RELU)*{repeat}-SOFTMAX"):
+        with pytest.raises(SpecError, match="at most 1,000"):
+            parse_spec(spec)
+    assert len(parse_spec("[(CONV-RELU)*1]*999-(FC-RELU)*1-SOFTMAX")[0]) == 999  # the bound itself
+
+
+def test_a_repeat_count_of_thousands_of_digits():
+    with pytest.raises(SpecError, match="a 5,000-digit number of times; at most 1,000 layers"):
+        parse_spec(f"[(CONV-RELU)*1]*{'9' * 5000}-SOFTMAX")
+
+
+@pytest.mark.parametrize("input_shape, kwargs, fragment", [
+    ((100000, 100000, 3), {}, r"^the input 100000×100000×3 holds 30,000,000,000 values per image; at most 2,147,483,647"),
+    ((28, 28, 1), {"filters": 10**7}, r"stage1_conv1: its output 28×28×10000000 holds 7,840,000,000 values"),
+    ((28, 28, 1), {"fc_units": 10**6, "spec": "[(CONV-RELU)*1]-(FC-RELU)*1-SOFTMAX"},
+     r"fc1: 25,088,000,000 weights; at most 2,147,483,647 per layer"),
+    ((1024, 1024, 3), {"filters": 256, "spec": "[(CONV-RELU)*30]-SOFTMAX"},
+     r"stage1_conv3: the stack needs 1,\d{3},\d{3},\d{3},\d{3} multiply-adds per image up to here; "
+     r"at most 1,000,000,000,000"),
+])
+def test_width_is_bounded_by_the_arithmetic(input_shape, kwargs, fragment):
+    with pytest.raises(SpecError, match=fragment):
+        plan_convnet(input_shape, **kwargs)
+    with pytest.raises(SpecError, match=fragment):
+        zoo.get_model("convnet", input_shape=input_shape, **kwargs)
+
+
+def test_spec_errors_are_zoo_errors():
+    from cnn_zoo.errors import ZooError
+
+    assert issubclass(SpecError, ZooError) and issubclass(SpecError, ValueError)

@@ -65,6 +65,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body + b"\0" * 1000)
             return
+        if fault == "endless":                # close-delimited body that never ends
+            self.end_headers()
+            chunk, sent = b"\0" * 65536, 0
+            self.wfile.write(body)
+            try:
+                while sent < 1 << 30:         # bounded: 1 GiB, far more than any buffer
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except OSError:                   # the client hung up
+                pass
+            server.sent[name] = len(body) + sent
+            return
         announced = len(body) + 10 if fault == "wrong_length" else len(body)
         self.send_header("Content-Length", str(announced))
         self.end_headers()
@@ -107,6 +119,7 @@ def loopback(tmp_path, published, monkeypatch):  # noqa: F811
     shutil.copytree(published.dest, root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.root, server.faults, server.requests, server.lock = root, {}, [], threading.Lock()
+    server.sent = {}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield LoopbackHub(root, f"http://127.0.0.1:{server.server_address[1]}", server)
@@ -321,8 +334,10 @@ def test_hub_from_env(tmp_path, monkeypatch):
         (tmp_path, tmp_path / "weights", "https://example.org/zoo", True, 7.0)
     assert Path(str(hub.local)) == REPO / "saved_models"
     assert not Hub.from_env({"ZOO_OFFLINE": "0"}).offline
-    with pytest.raises(DownloadError, match="ZOO_HUB_URL must be"):
-        Hub.from_env({"ZOO_HUB_URL": "ftp://example.org/zoo"})
+    # Malformed values are kept as written and reported when the remote hub is used.
+    bad = Hub.from_env({"ZOO_HOME": str(tmp_path), "ZOO_HUB_URL": "ftp://example.org/zoo",
+                        "ZOO_HUB_TIMEOUT": "abc"})
+    assert (bad.url, bad.timeout) == ("ftp://example.org/zoo", "abc")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if sys.platform.startswith("linux"):
         assert Hub.from_env({}).home == tmp_path / "xdg" / "cnn-zoo"
@@ -385,7 +400,7 @@ def test_progress_bar_redraws_on_a_terminal():
     ("no_length_short", DownloadError, ["broke off after", "truncated"]),
     ("no_length_long", IntegrityError, ["longer than"]),
     ("drop", DownloadError, ["broke off after 1000 of"]),
-    ("404", DownloadError, ["HTTP 404"]),
+    ("404", DownloadError, ["HTTP 404", "ZOO_HUB_URL=http://127.0.0.1:"]),
 ])
 def test_remote_pull_faults_leave_nothing_in_the_cache(tmp_path, loopback, published,  # noqa: F811
                                                        fault, error, fragments):
@@ -417,7 +432,8 @@ def test_unknown_remote_tag_and_missing_manifest(tmp_path, loopback):
     with pytest.raises(UnknownTagError, match=f"Did you mean '{TAG}'.*{loopback.url}"):
         store.pull("lenet5_modern.tinny", hub=hub)
     loopback.fault("manifest.json", "404")
-    with pytest.raises(DownloadError, match="manifest.json: HTTP 404"):
+    with pytest.raises(DownloadError, match=rf"manifest.json: HTTP 404 .*\(the remote hub is "
+                                            rf"ZOO_HUB_URL={loopback.url}: check it"):
         store.pull(TAG, hub=hub)
 
 
@@ -629,3 +645,204 @@ def test_builders_accept_a_pretrained_tag(tmp_path, monkeypatch):
         zoo.get_model("lenet5_modern", weights=tag, num_classes=3)
     with pytest.raises(ValueError, match="a pretrained tag such as 'lenet5.mnist'"):
         zoo.get_model("lenet5_modern", weights="model.h5")
+
+
+# ----------------------------------------------------------------------- what a user can get wrong
+
+
+def test_a_tag_is_matched_whole(tmp_path, published):  # noqa: F811
+    """`$` matches before a final newline: 'lenet5.nl\\n' was published as 'lenet5.nl\\n.weights.h5'."""
+    for bad in ("lenet5.nl\n", "lenet5_modern.tiny\n", "\nlenet5.mnist"):
+        with pytest.raises(ManifestError, match="arch.name"):
+            mf.parse_tag(bad)
+    from cnn_zoo.hub import publish
+
+    with pytest.raises(ManifestError, match="arch.name"):
+        publish(published.run_dir, "lenet5_modern.nl\n", dest=tmp_path / "hub")
+    assert not (tmp_path / "hub").exists()
+    entry = published.info.as_dict()
+    with pytest.raises(ManifestError, match="arch.name"):
+        WeightsInfo.from_dict(f"{TAG}\n", entry)
+    with pytest.raises(ManifestError, match="64 lowercase hex"):
+        WeightsInfo.from_dict(TAG, {**entry, "sha256": entry["sha256"] + "\n"})
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"ZOO_HUB_TIMEOUT": "abc", "ZOO_HUB_URL": "http://127.0.0.1:9"},
+     "ZOO_HUB_TIMEOUT must be a positive number of seconds a download may stall, e.g. 30. "
+     "Received: ZOO_HUB_TIMEOUT='abc'"),
+    ({"ZOO_HUB_TIMEOUT": "-5", "ZOO_HUB_URL": "http://127.0.0.1:9"}, "Received: ZOO_HUB_TIMEOUT=-5.0"),
+    ({"ZOO_HUB_TIMEOUT": "nan", "ZOO_HUB_URL": "http://127.0.0.1:9"}, "ZOO_HUB_TIMEOUT must be"),
+    ({"ZOO_HUB_URL": "ftp://example.org/zoo"}, "ZOO_HUB_URL must be an http://, https:// or file:// URL"),
+])
+def test_bad_hub_settings_only_matter_for_the_remote(tmp_path, monkeypatch, env, fragment):
+    """ZOO_HUB_TIMEOUT=abc made even the package's own tags fail."""
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ZOO_OFFLINE", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    shipped = store.pull("lenet5.mnist", quiet=True)
+    assert shipped == Path(str(store.local_models())) / "lenet5.mnist.weights.h5"
+    with pytest.raises(DownloadError) as error:
+        store.info("lenet5.nowhere")
+    assert fragment in str(error.value)
+    result = _cli("pull", "lenet5.mnist")
+    assert result.exit_code == 0 and result.stdout.strip() == str(shipped), result.output
+    _one_error_line(_cli("pull", "lenet5.nowhere"), fragment)
+
+
+def test_zoo_home_pointing_at_a_file(tmp_path, monkeypatch, loopback, published):  # noqa: F811
+    """Packaged tags load with an unusable cache; a tag that must be cached is one line."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("my notes")
+    monkeypatch.setenv("ZOO_HOME", str(home))
+    monkeypatch.setenv("ZOO_HUB_URL", loopback.url)
+    monkeypatch.delenv("ZOO_OFFLINE", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even a warning for the packaged tag
+        assert store.pull("lenet5_modern.mnist", quiet=True).parent == Path(str(store.local_models()))
+    with pytest.raises(HubError) as error:
+        store.pull(TAG, quiet=True)  # known only to the remote hub: it must go to the cache
+    message = str(error.value)
+    assert message.startswith(f"cannot write to the cache {home / 'weights'} (") and "\n" not in message
+    assert f"set ZOO_HOME to a folder you can write. Received: ZOO_HOME={str(home)!r}" in message
+    assert home.read_text() == "my notes"  # nothing on disk is lost
+    assert _cli("pull", "lenet5_modern.mnist").exit_code == 0
+    _one_error_line(_cli("pull", TAG), "cannot write to the cache", "ZOO_HOME")
+
+
+def test_zoo_load_of_a_packaged_tag_with_zoo_home_a_file(tmp_path, monkeypatch):
+    import cnn_zoo as zoo
+
+    home = tmp_path / "file"
+    home.write_text("")
+    monkeypatch.setenv("ZOO_HOME", str(home))
+    model = zoo.load("lenet5_modern.mnist")
+    assert model.zoo_info.tag == "lenet5_modern.mnist"
+
+
+def _served_with_a_bad_tag(loopback, value):
+    data = json.loads((loopback.root / "manifest.json").read_text())
+    evil = json.loads(json.dumps(data["tags"][TAG]))
+    evil["kwargs"]["classifier_activation"] = value
+    data["tags"]["lenet5_modern.evil"] = evil
+    (loopback.root / "manifest.json").write_text(json.dumps(data))
+    return data
+
+
+@pytest.mark.parametrize("value, what", [
+    ({"module": "builtins", "class_name": "function", "config": "print", "registered_name": "print"},
+     "a serialized Keras object ('function')"),
+    ({"config": {"code": "4wEAAAAAAAAA"}}, "a mapping"),
+    ([1, {"class_name": "Lambda"}], "a serialized Keras object ('Lambda')"),
+])
+def test_one_bad_remote_tag_leaves_the_others_usable(tmp_path, loopback, published, value, what):  # noqa: F811
+    """A serialized function in kwargs gave a TypeError traceback, and broke every tag of the manifest."""
+    _served_with_a_bad_tag(loopback, value)
+    hub = remote_hub(tmp_path, loopback)
+    mf.verify(store.pull(TAG, hub=hub, quiet=True), published.info)  # the good tag still works
+    with pytest.raises(ManifestError) as error:
+        store.info("lenet5_modern.evil", hub=hub)
+    message = str(error.value)
+    assert f"entry 'lenet5_modern.evil' has kwargs.classifier_activation = {what}" in message
+    assert "\n" not in message
+    with pytest.warns(UserWarning, match="lenet5_modern.evil.*skipped"):
+        assert list(store.available(hub=hub, remote=True)) == [TAG]
+
+
+def test_a_serialized_function_in_a_local_manifest_is_one_line(tmp_path, published, monkeypatch):  # noqa: F811
+    from cnn_zoo.hub import load
+
+    local = tmp_path / "local"
+    shutil.copytree(published.dest, local)
+    data = json.loads((local / "manifest.json").read_text())
+    data["tags"][TAG]["kwargs"]["classifier_activation"] = {
+        "module": "builtins", "class_name": "function", "config": "print"}
+    (local / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match=rf"entry '{TAG}' has kwargs.classifier_activation = a "
+                                            "serialized Keras object"):
+        load(TAG, hub=Hub(home=tmp_path / "home", local=local))
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_HUB_URL", local.as_uri())
+    _one_error_line(_cli("pull", TAG), TAG, "kwargs.classifier_activation")
+
+
+def test_an_endless_body_is_cut_off_at_the_size(tmp_path, loopback, published):  # noqa: F811
+    loopback.fault(published.info.file, "endless")
+    hub = remote_hub(tmp_path, loopback)
+    start = time.monotonic()
+    with pytest.raises(IntegrityError, match=f"longer than the {published.info.size} bytes"):
+        store.pull(TAG, hub=hub, quiet=True)
+    assert time.monotonic() - start < 30
+    deadline = time.monotonic() + 10
+    while published.info.file not in loopback.server.sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The client read size + 1 bytes and hung up; what else went out sat in socket buffers.
+    assert loopback.server.sent[published.info.file] < published.info.size + (64 << 20)
+    assert cache_files(hub) == []
+
+
+def test_an_unreachable_hub_names_zoo_hub_url(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with pytest.raises(DownloadError) as error:
+        store.info("lenet5_modern.tiny", hub=Hub(home=tmp_path, local=None, url=url, timeout=5))
+    message = str(error.value)
+    assert message.startswith(f"cannot reach {url}/manifest.json: ") and "\n" not in message
+    assert f"(the remote hub is ZOO_HUB_URL={url}: check it, or unset ZOO_HUB_URL" in message
+
+
+# ----------------------------------------------------------------------- publish: where
+
+
+def test_publish_goes_to_the_users_own_hub_folder(tmp_path, published, monkeypatch):  # noqa: F811
+    """Never into the installed package; zoo.load finds it there."""
+    import cnn_zoo as zoo
+    from cnn_zoo.hub import publish
+
+    package = Path(str(store.local_models()))
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in package.iterdir())
+    home = tmp_path / "home"
+    monkeypatch.setenv("ZOO_HOME", str(home))
+    monkeypatch.delenv("ZOO_HUB_URL", raising=False)
+    monkeypatch.setenv("ZOO_OFFLINE", "1")  # found without any network
+    info = publish(published.run_dir, "lenet5_modern.mine")
+    assert (home / "weights" / "lenet5_modern.mine.weights.h5").is_file()
+    assert mf.read_manifest(home / "weights" / "manifest.json") == {"lenet5_modern.mine": info}
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in package.iterdir()) == before
+    assert store.pull("lenet5_modern.mine") == home / "weights" / "lenet5_modern.mine.weights.h5"
+    assert zoo.load("lenet5_modern.mine").zoo_info == info
+    # A shipped tag's name is refused there: the package's entry would shadow it.
+    with pytest.raises(HubError, match="lenet5_modern.mnist is a tag shipped with cnn-zoo"):
+        publish(published.run_dir, "lenet5_modern.mnist")
+    result = _cli("publish", str(published.run_dir), "--tag", "lenet5_modern.cli2", "--json")
+    assert result.exit_code == 0, result.output
+    assert (home / "weights" / "lenet5_modern.cli2.weights.h5").is_file()
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in package.iterdir()) == before
+
+
+def test_publish_into_an_unwritable_dest_is_one_line(tmp_path, published):  # noqa: F811
+    import os
+
+    from cnn_zoo.hub import publish
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    for dest in (blocker, blocker / "hub"):
+        with pytest.raises(HubError) as error:
+            publish(published.run_dir, "lenet5_modern.x", dest=dest)
+        message = str(error.value)
+        assert message.startswith(f"cannot publish lenet5_modern.x into {dest}: ") and "\n" not in message
+        assert message.endswith("pass --dest (dest=) a folder you can write")
+        _one_error_line(_cli("publish", str(published.run_dir), "--tag", "lenet5_modern.x",
+                             "--dest", str(blocker / "hub")), "cannot publish", "--dest")
+    assert blocker.read_text() == "keep me"
+    locked = tmp_path / "read-only"
+    locked.mkdir(mode=0o555)
+    if not os.access(locked, os.W_OK):  # root writes into a 0555 folder
+        with pytest.raises(HubError, match="Permission denied"):
+            publish(published.run_dir, "lenet5_modern.x", dest=locked)

@@ -259,3 +259,104 @@ def test_cli_show(cli_env, photos, tmp_path):
     result = _cli("show", TAG, bad, "--out", tmp_path / "x")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"Error: {bad}: not an image")
+
+
+# ----------------------------------------------------------------------- files a user can give
+
+
+class _Rescuer:
+    """Opens ``fifo`` for writing once a reader waits on it, so that a reader stuck in open()
+    (the old behaviour: forever) gets EOF and the test fails instead of hanging."""
+
+    def __init__(self, fifo, after=5.0):
+        import threading
+
+        self.fifo, self.after, self.rescued = fifo, after, False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import os
+        import time
+
+        deadline = time.monotonic() + self.after
+        while not self.stop.wait(0.05):
+            if time.monotonic() < deadline:
+                continue
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader
+            except OSError:
+                continue
+            self.rescued = True
+            os.close(fd)
+            return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(5)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    with _Rescuer(fifo) as rescuer, pytest.raises(ImageError) as error:
+        read_image(fifo, RAW)
+    assert not rescuer.rescued, "read_image waited on the named pipe until a writer came"
+    assert str(error.value) == (f"{fifo}: not a regular file (a named pipe, socket or device); "
+                                "give the path of an image file")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are POSIX")
+def test_cli_predict_on_a_named_pipe(cli_env, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    good = _save(Image.new("L", (28, 28), 255), tmp_path / "white.png")
+    with _Rescuer(fifo, after=20) as rescuer:
+        result = _cli("predict", TAG, fifo, good)
+    assert not rescuer.rescued, "zoo predict waited on the named pipe until a writer came"
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if not line.endswith(" s")]  # not the download line
+    assert errors == [f"Error: {fifo}: not a regular file (a named pipe, socket or device); give the "
+                      "path of an image file"]
+    assert result.stdout.startswith(f"{good}: ")  # the other image is still predicted
+
+
+def test_show_into_a_folder_that_cannot_be_made(model, tmp_path):
+    from cnn_zoo.errors import ZooError
+    from cnn_zoo.hub import show
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "pictures"):
+        with pytest.raises(ZooError) as error:
+            show(model, out_dir=out)
+        message = str(error.value)
+        assert message.startswith(f"cannot write the pictures into {out}: ") and "\n" not in message
+        assert "pass --out (out_dir=) a folder you can write" in message
+    assert blocker.read_text() == "not a folder"  # nothing on disk is lost
+
+
+def test_cli_show_unwritable_out(cli_env, tmp_path):
+    import os
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = _cli("show", TAG, "--out", blocker / "pictures")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: cannot write the pictures into {blocker / 'pictures'}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    locked = tmp_path / "read-only"
+    locked.mkdir(mode=0o555)
+    if os.access(locked, os.W_OK):
+        return  # root writes into a 0555 folder: the file case above is the one that applies
+    result = _cli("show", TAG, "--out", locked)
+    assert result.exit_code == 2 and "Permission denied" in result.stderr, result.output

@@ -213,7 +213,7 @@ def test_cross_field_checks(write):
     ("epochs", r"--set epochs: expected KEY=VALUE"),
     ("=3", r"--set =3: expected KEY=VALUE"),
     ("a..b=1", r"--set a..b=1: expected KEY=VALUE"),
-    ("model.kwargs.filters=[1, 2", r"is not valid YAML.*quote lists and mappings"),
+    ("model.kwargs.filters=[1, 2", r"is not valid YAML.*as a list or mapping: close it"),
     ("epochs=ten", r"^--set epochs=ten: epochs must be an integer; Received: epochs='ten'"),
     ("optimizer.learning_rate=fast", r"^--set optimizer.learning_rate=fast: optimizer.learning_rate must be a number"),
     ("optimizer.name.x=1", r"optimizer.name is not a mapping, so it has no key 'x'"),
@@ -237,3 +237,63 @@ def test_missing_files_and_bad_files(write, tmp_path):
 
 def test_recipe_error_is_a_value_error():
     assert issubclass(RecipeError, ValueError)
+    from cnn_zoo.errors import ZooError
+
+    assert issubclass(RecipeError, ZooError)
+
+
+# --------------------------------------------------------------------------- what people write
+
+@pytest.mark.parametrize("written, value", [("1e-3", 1e-3), ("1e6", 1e6), ("3E-4", 3e-4),
+                                            ("-2.5e-1", -0.25), ("1.5e+2", 150.0), (".5e1", 5.0),
+                                            ("0.01", 0.01), ("2", 2)])
+def test_numbers_as_people_write_them(written, value):
+    """YAML 1.1 reads 1e-3 as a string; the recipe reads it as the number everyone means."""
+    assert parse_override(f"optimizer.learning_rate={written}")[1] == value
+    r = load_recipe("lenet5-mnist", [f"optimizer.learning_rate={abs(value)}",
+                                     f"optimizer.learning_rate={written.lstrip('-')}"])
+    assert r.optimizer.learning_rate == pytest.approx(abs(value)) and type(r.optimizer.learning_rate) is float
+
+
+def test_numbers_in_a_recipe_file(write):
+    r = load_recipe(write(MINIMAL + "optimizer: {learning_rate: 3E-4}\ncallbacks: {early_stopping: "
+                                    "{min_delta: 1e-4}}\ndescription: 1e5 words\n"))
+    assert (r.optimizer.learning_rate, r.callbacks.early_stopping.min_delta) == (3e-4, 1e-4)
+    assert r.description == "1e5 words"
+    assert parse_override("name=1e3x")[1] == "1e3x"  # only a whole number token is a number
+    # Still an integer field: 1e2 is a float, said plainly.
+    with pytest.raises(RecipeError, match=r"epochs must be an integer; Received: epochs=100.0"):
+        load_recipe("lenet5-mnist", ["epochs=1e2"])
+
+
+def test_an_unquoted_spec_gets_the_right_hint():
+    """The README's convnet spec, unquoted inside the shell's quotes, is not YAML: say how to quote it."""
+    spec = "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX"
+    with pytest.raises(RecipeError) as e:
+        load_recipe("convnet-fashion_mnist", [f"model.kwargs.spec={spec}"])
+    message = str(e.value)
+    assert f"""--set 'model.kwargs.spec="{spec}"'""" in message and "\n" not in message
+    r = load_recipe("convnet-fashion_mnist", [f'model.kwargs.spec="{spec}"'])
+    assert r.model.kwargs["spec"] == spec
+
+
+def test_unreadable_recipe_files_are_one_line(write, tmp_path):
+    import os
+
+    path = write(MINIMAL)
+    path.chmod(0o000)
+    try:
+        if not os.access(path, os.R_OK):  # root reads a chmod-000 file: then only /proc below
+            with pytest.raises(RecipeError, match=r"r.yaml: cannot read the recipe file \(Permission denied\)"):
+                load_recipe(path)
+    finally:
+        path.chmod(0o644)
+    if sys.platform.startswith("linux"):  # a regular file whose read fails, for root too
+        with pytest.raises(RecipeError, match=r"^/proc/self/mem: cannot read the recipe file \(Input/output error\)"):
+            load_recipe("/proc/self/mem")
+    binary = tmp_path / "b.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(RecipeError, match=r"b.yaml: not a text \(UTF-8\) recipe file"):
+        load_recipe(binary)
+    with pytest.raises(RecipeError, match=r"recipe file not found \(it is a folder\)"):
+        load_recipe(tmp_path)

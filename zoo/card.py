@@ -30,6 +30,7 @@ Keras is imported when a card is made, not when this module is imported.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -404,7 +405,38 @@ def card_for(name: str, input_shape=None, **kwargs) -> Card:
     """Build the registered model ``name`` (with the builder's ``kwargs``) and return its card.
 
     ``input_shape`` (channels-last, e.g. ``(32, 32, 1)``) defaults to the builder's.
+    The model is built without allocating its weights (they get shapes, not
+    values), so the card of a 100000×100000 input is as quick as that of 32×32.
     """
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
-    return model_card(get_model(name, **kwargs))
+    if kwargs.get("weights") is not None:  # loading weights needs their values
+        return model_card(get_model(name, **kwargs))
+    with _shapes_only():
+        model = get_model(name, **kwargs)
+    return model_card(model)
+
+
+@contextlib.contextmanager
+def _shapes_only():
+    """Variables created inside get shapes but no values: Keras' deferred initialisation.
+
+    ``keras.StatelessScope(initialize_variables=False)`` defers them, but keeps
+    them in Keras' list of variables to initialise at the next scope's exit
+    (which would allocate them after all); the list is put back as it was. The
+    one reach-in to keras.src lives here.
+    """
+    import keras
+
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # another Keras layout: build as usual (allocating)
+        yield
+        return
+    key = "uninitialized_variables"
+    before = list(global_state.get_global_attribute(key, []))
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute(key, before)

@@ -287,7 +287,7 @@ def pull_command(tag, quiet):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--tag", required=True, help="arch.name, e.g. lenet5.mnist (arch: the run's model).")
 @click.option("--dest", type=click.Path(file_okay=False),
-              help="Folder of the manifest and weights (default: the package's saved_models/).")
+              help="Folder of the manifest and weights (default: your hub folder, $ZOO_HOME/weights).")
 @click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):
@@ -406,7 +406,7 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run folder for the retraining (default: TUNE_DIR/promoted/trial_ID).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="TFDS data dir.")
-@click.option("--dest", type=click.Path(file_okay=False), help="Publish into this folder (default saved_models/).")
+@click.option("--dest", type=click.Path(file_okay=False), help="Publish into this folder (default $ZOO_HOME/weights).")
 @click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
 def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest, overwrite):
     """Retrain a trial of the search in TUNE_DIR with its recipe and publish it as --tag.

@@ -6,7 +6,7 @@ path). Values resolve in TF Model Garden's order:
     defaults (the dataclass defaults below) -> recipe file -> --set key=value
 
 `--set` keys are dotted (optimizer.learning_rate) and values are YAML, so
-"0.01" is a float, "true" a bool and "[1, 2]" a list. A mapping set on a
+"0.01" and "1e-3" are floats, "true" a bool and "[1, 2]" a list. A mapping set on a
 section (--set 'optimizer={name: sgd}') merges into it; anything else
 replaces. An unknown key, a wrong type or a bad value is a RecipeError that
 names the file (or the --set), the key path and what is allowed.
@@ -20,6 +20,7 @@ import dataclasses
 import difflib
 import importlib.resources
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import yaml
 
 from cnn_zoo import preprocess
 from cnn_zoo.data.sources import DataError, parse_spec
+from cnn_zoo.errors import ZooError
 
 RECIPE_VERSION = 1
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "nadam", "adamax", "adagrad", "adadelta",
@@ -37,8 +39,26 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "nadam", "adamax", "adagrad", "
 _DTYPE_POLICIES = {"none": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
-class RecipeError(ValueError):
+class RecipeError(ZooError):
     """A recipe that cannot be used as written; the message says where and why."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 (PyYAML) with the numbers people write: ``1e-3``, ``1e6``, ``3E-4``.
+
+    YAML 1.1 wants a dot in a float (``1.0e-3``) and reads ``1e-3`` as a string;
+    YAML 1.2, JSON and Python read it as the number everyone means.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
 
 
 # --------------------------------------------------------------------------- schema
@@ -422,12 +442,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise RecipeError(f"--set {text}: expected KEY=VALUE with a dotted key, e.g. "
                           "--set optimizer.learning_rate=0.01")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as e:
         first = str(e).splitlines()[0]
         raise RecipeError(f"--set {text}: the value {raw!r} is not valid YAML ({first}); "
-                          "quote lists and mappings in the shell: --set 'key=[1, 2]'") from None
+                          f"{_quote_hint(key, raw)}") from None
     return parts, value
+
+
+def _quote_hint(key: str, raw: str) -> str:
+    # The shell's quotes only keep the value in one piece; YAML then reads a value
+    # that starts with [ or { as a list or mapping (a convnet spec is neither).
+    text = f"quote it inside the shell's quotes: --set '{key}=\"{raw.strip()}\"'"
+    if raw.lstrip().startswith(("[", "{")):
+        return (f"YAML reads a value starting with {raw.lstrip()[0]} as a list or mapping: close it "
+                f"(--set 'key=[1, 2]'), or, to give text such as a convnet spec, {text}")
+    return f"to give it as text, {text}"
 
 
 def _set(raw: dict, parts: list[str], value, source: str) -> None:
@@ -478,8 +508,13 @@ def _resolve(name_or_path) -> tuple[Path | Any, str, str]:
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
         path = Path(text).expanduser()
-        if not path.is_file():
-            raise RecipeError(f"{text}: recipe file not found")
+        try:
+            found = path.is_file()
+        except OSError as e:  # a folder on the way that this user may not enter
+            raise RecipeError(f"{text}: cannot read the recipe file ({e.strerror or e})") from None
+        if not found:
+            raise RecipeError(f"{text}: recipe file not found"
+                              + (" (it is a folder)" if path.is_dir() else ""))
         return path, text, path.stem
     ref = _shipped() / f"{text}.yaml"
     if not ref.is_file():
@@ -491,9 +526,16 @@ def _resolve(name_or_path) -> tuple[Path | Any, str, str]:
 
 def _read(file, label: str) -> dict:
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = _load_yaml(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise RecipeError(f"{label}: not valid YAML: {' '.join(str(e).split())}") from None
+        raise RecipeError(f"{label}: not valid YAML: {' '.join(str(e).split())} (a text value "
+                          "that starts with [, {, * or & needs quotes, e.g. spec: \"[(CONV-RELU)*2]-SOFTMAX\")") \
+            from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{label}: not a text (UTF-8) recipe file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise RecipeError(f"{label}: cannot read the recipe file ({e.strerror or e}); check that it "
+                          "is a readable file") from None
     if not isinstance(data, Mapping):
         raise RecipeError(f"{label}: a recipe file holds a mapping of keys "
                           f"({', '.join(f.name for f in dataclasses.fields(Recipe))}); "
@@ -526,8 +568,8 @@ def list_recipes() -> list[tuple[str, str]]:
     for ref in sorted(_shipped().iterdir(), key=lambda r: r.name):
         if ref.name.endswith(".yaml"):
             try:
-                desc = str(yaml.safe_load(ref.read_text(encoding="utf-8")).get("description", ""))
-            except (yaml.YAMLError, AttributeError):
+                desc = str(_load_yaml(ref.read_text(encoding="utf-8")).get("description", ""))
+            except (yaml.YAMLError, AttributeError, OSError, UnicodeDecodeError):
                 desc = "(unreadable recipe file)"
             out.append((ref.name[: -len(".yaml")], (desc.strip().splitlines() or [""])[0]))
     return out

@@ -44,5 +44,9 @@ class DownloadError(HubError):
     """A download that failed: HTTP error, unreachable host, connection broken off."""
 
 
+class UnreachableError(DownloadError):
+    """The hub did not answer, or answered with an HTTP error (404, 500, ...)."""
+
+
 class OfflineError(HubError):
     """ZOO_OFFLINE=1 and the weights are not on this machine."""

@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError
+from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
 
 SCHEMES = ("http", "https", "file")
 _CHUNK = 64 * 1024
@@ -47,11 +47,11 @@ def _open(url: str, timeout: float):
         return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
         error.close()
-        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
+        raise UnreachableError(f"{url}: HTTP {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
-        raise DownloadError(f"cannot reach {url}: {error.reason}") from None
+        raise UnreachableError(f"cannot reach {url}: {error.reason}") from None
     except (OSError, http.client.HTTPException) as error:
-        raise DownloadError(f"cannot reach {url}: {error}") from None
+        raise UnreachableError(f"cannot reach {url}: {error}") from None
 
 
 class Progress:

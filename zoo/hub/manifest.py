@@ -46,8 +46,9 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SUFFIX = ".weights.h5"
 # arch: a registered model name; name: the weights' own name (lowercase, digits, _ and -).
-TAG = re.compile(r"^(?P<arch>[a-z][a-z0-9_]*)\.(?P<name>[a-z0-9][a-z0-9_\-]*)$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Always fullmatch: "$" also matches before a final newline ("lenet5.nl\n").
+TAG = re.compile(r"(?P<arch>[a-z][a-z0-9_]*)\.(?P<name>[a-z0-9][a-z0-9_\-]*)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
 # The licences of the datasets the recipes train on, as their publishers state them.
@@ -63,7 +64,7 @@ DATASETS = {
 
 def parse_tag(tag) -> tuple[str, str]:
     """``"lenet5.mnist"`` -> ``("lenet5", "mnist")``; anything else is a ManifestError."""
-    match = TAG.match(tag) if isinstance(tag, str) else None
+    match = TAG.fullmatch(tag) if isinstance(tag, str) else None
     if match is None:
         raise ManifestError(
             "A pretrained tag is 'arch.name': a model name, a dot and a lowercase name of "
@@ -138,23 +139,33 @@ class WeightsInfo:
                    and f.default is dataclasses.MISSING and name not in data]
         if missing:
             raise bad(f"lacks {', '.join(missing)}")
-        if data["arch"] != arch:
+        if data["arch"] != arch:  # (also refuses a non-text arch)
             raise bad(f"has arch {data['arch']!r} but the tag names {arch!r}")
         file = data["file"]
         # A bare file name: a manifest must not point outside its own folder.
         if not isinstance(file, str) or not file.endswith(SUFFIX) or os.path.basename(file) != file \
                 or "\\" in file or file.startswith("."):
             raise bad(f"has file {file!r}; expected a bare name ending in {SUFFIX}")
-        if not isinstance(data["sha256"], str) or not _SHA256.match(data["sha256"]):
+        if not isinstance(data["sha256"], str) or not _SHA256.fullmatch(data["sha256"]):
             raise bad(f"has sha256 {data['sha256']!r}; expected 64 lowercase hex digits")
         if isinstance(data["size"], bool) or not isinstance(data["size"], int) or data["size"] < 1:
             raise bad(f"has size {data['size']!r}; expected a positive number of bytes")
         kwargs = data["kwargs"]
         if not isinstance(kwargs, Mapping) or "num_classes" not in kwargs or "input_shape" not in kwargs:
             raise bad("has kwargs without input_shape and num_classes")
+        for key, value in kwargs.items():
+            problem = _not_plain(value)
+            if problem or not isinstance(key, str):
+                raise bad(f"has kwargs.{key} = {problem or 'a non-text key'}; a manifest's builder "
+                          "arguments are plain values only (numbers, text, true/false, null, lists)")
         prep = data["preprocessing"]
         if not isinstance(prep, Mapping) or not {"steps", "raw_shape", "input_shape"} <= set(prep):
             raise bad("has preprocessing without steps, raw_shape and input_shape")
+        for name in ("metrics", "recipe", "dataset"):
+            if not isinstance(data[name], Mapping):
+                raise bad(f"has {name} {data[name]!r}; expected a mapping")
+        if not isinstance(data["class_names"], list):
+            raise bad(f"has class_names {data['class_names']!r}; expected a list")
         if len(data["class_names"]) != kwargs["num_classes"]:
             raise bad(f"has {len(data['class_names'])} class names for "
                       f"num_classes={kwargs['num_classes']}")
@@ -163,8 +174,28 @@ class WeightsInfo:
         return cls(tag=tag, **values)
 
 
-def parse_manifest(data, where: str) -> dict[str, WeightsInfo]:
-    """``{tag: WeightsInfo}`` from a manifest's JSON data."""
+def _not_plain(value) -> str | None:
+    """What makes a builder argument unfit for a manifest (None: it is plain data).
+
+    A mapping is refused: it is how Keras serializes functions and objects
+    ({"class_name": "function", "module": ...}), which a loader would resolve.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return None
+    if isinstance(value, list):
+        return next((p for p in map(_not_plain, value) if p), None)
+    if isinstance(value, Mapping):
+        what = value.get("class_name") or value.get("module")
+        return (f"a serialized Keras object ({what!r})" if isinstance(what, str) else "a mapping")
+    return f"a {type(value).__name__}"
+
+
+def parse_manifest(data, where: str, bad: dict | None = None) -> dict[str, WeightsInfo]:
+    """``{tag: WeightsInfo}`` from a manifest's JSON data.
+
+    With ``bad`` (a dict), an entry that is not valid is left out and its
+    ManifestError kept in ``bad[tag]``, so one bad tag leaves the others usable.
+    """
     if not isinstance(data, Mapping) or not isinstance(data.get("tags"), Mapping):
         raise ManifestError(f'{where}: not a weights manifest (expected {{"format": {FORMAT}, '
                             '"tags": {...}})')
@@ -172,18 +203,29 @@ def parse_manifest(data, where: str) -> dict[str, WeightsInfo]:
     if not isinstance(version, int) or version > FORMAT:
         raise ManifestError(f"{where}: manifest format {version!r} is newer than this cnn-zoo "
                             f"reads ({FORMAT}); upgrade cnn-zoo")
-    return {tag: WeightsInfo.from_dict(tag, entry, where) for tag, entry in data["tags"].items()}
+    entries = {}
+    for tag, entry in data["tags"].items():
+        try:
+            entries[tag] = WeightsInfo.from_dict(tag, entry, where)
+        except ManifestError as error:
+            if bad is None:
+                raise
+            bad[str(tag)] = error
+    return entries
 
 
-def read_manifest(path) -> dict[str, WeightsInfo]:
-    """The entries of a manifest file (a Path or an importlib.resources Traversable); none if absent."""
+def read_manifest(path, bad: dict | None = None) -> dict[str, WeightsInfo]:
+    """The entries of a manifest file (a Path or an importlib.resources Traversable); none if absent.
+
+    ``bad``: see :func:`parse_manifest`.
+    """
     if not path.is_file():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ManifestError(f"{path} is not valid JSON ({error}); fix or remove it") from None
-    return parse_manifest(data, str(path))
+    return parse_manifest(data, str(path), bad)
 
 
 READABLE = 0o644

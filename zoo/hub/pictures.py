@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import math
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from cnn_zoo import preprocess
+from cnn_zoo.errors import ZooError
 
 
 def _figure(tiles, title, cmap, vmin=None, vmax=None, labels=None):
@@ -49,8 +51,27 @@ def _figure(tiles, title, cmap, vmin=None, vmax=None, labels=None):
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path)
+    try:
+        fig.savefig(path)
+    except OSError as error:
+        raise _out_error(path.parent, error) from None
     return path
+
+
+def _out_error(out: Path, error: OSError) -> ZooError:
+    where = f"{error.filename}: " if error.filename and str(error.filename) != str(out) else ""
+    return ZooError(f"cannot write the pictures into {out}: {where}{error.strerror or error}; "
+                    "pass --out (out_dir=) a folder you can write")
+
+
+def _writable_folder(out: Path) -> None:
+    """Creates ``out`` and proves a file can be written there, before any model is loaded."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".zoo-show-", suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise _out_error(out, error) from None
 
 
 def _safe(name: str) -> str:
@@ -102,16 +123,16 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     ``image`` is a path, a PIL image or an array; it gets the model's own
     preprocessing (see :mod:`cnn_zoo.hub.prediction`). Returns the files written.
     """
+    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
+        raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
+    out = Path(out_dir)
+    _writable_folder(out)  # before Keras is imported and the model loaded
+
     import keras
 
     from cnn_zoo.hub.loading import resolve
     from cnn_zoo.hub.prediction import read_image
-
-    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
-        raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
     model, info = resolve(tag_or_model, hub, quiet=quiet)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     conv = first_conv(model)
     kernel = keras.ops.convert_to_numpy(conv.kernel)
     f1, f2, depth, count = kernel.shape

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def _name(source, i: int) -> str:
     return getattr(source, "filename", None) or f"<image {i}>"
 
 
+def _check_path(source) -> Path:
+    """``source`` as a Path if it names a regular file, else an ImageError (no file is opened)."""
+    path = Path(source)
+    try:
+        mode = path.stat().st_mode  # stat, unlike open, never waits on a named pipe
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a folder, not an image")
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe waits for a writer (forever); a device may never end.
+        raise ImageError(f"{path}: not a regular file (a named pipe, socket or device); "
+                         "give the path of an image file")
+    return path
+
+
 def _open(source):
     from PIL import Image, UnidentifiedImageError
 
@@ -76,11 +95,7 @@ def _open(source):
         return source
     if isinstance(source, np.ndarray):
         return Image.fromarray(source)
-    path = Path(source)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
+    path = _check_path(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -176,6 +191,15 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
             or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
         images = [images]
     images = list(images)
+    early = {}  # files that cannot be images, found before the model is loaded
+    for i, source in enumerate(images):
+        if isinstance(source, (str, os.PathLike)):
+            try:
+                _check_path(source)
+            except ImageError as error:
+                if on_error == "raise":
+                    raise
+                early[i] = Prediction(_name(source, i), error=str(error))
     model, info = resolve(tag_or_model, hub, quiet=quiet)
     if preprocessing is None:
         if info is None:
@@ -190,6 +214,9 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
         else [str(i) for i in range(num_outputs)]
     results, arrays, where = [], [], []
     for i, source in enumerate(images):
+        if i in early:
+            results.append(early[i])
+            continue
         try:
             arrays.append(read_image(source, preprocessing["raw_shape"], _name(source, i)))
             where.append(i)

@@ -2,8 +2,11 @@
 
     publish("runs/lenet5-mnist", "lenet5.mnist")   # or: zoo publish runs/lenet5-mnist --tag lenet5.mnist
 
-writes ``saved_models/lenet5.mnist.weights.h5`` and its entry in
-``saved_models/manifest.json`` (see :mod:`cnn_zoo.hub.manifest` for the fields).
+writes ``lenet5.mnist.weights.h5`` and its entry in ``manifest.json`` (see
+:mod:`cnn_zoo.hub.manifest` for the fields) into the user's own hub folder, the
+cache (``$ZOO_HOME/weights``), where ``zoo.load`` and ``pull`` find it; never
+into the installed package. ``dest=`` (``--dest``) publishes elsewhere: a hub
+folder to serve as ``ZOO_HUB_URL``, or a checkout's ``saved_models/``.
 The weights are loaded into a freshly built model from the recorded builder
 arguments and saved from it: that proves the arguments rebuild the trained
 architecture, and leaves out the optimizer state a run's file carries (a third
@@ -32,18 +35,24 @@ RUN_FILES = ("manifest.json", "config.yaml", "preprocessing.json", "metrics.json
 
 
 def default_dest() -> Path:
-    """The package's saved_models/ folder, when it is a real folder (a checkout)."""
+    """The user's own hub folder: the cache of ``Hub.from_env()`` ($ZOO_HOME/weights)."""
+    from cnn_zoo.hub.store import Hub
+
+    return Hub.from_env().cache
+
+
+def _shipped_tags() -> dict:
     from cnn_zoo.hub.store import local_models
 
-    local = local_models()
-    if not isinstance(local, Path) or not local.is_dir():
-        raise HubError(f"saved_models/ is not a folder here ({local}); pass dest=DIR (--dest)")
-    return local
+    return mf.read_manifest(local_models() / mf.MANIFEST, {})
 
 
 def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
             dataset_license: dict | None = None, tuning: dict | None = None) -> WeightsInfo:
     """Adds the finished run in ``run_dir`` to the manifest in ``dest`` as ``tag``.
+
+    ``dest`` defaults to the user's own hub folder (:func:`default_dest`), where
+    ``zoo.load(tag)`` finds it; a tag shipped with the package is refused there.
 
     ``tag`` is ``arch.name`` with ``arch`` the run's model. An existing tag
     is replaced only with ``overwrite=True``. ``dataset_license`` (``{"name",
@@ -80,12 +89,33 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
         # The search folder's name, not this machine's path to it, goes into a published entry.
         tuning = {**tuning, "tune_dir": Path(tuning["tune_dir"]).name}
 
-    dest = Path(dest) if dest is not None else default_dest()
+    if dest is None:
+        dest = default_dest()
+        if tag in _shipped_tags():
+            # The package's entry would win over the cache's, and pull would take this
+            # file for a corrupt copy of the shipped one.
+            raise HubError(f"{tag} is a tag shipped with cnn-zoo; publish under another name, "
+                           f"e.g. {arch}.{tag.split('.', 1)[1]}-mine, or pass --dest DIR")
+        lock = dest / ".locks" / f"{mf.MANIFEST}.lock"  # the store's own lock for this manifest
+    else:
+        dest = Path(dest)
+        # The lock lives outside dest, so a checkout's saved_models/ gets no stray files.
+        key = hashlib.sha256(str(dest.resolve()).encode()).hexdigest()[:16]
+        lock = Path(tempfile.gettempdir()) / f"cnn-zoo-publish-{key}.lock"
+    try:
+        return _publish_into(dest, lock, tag, arch, overwrite, run_dir, run, recipe, contract,
+                             metrics, kwargs, dataset, tuning)
+    except OSError as error:
+        where = error.filename or dest
+        raise HubError(f"cannot publish {tag} into {dest}: {where}: {error.strerror or error}; pass "
+                       "--dest (dest=) a folder you can write") from None
+
+
+def _publish_into(dest: Path, lock: Path, tag, arch, overwrite, run_dir, run, recipe, contract,
+                  metrics, kwargs, dataset, tuning) -> WeightsInfo:
     dest.mkdir(parents=True, exist_ok=True)
     file = f"{tag}{mf.SUFFIX}"
-    # The lock lives outside dest, so a checkout's saved_models/ gets no stray files.
-    key = hashlib.sha256(str(dest.resolve()).encode()).hexdigest()[:16]
-    with file_lock(Path(tempfile.gettempdir()) / f"cnn-zoo-publish-{key}.lock"):
+    with file_lock(lock):
         entries = mf.read_manifest(dest / mf.MANIFEST)
         if tag in entries and not overwrite:
             raise HubError(f"{tag} is already published in {dest / mf.MANIFEST}; pass "

@@ -14,6 +14,12 @@ and a pool, then 2 hidden FC layers. Hyperparameters are given per conv
 layer, per stage, or once for all: ``filters`` (K), ``kernel_size`` (F),
 ``strides`` (S), ``padding`` (P); ``pool_size`` and ``pool_strides``;
 ``fc_units``.
+
+Bounds: at most ``MAX_LAYERS`` layers, and per image no layer output above
+``MAX_VOLUME`` values, no layer above ``MAX_WEIGHTS`` weights and no more than
+``MAX_MULTIPLY_ADDS`` in all; checked on the numbers, before anything is
+allocated (a spec such as ``[(CONV-RELU)*1]*100000000000-SOFTMAX`` is refused
+at once, not after a MemoryError).
 """
 
 from __future__ import annotations
@@ -23,15 +29,24 @@ import math
 import re
 from typing import Sequence
 
-from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, output_size
+from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, conv_weights, output_size
 
 _GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"
 EXAMPLE = "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX"
 
+# Bounds far above any useful stack (VGG-19 has 24 layers, GoogLeNet 1.5e9
+# multiply-adds), low enough that planning and building stay instant and a
+# tensor stays within what 32-bit indexing (GPU kernels, TFLite) can address.
+MAX_LAYERS = 1000
+MAX_VOLUME = 2**31 - 1          # values in one layer's output, per image
+MAX_WEIGHTS = 2**31 - 1         # weights of one layer (8 GiB of float32)
+MAX_MULTIPLY_ADDS = 10**12      # per image, conv and hidden FC layers (~650 GoogLeNets)
 
-class SpecError(ValueError):
-    """A convnet spec that does not follow the grammar."""
+
+class SpecError(ZooError):
+    """A convnet spec that does not follow the grammar, or exceeds the bounds."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +65,10 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
         if not m:
             raise SpecError(f"cannot read the stage group at {rest[:30]!r} in spec {spec!r}; "
                             f"a group looks like [(CONV-RELU)*2-POOL]*3, e.g. {EXAMPLE}")
-        n, pool, groups = int(m.group(1) or 1), bool(m.group(2)), int(m.group(3) or 1)
+        n, pool, groups = _count(m.group(1), spec), bool(m.group(2)), _count(m.group(3), spec)
         if n < 1 or groups < 1:
             raise SpecError(f"N and M must be >= 1 in {m.group(0)!r} (spec {spec!r})")
+        _check_depth(sum(s.convs + s.pool for s in stages) + (n + pool) * groups, spec)
         stages += [Stage(n, pool)] * groups
         rest = rest[m.end():]
         rest = rest[1:] if rest.startswith("-") else rest
@@ -62,13 +78,53 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
     fc = 0
     m = re.match(_FC, rest)
     if m:
-        fc = int(m.group(1) or 1)
+        fc = _count(m.group(1), spec)
+        _check_depth(sum(s.convs + s.pool for s in stages) + fc, spec)
         rest = rest[m.end():]
         rest = rest[1:] if rest.startswith("-") else rest
     if rest != "SOFTMAX":
         raise SpecError(f"spec {spec!r} must end with (FC-RELU)*K-SOFTMAX or SOFTMAX, "
                         f"found {rest!r} instead; e.g. {EXAMPLE}")
     return tuple(stages), fc
+
+
+def _count(digits: str | None, spec) -> int:
+    """A repeat count; one of thousands of digits is refused before int() (Python caps at 4,300)."""
+    if digits is None:
+        return 1
+    if len(digits) > 30:
+        raise SpecError(f"spec {_short(spec)} repeats a group a {len(digits):,}-digit number of "
+                        f"times; at most {MAX_LAYERS:,} layers are allowed, e.g. {EXAMPLE}")
+    return int(digits)
+
+
+def _check_depth(layers: int, spec) -> None:
+    if layers > MAX_LAYERS:
+        raise SpecError(f"spec {_short(spec)} has {layers:,} layers; at most {MAX_LAYERS:,} are "
+                        f"allowed (lower N, M or K), e.g. {EXAMPLE}")
+
+
+def _short(spec) -> str:
+    text = repr(str(spec))
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def _check_size(name: str, output: tuple, weights: int, macs: int) -> None:
+    """The bounds of one planned layer and of the running multiply-add total."""
+    volume = math.prod(output)
+    shape = "×".join(map(str, output))
+    what = f"the input {shape}" if name == "input" else f"{name}: its output {shape}"
+    if volume > MAX_VOLUME:
+        raise SpecError(f"{what} holds {volume:,} values per image; at most "
+                        f"{MAX_VOLUME:,} are allowed: use fewer filters or units, a smaller input, "
+                        "or more pooling")
+    if weights > MAX_WEIGHTS:
+        raise SpecError(f"{name}: {weights:,} weights; at most {MAX_WEIGHTS:,} per layer are "
+                        "allowed: use fewer filters or units, or pool before the FC layers")
+    if macs > MAX_MULTIPLY_ADDS:
+        raise SpecError(f"{name}: the stack needs {macs:,} multiply-adds per image up to here; at "
+                        f"most {MAX_MULTIPLY_ADDS:,} are allowed: use fewer or narrower layers, a "
+                        "smaller input, or larger strides")
 
 
 def _per(value, counts: Sequence[int], name: str):
@@ -147,21 +203,29 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
         raise SpecError(f"`fc_units` needs one positive int, or one per FC layer ({fc}). "
                         f"Received: fc_units={fc_units!r}")
     pool_strides = pool_size if pool_strides is None else pool_strides
-    (h, w, d), planned = input_shape, []
+    (h, w, d), planned, macs = input_shape, [], 0
+    _check_size("input", tuple(input_shape), 0, 0)
     for s, stage in enumerate(stages, 1):
         for c in range(stage.convs):
             name = f"stage{s}_conv{c + 1}"
             args = {k: per[k][s - 1][c] for k in ("filters", "kernel_size", "strides", "padding")}
             h, w = (output_size(v, args["kernel_size"], args["strides"], args["padding"], rounding,
                                 layer=name) for v in (h, w))
-            d = args["filters"]
+            f, depth_in, d = args["kernel_size"], d, args["filters"]
+            macs += conv_multiply_adds((h, w), (f, f), depth_in, d)
+            _check_size(name, (h, w, d), conv_weights((f, f), depth_in, d), macs)
             planned.append(PlannedLayer(name, "conv", args, (h, w, d), s))
         if stage.pool:
             name = f"stage{s}_pool"
             h, w = (output_size(v, pool_size, pool_strides, 0, rounding, layer=name) for v in (h, w))
             planned.append(PlannedLayer(name, "max_pool", dict(pool_size=pool_size, strides=pool_strides),
                                         (h, w, d), s))
-    planned += [PlannedLayer(f"fc{i}", "dense", dict(units=u), (u,)) for i, u in enumerate(units, 1)]
+    inputs = h * w * d
+    for i, u in enumerate(units, 1):
+        macs += inputs * u
+        _check_size(f"fc{i}", (u,), inputs * u, macs)
+        planned.append(PlannedLayer(f"fc{i}", "dense", dict(units=u), (u,)))
+        inputs = u
     return Plan(tuple(planned), tuple(input_shape))
 
 
