@@ -1,6 +1,8 @@
 """The `zoo` command line through click's CliRunner: output, JSON, and one-line errors."""
 
+import io
 import json
+import os
 import subprocess
 import sys
 
@@ -53,12 +55,24 @@ def test_list_pattern_and_json():
                        "pretrained": registry.pretrained_tags("lenet5")}
 
 
-def test_list_pretrained(monkeypatch):
-    monkeypatch.setattr(registry, "pretrained_tags",
-                        lambda name: ["lenet5.mnist"] if name == "lenet5" else [])
-    result = run("list", "--pretrained", "--json")
-    assert [(m["name"], m["pretrained"]) for m in json.loads(result.stdout)] == \
-        [("lenet5", ["lenet5.mnist"])]
+def test_list_pretrained_lists_tags_with_dataset_metric_and_size():
+    from cnn_zoo.hub import available
+
+    published = available()
+    assert "lenet5.mnist" in published
+    result = run("list", "--pretrained")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["tag", "dataset", "metric", "size"]
+    assert [line.split()[0] for line in lines[1:]] == sorted(published)
+    row = next(line for line in lines if line.startswith("lenet5.mnist "))
+    accuracy = published["lenet5.mnist"].metrics["accuracy"]
+    assert "MNIST" in row and f"test accuracy {accuracy:.2%}" in row and "KB" in row
+    data = json.loads(run("list", "--pretrained", "lenet5*", "--json").stdout)
+    assert {d["tag"] for d in data} == {t for t in published if t.startswith("lenet5")}
+    mnist = next(d for d in data if d["tag"] == "lenet5.mnist")
+    assert mnist == {"tag": "lenet5.mnist", "arch": "lenet5", "dataset": "MNIST", "split": "test",
+                     "accuracy": accuracy, "examples": 10000, "size": published["lenet5.mnist"].size}
 
 
 def test_list_without_matches_says_so():
@@ -68,7 +82,8 @@ def test_list_without_matches_says_so():
     assert json.loads(run("list", "resnet*", "--json").stdout) == []
 
 
-@pytest.mark.parametrize("args", [["list"], ["--help"], ["list", "--json"], ["info", "lenett"]])
+@pytest.mark.parametrize("args", [["list"], ["--help"], ["list", "--json"], ["info", "lenett"],
+                                  ["list", "--pretrained"], ["info", "lenet5.mnist"], ["--version"]])
 def test_fast_commands_do_not_import_keras(args):
     code = (
         "import sys\n"
@@ -197,3 +212,201 @@ def test_info_of_a_builtin_model():
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "lenet5_modern: input 32×32×1"
     assert "params: 61,706" in result.stdout  # 156 + 2,416 + 48,120 + 10,164 + 850
+
+
+# -- version, tag cards, user errors against bugs (issue 15) -----------------------
+
+
+def test_version_is_the_installed_metadata_of_setup_cfg():
+    import configparser
+    from importlib import metadata
+    from pathlib import Path
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    version = config["metadata"]["version"]
+    assert zoo.__version__ == metadata.version("cnn-zoo") == version
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout == f"zoo (cnn-zoo) {version}\n"
+
+
+def test_info_of_a_tag_shows_its_card():
+    from cnn_zoo.hub import info
+
+    entry = info("lenet5.mnist")
+    result = run("info", "lenet5.mnist")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("lenet5.mnist: lenet5 weights, 10 classes")
+    assert f"sha256 {entry.sha256}" in out  # all 64 digits, to check a download by hand
+    assert f"accuracy {entry.metrics['accuracy']:.4f}" in out
+    assert "labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in out
+    assert "preprocessing: pad" in out and "lenet_scale" in out
+    assert "recipe: lenet5-mnist" in out and "licence CC BY-SA 3.0" in out
+    data = json.loads(run("info", "lenet5.mnist", "--json").stdout)
+    assert data["tag"] == "lenet5.mnist" and data["sha256"] == entry.sha256
+    assert data["recipe"]["config"]["model"]["name"] == "lenet5"
+    assert data["preprocessing"]["raw_shape"] == [28, 28, 1]
+    assert_user_error(run("info", "lenet5.nope"), "Unknown pretrained tag 'lenet5.nope'")
+    assert_user_error(run("info", "lenet5.mnist", "--input-shape", "32,32,1"), "--input-shape")
+
+
+def test_a_bug_shows_its_traceback_and_a_user_error_does_not(fresh_registry):
+    @zoo.register_model
+    def buggy(*, input_shape=None, num_classes=3, include_top=True, pooling=None,
+              classifier_activation="softmax", weights=None, name="buggy"):
+        """A builder with a bug."""
+        raise ValueError("an internal invariant broke")
+
+    result = run("info", "buggy")
+    assert result.exit_code == 1  # not 2: this is no mistake of the user's
+    assert isinstance(result.exception, ValueError) and "invariant" in str(result.exception)
+
+    @zoo.register_model
+    def picky(*, input_shape=None, num_classes=3, include_top=True, pooling=None,
+              classifier_activation="softmax", weights=None, name="picky"):
+        """A builder that refuses its input."""
+        raise zoo.ZooError("picky takes no input, Received: input_shape=(1, 1, 1)")
+
+    assert_user_error(run("info", "picky"), "picky takes no input")
+
+
+def test_shell_completion_of_recipe_model_and_tag_names():
+    from click.shell_completion import ShellComplete
+
+    from cnn_zoo.recipe import list_recipes
+
+    complete = ShellComplete(main, {}, "zoo", "_ZOO_COMPLETE")
+
+    def names(args, incomplete):
+        return [c.value for c in complete.get_completions(args, incomplete) if c.type == "plain"]
+
+    assert names(["info"], "lenet5") == ["lenet5", "lenet5_modern", *[
+        t for t in sorted(zoo.hub.available()) if t.startswith("lenet5")]]
+    assert names(["predict"], "lenet5.m") == ["lenet5.mnist"]
+    assert names(["eval"], "googlenet.") == ["googlenet.fashion_mnist"]
+    assert names(["finetune"], "conv") == ["convnet.fashion_mnist"]
+    assert names(["train"], "lenet5-") == [n for n, _ in list_recipes() if n.startswith("lenet5-")]
+    assert names(["tune"], "") == [n for n, _ in list_recipes()]
+
+
+# -- fast and quiet: subprocesses, as a user runs them --------------------------------------
+
+
+def _zoo_in_subprocess(*argv_lists):
+    """Runs main(argv) for each list in one fresh interpreter; (exit codes, heavy modules, stderr)."""
+    code = (
+        "import sys, json\n"
+        "from cnn_zoo.cli import main\n"
+        "codes = []\n"
+        f"for argv in {[list(a) for a in argv_lists]!r}:\n"
+        "    try:\n        main(argv)\n    except SystemExit as e:\n        codes.append(e.code)\n"
+        "import cnn_zoo.layers.arithmetic\n"
+        "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
+        "print('RESULT', json.dumps([codes, heavy]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    codes, heavy = json.loads(out.stdout.splitlines()[-1][len("RESULT "):])
+    return codes, heavy, out.stderr
+
+
+def test_explain_and_argument_errors_answer_before_tensorflow_is_imported(tmp_path):
+    missing = str(tmp_path / "missing")
+    cases = [
+        ["explain", "conv", "--input", "32x32x3", "-K", "6", "-F", "5"],
+        ["train", "no-such-recipe"],
+        ["train", "lenet5-mnist", "--set", "epochs=many"],
+        ["eval", missing],
+        ["eval", "lenet5.mnist", "--data", f"folder:{missing}"],
+        ["eval", "lenet5.nope"],
+        ["predict", "lenet5.mnist", f"{missing}.png"],
+        ["predict", missing, f"{missing}.png"],
+        ["show", "lenet5.mnist", f"{missing}.png"],
+        ["finetune", "lenet5.mnist", "--data", f"folder:{missing}", "--out", missing],
+        ["finetune", "lenet5.mnist", "--data", "idx:.", "--out", missing, "--set", "optimizer.nme=sgd"],
+        ["publish", str(tmp_path), "--tag", "Not A Tag"],
+        ["tune", "no-such-recipe"],
+    ]
+    codes, heavy, stderr = _zoo_in_subprocess(*cases)
+    assert heavy == []
+    assert codes == [0] + [2] * (len(cases) - 1), stderr
+    lines = stderr.splitlines()
+    assert len(lines) == len(cases) - 1 and all(line.startswith("Error: ") for line in lines), stderr
+
+
+def test_info_prints_nothing_on_stderr_unless_verbose():
+    # No TF_CPP_MIN_LOG_LEVEL from the test runner: the user's default environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    zoo_script = os.path.join(os.path.dirname(sys.executable), "zoo")
+    out = subprocess.run([zoo_script, "info", "lenet5"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("lenet5: input 32×32×1")
+    assert out.stderr == ""
+
+
+# -- progress ------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _fit(progress, epochs=2, steps_per_execution=4):
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
+    x, y = np.zeros((10, 3), "float32"), np.zeros((10,), "int32")
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(progress.seen)
+
+    model.fit(x, y, batch_size=1, epochs=epochs, callbacks=[progress, Spy()])
+    return seen
+
+
+def test_progress_never_counts_past_the_epochs_steps():
+    from cnn_zoo.progress import Progress
+
+    # 10 steps in calls of 4: Keras reports the last step of each call (3, 7, 11).
+    progress = Progress(stream=_Terminal())
+    seen = _fit(progress, epochs=1)
+    assert seen == [4, 8, 10]
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_epoch(capsys):
+    from cnn_zoo.progress import Progress
+
+    stream = io.StringIO()
+    _fit(Progress(stream=stream), epochs=3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    for i, line in enumerate(lines, start=1):
+        assert line.startswith(f"epoch {i}/3: 10 steps, ") and "loss " in line and "accuracy " in line
+    assert "\x1b" not in stream.getvalue() and "\r" not in stream.getvalue()
+    assert capsys.readouterr().out == ""  # and no Keras bar beside it
+
+
+# -- lazy layers ---------------------------------------------------------------------------
+
+
+def test_layers_load_on_first_use_and_scaled_tanh_stays_the_function():
+    code = (
+        "import sys\n"
+        "import cnn_zoo.layers as L\n"
+        "assert 'keras' not in sys.modules and L.output_size(32, 5) == 28\n"
+        "from cnn_zoo.layers.scaled_tanh import ScaledTanh\n"  # a direct submodule import first
+        "assert callable(L.scaled_tanh) and L.scaled_tanh.__name__ == 'scaled_tanh'\n"
+        "assert L.Conv2D.__module__ == 'cnn_zoo.layers.conv'\n"
+        "import keras\n"
+        "L.register_all()\n"
+        "assert keras.saving.get_registered_object('cnn_zoo>EuclideanRBF') is L.EuclideanRBF\n"
+        "print('OK')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "OK", out.stderr[-2000:]
