@@ -410,3 +410,22 @@ def test_layers_load_on_first_use_and_scaled_tanh_stays_the_function():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "OK", out.stderr[-2000:]
+
+
+# -- --json: one parseable document on stdout ------------------------------------------
+
+
+def test_recipes_and_pull_json(tmp_path, monkeypatch):
+    from cnn_zoo.hub import info
+    from cnn_zoo.recipe import list_recipes
+
+    data = json.loads(run("recipes", "--json").stdout)
+    assert [d["name"] for d in data] == [n for n, _ in list_recipes()]
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    result = run("pull", "lenet5.mnist", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    entry = info("lenet5.mnist")
+    assert data["tag"] == "lenet5.mnist" and data["sha256"] == entry.sha256 and data["size"] == entry.size
+    assert os.path.getsize(data["path"]) == entry.size

@@ -158,3 +158,15 @@ def test_train_ends_with_the_logs_and_the_next_commands(tmp_path):
     assert lines[-3:] == [f"next: zoo eval {out}", f"      zoo predict {out} IMAGE...",
                           f"      zoo publish {out} --tag lenet5.NAME"]
     assert (out / "logs").is_dir()
+
+
+def test_tune_json_is_one_document(tmp_path):
+    from test_tune import SPARSE, TINY
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(TINY + SPARSE)
+    result = _cli("tune", recipe, "--out", tmp_path / "out", "--max-trials", 1, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "finished" and data["out_dir"] == str(tmp_path / "out")
+    assert data["report"]["counts"]["completed"] == 1 and data["report"]["best"]["trial_id"]
