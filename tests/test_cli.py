@@ -429,3 +429,12 @@ def test_recipes_and_pull_json(tmp_path, monkeypatch):
     entry = info("lenet5.mnist")
     assert data["tag"] == "lenet5.mnist" and data["sha256"] == entry.sha256 and data["size"] == entry.size
     assert os.path.getsize(data["path"]) == entry.size
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["info", "lenet5", "--input-shape", "32,32"], "`input_shape` must be 3 positive ints"),
+    (["info", "lenet5_modern", "--input-shape", "2,2,1"], "(2 − 5 + 2·0)/1 + 1"),
+])
+def test_builder_refusals_are_user_errors(args, fragment):
+    # Builders validate their arguments with ZooError (a bare ValueError would read as a bug).
+    assert_user_error(run(*args), fragment)

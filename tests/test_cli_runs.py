@@ -170,3 +170,10 @@ def test_tune_json_is_one_document(tmp_path):
     data = json.loads(result.stdout)
     assert data["status"] == "finished" and data["out_dir"] == str(tmp_path / "out")
     assert data["report"]["counts"]["completed"] == 1 and data["report"]["best"]["trial_id"]
+
+
+def test_a_recipe_argument_the_builder_refuses_is_one_line(tmp_path):
+    result = _cli("train", "default", "--out", tmp_path / "run", "--set", "model.kwargs.pooling=mean",
+                  "--set", "dataset.max_examples=100")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "Error: `pooling` must be None, 'avg' or 'max'. Received: pooling='mean'\n"
