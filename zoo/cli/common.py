@@ -193,7 +193,3 @@ def check_data_spec(spec: str | None) -> None:
     if source.kind in ("idx", "npz", "folder") and not Path(source.arg).expanduser().exists():
         raise click.BadParameter(f"{source.arg} does not exist (from {spec!r})", param_hint="'--data'")
 
-
-def is_run_folder(path: str) -> bool:
-    """A `zoo train --out` folder (or a model.keras file inside one)."""
-    return os.path.isdir(path) or path.endswith(".keras")

@@ -8,14 +8,14 @@ import sys
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import JSON_OPTION, USAGE_ERROR, emit, import_keras, is_run_folder, one_line
+from cnn_zoo.cli.common import JSON_OPTION, USAGE_ERROR, emit, import_keras, one_line
 
 
 def check_model(tag_or_run: str) -> None:
     """A run folder that holds a model, or a known tag: checked before Keras is imported."""
-    if is_run_folder(tag_or_run):
-        from cnn_zoo.hub.loading import run_paths
+    from cnn_zoo.hub.loading import is_run, run_paths  # NumPy, no Keras
 
+    if is_run(tag_or_run):
         run_paths(tag_or_run)
     elif "." not in tag_or_run or os.sep in tag_or_run:
         raise click.BadParameter(f"{tag_or_run!r} is neither a run folder nor a pretrained tag such as "
