@@ -5,6 +5,8 @@
     model = zoo.get_model("lenet5")
     print(zoo.card_for("lenet5"))
     model = zoo.load("lenet5.mnist")     # pretrained weights by tag (cnn_zoo.hub)
+    zoo.list_pretrained()                # the published tags, as timm's list_pretrained
+    zoo.__version__
 
 Importing ``zoo`` is cheap (no Keras): the registry is plain Python, and the
 model card (which inspects Keras models) is imported on first use.
@@ -26,16 +28,24 @@ from cnn_zoo.registry import (  # noqa: F401
 
 __all__ = [
     "Card", "DuplicateModelError", "UnknownArgumentError", "UnknownModelError", "ZooError",
-    "card_for", "describe_models", "get_builder", "get_model", "list_models", "load", "model_card",
-    "pull", "register_model",
+    "card_for", "describe_models", "get_builder", "get_model", "list_models", "list_pretrained", "load",
+    "model_card",
+    "pull", "register_model", "__version__",
 ]
 
 # Public names that live in modules importing Keras: loaded on first access.
 _LAZY = {"model_card": "cnn_zoo.card", "card_for": "cnn_zoo.card", "Card": "cnn_zoo.card",
-         "load": "cnn_zoo.hub", "pull": "cnn_zoo.hub"}
+         "load": "cnn_zoo.hub", "pull": "cnn_zoo.hub", "list_pretrained": "cnn_zoo.hub.tags"}
 
 
 def __getattr__(name):  # PEP 562
+    if name == "__version__":  # setup.cfg's version, as installed: the one source of truth
+        from importlib import metadata
+
+        try:
+            return metadata.version("cnn-zoo")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
     if name in _LAZY:
         import importlib
 

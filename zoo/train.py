@@ -304,7 +304,8 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
     ``data`` (a dataset spec) evaluates on another dataset with the same
     preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
     """
-    from cnn_zoo import layers  # noqa: F401  (registers the layers for loading)
+    from cnn_zoo.layers import register_all  # cnn_zoo.layers is lazy: load every layer class
+    register_all()  # so that load_model finds them
     import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
     from cnn_zoo.data import load_dataset
 

@@ -14,7 +14,9 @@ One concept per module:
 - ``store``: the sources (cache, saved_models/, ZOO_HUB_URL), ``pull``, offline mode;
 - ``fetch``: verified, atomic downloads with a progress bar (urllib);
 - ``lock``: the inter-process file lock;
-- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``evaluate``;
+- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``load_run``, ``evaluate``;
+- ``tags``: ``list_pretrained`` and ``tag_card``, the tags as a user browses them;
+- ``finetuning``: ``finetune``, a tag trained on a user's own data (other classes too);
 - ``publishing``: ``publish``, a run folder → a manifest entry and a weights file;
 - ``prediction``: ``predict``, image files → top-k labels;
 - ``pictures``: ``show``, first-layer filters and feature maps as PNGs.
@@ -26,7 +28,7 @@ Environment: ``ZOO_HOME`` (cache root, default the user's cache folder +
 ``cnn-zoo``), ``ZOO_HUB_URL`` (remote hub), ``ZOO_OFFLINE=1`` (no network),
 ``ZOO_HUB_TIMEOUT`` (seconds, default 30).
 
-Importing this package, ``pull`` and ``info`` do not import Keras; the other
+Importing this package, ``pull``, ``info``, ``list_pretrained`` and ``tag_card`` do not import Keras; the other
 functions import it on first use.
 """
 
@@ -42,7 +44,8 @@ from cnn_zoo.hub.manifest import WeightsInfo, parse_tag, verify  # noqa: F401
 from cnn_zoo.hub.store import Hub, available, info, pull  # noqa: F401
 
 __all__ = [
-    "DownloadError", "HeadRebuiltWarning", "Hub", "HubError", "ImageError", "IntegrityError",
+    "ClassNamesWarning", "DownloadError", "HeadRebuiltWarning", "RunInfo", "finetune", "list_pretrained",
+    "load_run", "tag_card", "Hub", "HubError", "ImageError", "IntegrityError",
     "ManifestError", "OfflineError", "Prediction", "UnknownTagError", "WeightsInfo", "available",
     "evaluate", "info", "load", "parse_tag", "predict", "publish", "pull", "read_image", "show",
     "verify",
@@ -51,6 +54,9 @@ __all__ = [
 # Names whose modules import Keras (or NumPy-heavy code): loaded on first access.
 _LAZY = {
     "load": "cnn_zoo.hub.loading", "evaluate": "cnn_zoo.hub.loading", "HeadRebuiltWarning": "cnn_zoo.hub.loading",
+    "load_run": "cnn_zoo.hub.loading", "RunInfo": "cnn_zoo.hub.loading", "ClassNamesWarning": "cnn_zoo.hub.loading",
+    "list_pretrained": "cnn_zoo.hub.tags", "tag_card": "cnn_zoo.hub.tags",
+    "finetune": "cnn_zoo.hub.finetuning",
     "publish": "cnn_zoo.hub.publishing",
     "predict": "cnn_zoo.hub.prediction", "read_image": "cnn_zoo.hub.prediction", "Prediction": "cnn_zoo.hub.prediction",
     "ImageError": "cnn_zoo.hub.prediction",

@@ -12,13 +12,22 @@ by name, into the new one. Only the head (the layers named ``classifier`` and
 ``output``, see cnn_zoo.models.common and cnn_zoo.models.lenet) may differ: it is
 rebuilt, freshly initialised, and a warning names it. Any other layer whose
 weights no longer fit is an error.
+
+``load_run(dir)`` does the same for a ``zoo train --out`` folder: its
+model.keras, with the preprocessing and class names the run recorded.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import warnings
+from pathlib import Path
+
+import numpy as np
 
 from cnn_zoo import registry
+from cnn_zoo.errors import ZooError
 from cnn_zoo.hub import store
 from cnn_zoo.hub.manifest import WeightsInfo, normalized
 
@@ -32,6 +41,31 @@ class HeadRebuiltWarning(UserWarning):
     """load() rebuilt a model's head (e.g. for another num_classes): those layers are untrained."""
 
 
+class ClassNamesWarning(UserWarning):
+    """evaluate() was given data whose class names are not the model's; the message says how
+    they were matched."""
+
+
+class RunModelError(ZooError):
+    """A path given as a run folder holds no finished run (model.keras, preprocessing.json)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a run folder recorded for prediction: ``model.zoo_info`` of ``load_run``."""
+
+    run_dir: str
+    preprocessing: dict   # {"steps", "raw_shape", "input_shape"}
+    class_names: tuple
+    metrics: dict         # metrics.json ({} if the run was not evaluated)
+    recipe: dict          # {"config": the resolved recipe} (config.yaml)
+    tag = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
 def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = False, **kwargs):
     """The model of ``tag`` with its pretrained weights (pulled and verified first).
 
@@ -41,7 +75,7 @@ def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = Fa
     ``model.zoo_info``, the tag's :class:`WeightsInfo`.
     """
     if "weights" in kwargs:
-        raise ValueError(f"load() takes the weights from the tag {tag!r}; build without them "
+        raise ZooError(f"load() takes the weights from the tag {tag!r}; build without them "
                          f"with zoo.get_model(name, ...). Received: weights={kwargs['weights']!r}")
     info = store.info(tag, hub=hub)
     path = str(store.pull(tag, hub=hub, quiet=quiet))
@@ -72,7 +106,7 @@ def transfer_weights(source, target, *, tag: str = "the published model") -> lis
     """Copies weights from ``source`` to ``target`` layer by layer, matched by name.
 
     Returns the names of the head layers that could not take them (rebuilt);
-    any other layer that cannot is a ValueError.
+    any other layer that cannot is a ZooError.
     """
     rebuilt = []
     for layer in target.layers:
@@ -88,7 +122,7 @@ def transfer_weights(source, target, *, tag: str = "the published model") -> lis
         elif layer.name in HEAD_LAYERS or found is None:
             rebuilt.append(layer.name)
         else:
-            raise ValueError(
+            raise ZooError(
                 f"the weights of layer {layer.name!r} have shapes {[w.shape for w in found]} in "
                 f"{tag} but {[w.shape for w in weights]} with these arguments; only the head "
                 f"({', '.join(HEAD_LAYERS)}) is rebuilt. Keep the published input_shape, or "
@@ -96,40 +130,118 @@ def transfer_weights(source, target, *, tag: str = "the published model") -> lis
     return rebuilt
 
 
+def run_paths(path) -> tuple[Path, Path]:
+    """(model.keras, run folder) of a run folder or of a .keras file in one; checks without Keras."""
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent
+    model_path = path / "model.keras" if path.is_dir() else path
+    if not model_path.is_file():
+        raise RunModelError(f"no model at {model_path}: give a finished run folder (zoo train --out) "
+                            "or its model.keras, or a pretrained tag (zoo list --pretrained)")
+    if not (run_dir / "preprocessing.json").is_file():
+        raise RunModelError(f"no preprocessing.json beside {model_path}: the run's preprocessing "
+                            "and class names are unknown")
+    return model_path, run_dir
+
+
+def load_run(path):
+    """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
+    model_path, run_dir = run_paths(path)
+    import keras
+
+    from cnn_zoo.layers import register_all
+    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
+
+    register_all()  # the model file may name any of the zoo's layers
+    contract = json.loads((run_dir / "preprocessing.json").read_text())
+    metrics_file, config_file = run_dir / "metrics.json", run_dir / "config.yaml"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    recipe = {}
+    if config_file.is_file():
+        import yaml
+        recipe = {"config": yaml.safe_load(config_file.read_text())}
+    model = keras.saving.load_model(model_path)
+    model.zoo_info = RunInfo(str(run_dir), {k: contract[k] for k in ("steps", "raw_shape", "input_shape")},
+                             tuple(str(c) for c in contract.get("class_names", ())), metrics, recipe)
+    return model
+
+
+def is_run(tag_or_path) -> bool:
+    """A run folder or a .keras file, as opposed to a pretrained tag."""
+    path = Path(tag_or_path)
+    return path.is_dir() or path.suffix == ".keras"
+
+
 def resolve(tag_or_model, hub=None, quiet=False):
-    """(model, WeightsInfo) from a tag or from a model that ``load`` returned."""
-    if isinstance(tag_or_model, str):
-        model = load(tag_or_model, hub=hub, quiet=quiet)
+    """(model, info) from a tag, a run folder, or a model that ``load``/``load_run`` returned."""
+    if isinstance(tag_or_model, (str, Path)):
+        model = load_run(tag_or_model) if is_run(tag_or_model) else load(str(tag_or_model), hub=hub, quiet=quiet)
         return model, model.zoo_info
     info = getattr(tag_or_model, "zoo_info", None)
     return tag_or_model, info
 
 
+def match_classes(dataset, class_names):
+    """``dataset`` with labels that index ``class_names`` (the model's outputs), and how they were
+    matched: "same" (equal names), "by name" (the data's names are among the model's, labels
+    remapped) or "by position" (other names: data class i is scored as model class i)."""
+    from cnn_zoo.data import Dataset
+
+    names, theirs = tuple(class_names), tuple(dataset.class_names)
+    if theirs == names:
+        return dataset, "same"
+    shown = ", ".join(theirs[:12]) + (", ..." if len(theirs) > 12 else "")
+    mine = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    if set(theirs) <= set(names):
+        index = np.array([names.index(n) for n in theirs], np.int32)
+        warnings.warn(f"{dataset.source}: its class names ({shown}) differ from the model's ({mine}) "
+                      "in number or order; matched them by name", ClassNamesWarning, stacklevel=3)
+        return Dataset(dataset.x, index[dataset.y], names, dataset.source, dataset.split,
+                       dict(dataset.info)), "by name"
+    if len(theirs) > len(names):
+        raise ZooError(f"{dataset.source} has {len(theirs)} classes ({shown}) but the model "
+                       f"{len(names)} ({mine}): fine-tune it on these classes first (zoo finetune)")
+    unknown = [n for n in theirs if n not in names]
+    warnings.warn(f"{dataset.source}: its class names ({shown}) are not the model's ({mine}); "
+                  f"{len(unknown)} of them ({', '.join(unknown[:5])}) are unknown to it, so classes were "
+                  "matched by position (data class i scored as model class i): the accuracy is only "
+                  "meaningful if the orders agree", ClassNamesWarning, stacklevel=3)
+    return dataset, "by position"
+
+
 def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
              data_dir=None, hub=None) -> dict:
-    """Metrics of a pretrained model on the split its manifest metric was measured on.
+    """Metrics of a pretrained tag (or a run folder) on the split its metric was measured on.
 
     The data come from the recipe recorded in the manifest (same source,
     validation fraction and seed), so the published number is reproduced;
-    ``data`` (a dataset spec) evaluates on another dataset instead.
+    ``data`` (a dataset spec) evaluates on another dataset instead, its images
+    read at the model's raw size, its classes matched to the model's by name
+    where they can be (see :func:`match_classes`; the result's "classes" says how).
     """
     from cnn_zoo.data import load_dataset
     from cnn_zoo.recipe import Recipe
     from cnn_zoo.train import evaluate_model
 
     model, info = resolve(tag_or_model, hub)
-    if not isinstance(info, WeightsInfo):
-        raise ValueError("evaluate() needs a tag or a model from zoo.load(tag) (it reads the "
-                         "recorded recipe). Received: a model without zoo_info")
-    recipe = Recipe.from_dict(info.recipe["config"], source=f"manifest entry {info.tag}")
-    split = split or info.metrics["split"]
+    if not isinstance(info, (WeightsInfo, RunInfo)):
+        raise ZooError("evaluate() needs a tag, a run folder, or a model from zoo.load(tag) (it "
+                       "reads the recorded recipe). Received: a model without zoo_info")
+    where = f"manifest entry {info.tag}" if info.tag else f"{info.run_dir}/config.yaml"
+    if not info.recipe.get("config"):
+        raise ZooError(f"{where}: no recipe recorded, so the data to evaluate on are unknown")
+    recipe = Recipe.from_dict(info.recipe["config"], source=where)
+    split = split or info.metrics.get("split") or "test"
     if data is None:
         dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
         if dataset is None:
-            raise ValueError(f"the recipe of {info.tag} has no {split!r} split")
+            raise ZooError(f"{where}: the recipe has no {split!r} split")
     else:
+        raw = info.preprocessing["raw_shape"]
         dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
-                               validation_fraction=recipe.dataset.validation_fraction)
+                               validation_fraction=recipe.dataset.validation_fraction,
+                               image_size=raw[:2], color_mode="grayscale" if raw[2] == 1 else "rgb")
+    dataset, how = match_classes(dataset, info.class_names)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     metrics = evaluate_model(model, dataset, info.preprocessing["steps"])
-    return {"split": split, "examples": len(dataset), "dataset": dataset.source, **metrics}
+    return {"split": split, "examples": len(dataset), "dataset": dataset.source, "classes": how, **metrics}

@@ -18,6 +18,8 @@ import os
 
 import keras
 
+from cnn_zoo.errors import ZooError
+
 POOLINGS = (None, "avg", "max")
 
 
@@ -29,24 +31,28 @@ def is_tag(weights) -> bool:
 
 def check_signature(*, num_classes, include_top, pooling, weights, classifier_activation=None):
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
+        raise ZooError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
     if pooling not in POOLINGS:
-        raise ValueError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
+        raise ZooError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
     if weights is not None and not is_tag(weights) and not (
             isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5")):
-        raise ValueError(
+        raise ZooError(
             "`weights` must be None, a pretrained tag such as 'lenet5.mnist' (see 'zoo list "
             f"--pretrained') or the path of a .weights.h5 file. Received: weights={weights!r}"
         )
     if classifier_activation is not None:
-        keras.activations.get(classifier_activation)  # raises on an unknown name
+        try:
+            keras.activations.get(classifier_activation)
+        except ValueError:
+            raise ZooError(f"`classifier_activation` must be a Keras activation such as 'softmax' or "
+                           f"None. Received: classifier_activation={classifier_activation!r}") from None
 
 
 def model_input(input_shape, default_shape, name="input"):
     shape = tuple(default_shape if input_shape is None else input_shape)
     if len(shape) != len(default_shape) or any(
             s is not None and (not isinstance(s, int) or s < 1) for s in shape):
-        raise ValueError(
+        raise ZooError(
             f"`input_shape` must be {len(default_shape)} positive ints (height, width, channels), "
             f"like {tuple(default_shape)}. Received: input_shape={input_shape!r}"
         )
@@ -90,11 +96,11 @@ def finish(inputs, outputs, name, weights, *, arch, num_classes=None):
 
         entry = info(weights)
         if entry.arch != arch:
-            raise ValueError(f"weights={weights!r} were trained for {entry.arch!r}, not {arch!r}; "
+            raise ZooError(f"weights={weights!r} were trained for {entry.arch!r}, not {arch!r}; "
                              f"use {entry.arch!r} or zoo.load({weights!r})")
         trained = entry.kwargs.get("num_classes")
         if num_classes is not None and trained is not None and trained != num_classes:
-            raise ValueError(
+            raise ZooError(
                 f"weights={weights!r} have {trained} classes, the model {num_classes}: build with "
                 f"num_classes={trained}, or use zoo.load({weights!r}, num_classes={num_classes}) "
                 "to rebuild the head")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
+from cnn_zoo.errors import ZooError
 from cnn_zoo.models import common
 from cnn_zoo.models.convnet_spec import EXAMPLE, plan_convnet
 from cnn_zoo.registry import register_model
@@ -33,10 +34,10 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     if not isinstance(batch_norm, bool):
-        raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+        raise ZooError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
     for arg, rate in (("dropout", dropout), ("stage_dropout", stage_dropout)):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
+            raise ZooError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
     inputs = common.model_input(input_shape, (28, 28, 1))
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
                         strides=strides, padding=padding, pool_size=pool_size,

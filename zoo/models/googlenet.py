@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
+from cnn_zoo.errors import ZooError
 from cnn_zoo.models import common
 from cnn_zoo.registry import register_model
 
@@ -95,7 +96,7 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
                            weights=weights, classifier_activation=classifier_activation)
     spec = LAYOUTS[layout]
     if aux_classifiers and not include_top:
-        raise ValueError("`aux_classifiers=True` needs `include_top=True`. Received: include_top=False")
+        raise ZooError("`aux_classifiers=True` needs `include_top=True`. Received: include_top=False")
     inputs = common.model_input(input_shape, (224, 224, 3))
     x, aux = inputs, {}
     for row_name, kind, args in TABLE1:

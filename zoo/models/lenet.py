@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
+from cnn_zoo.errors import ZooError
 from cnn_zoo.models import common
 from cnn_zoo.registry import register_model
 
@@ -50,7 +51,7 @@ def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     if head not in HEADS:
-        raise ValueError(f"`head` must be 'rbf' or 'softmax'. Received: head={head!r}")
+        raise ZooError(f"`head` must be 'rbf' or 'softmax'. Received: head={head!r}")
     squash = layers.scaled_tanh
     inputs = common.model_input(input_shape, (32, 32, 1))
     x = layers.Conv2D(6, 5, activation=squash, name="c1")(inputs)                              # (B, 28, 28, 6)
