@@ -427,5 +427,10 @@ def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest,
         click.echo("not published (no --tag)")
 
 
+from cnn_zoo.convert.command import convert_command  # noqa: E402 - issue 18 (imports click only)
+
+main.add_command(convert_command)
+
+
 if __name__ == "__main__":
     main()

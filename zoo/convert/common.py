@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-import numpy as np
-
 from cnn_zoo.errors import ZooError
 
 
@@ -74,6 +72,8 @@ def weight_paths(model) -> list[str]:
 
 def assign(model, arrays: Mapping[str, list], path) -> None:
     """Sets every weighted layer of ``model`` from ``arrays`` ({layer path: [arrays]})."""
+    import numpy as np  # here, so that `zoo --help` (which imports this package) stays light
+
     missing = [p for p in weight_paths(model) if p not in arrays]
     if missing:
         raise ConversionError(f"{path}: the layout table gives no weights for {', '.join(missing[:3])}"
@@ -90,4 +90,6 @@ def assign(model, arrays: Mapping[str, list], path) -> None:
 
 def conv_kernel(oihw) -> np.ndarray:
     """PyTorch / Caffe / ONNX conv kernel (out, in, h, w) → Keras (h, w, in, out)."""
+    import numpy as np
+
     return np.ascontiguousarray(np.transpose(oihw, (2, 3, 1, 0)))
