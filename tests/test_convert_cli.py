@@ -46,7 +46,7 @@ def labels(output: str) -> list[str]:
     return [part.rsplit(" (", 1)[0] for part in body.split("), ")]
 
 
-def test_zoo_convert_then_predict_and_show_a_local_tag(served, tmp_path, photo):  # noqa: F811
+def test_zoo_convert_then_predict_and_show_a_local_tag(served, tmp_path, photo, monkeypatch):  # noqa: F811
     env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_OFFLINE": "1"}
     done = run(env, "convert", "torchvision", served.root / "googlenet-standin.pth", "--tag", "googlenet_bn.mine")
     assert done.exit_code == 0, done.output
@@ -62,6 +62,12 @@ def test_zoo_convert_then_predict_and_show_a_local_tag(served, tmp_path, photo):
     assert record.source["url"] is None and record.source["file"] == "googlenet-standin.pth"
     model = zoo.load("googlenet_bn.mine", hub=Hub(home=tmp_path / "home", offline=True))
     assert model.zoo_info.preprocessing["raw_shape"] == [256, 256, 3] and model.input_shape == (None, 224, 224, 3)
+    # The builder takes transform_input from the tag, as it was converted.
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    built = zoo.get_model("googlenet_bn", weights="googlenet_bn.mine")
+    assert built.get_layer("transform_input") is not None
+    with pytest.raises(ValueError, match="converted with transform_input=True"):
+        zoo.get_model("googlenet_bn", weights="googlenet_bn.mine", transform_input=False)
 
 
 def test_zoo_convert_into_the_shipped_tag_needs_the_publishers_file(served, tmp_path):  # noqa: F811

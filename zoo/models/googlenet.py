@@ -100,6 +100,19 @@ def _transform_input(x):
                                   name="transform_input")(x)
 
 
+def _tag_transform_input(weights, transform_input):
+    """``transform_input`` as the weights need it: a tag's recorded value, checked against the given one."""
+    if not common.is_tag(weights):
+        return bool(transform_input)
+    from cnn_zoo.hub import info  # no Keras; the tag's manifest entry
+
+    wanted = bool(info(weights).kwargs.get("transform_input", False))
+    if transform_input is not None and bool(transform_input) != wanted:
+        raise ValueError(f"weights={weights!r} were converted with transform_input={wanted}: leave "
+                         f"transform_input unset. Received: transform_input={transform_input!r}")
+    return wanted
+
+
 def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                     classifier_activation="softmax", weights=None, aux_classifiers=False,
                     transform_input=False, name):
@@ -170,13 +183,15 @@ def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=N
 @register_model
 def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, aux_classifiers=False,
-                 transform_input=False, name="googlenet_bn"):
+                 transform_input=None, name="googlenet_bn"):
     """GoogLeNet with batch norm, laid out like torchvision's (see the module docstring).
 
     ``transform_input=True`` is torchvision's option of the same name (on for
     its ImageNet weights): the model takes ImageNet-normalised RGB,
-    ``(x/255 - mean)/std``, and maps it to ``x/127.5 - 1`` itself.
+    ``(x/255 - mean)/std``, and maps it to ``x/127.5 - 1`` itself. Default:
+    what the pretrained tag in ``weights`` was converted with, else False.
     """
+    transform_input = _tag_transform_input(weights, transform_input)
     return build_googlenet("torchvision", input_shape=input_shape, num_classes=num_classes,
                            include_top=include_top, pooling=pooling,
                            classifier_activation=classifier_activation, weights=weights,
