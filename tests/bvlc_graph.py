@@ -27,8 +27,6 @@ LOGITS = "loss3/classifier_1"
 
 class _Graph:
     def __init__(self, seed):
-        from onnx import helper  # noqa: F401
-
         self.rng = np.random.default_rng(seed)
         self.nodes, self.inits = [], []
 

@@ -71,6 +71,15 @@ def test_transform_input_is_part_of_the_model(published):
     assert rel > 1e-2
 
 
+def test_a_state_dict_without_aux_heads_converts_the_same(published, tmp_path):
+    """A model saved with aux_logits=False (or an inference export) has no aux1/aux2 keys."""
+    path, _, x, ref = published
+    state = {k: v for k, v in torch.load(path, weights_only=True).items() if not k.startswith("aux")}
+    torch.save(state, tmp_path / "no-aux.pth")
+    ours = keras_logits(zoo.convert_weights("torchvision", tmp_path / "no-aux.pth"), x.transpose(0, 2, 3, 1))
+    assert differences(ours, ref)[1] <= TOLERANCE
+
+
 def test_a_resnet_state_dict_is_refused_in_one_line(tmp_path):
     resnet18_pth(tmp_path / "resnet18.pth")
     with pytest.raises(ConversionError, match="not a torchvision GoogLeNet state dict") as caught:

@@ -88,7 +88,7 @@ def assign(model, arrays: Mapping[str, list], path) -> None:
         layer.set_weights([np.asarray(v, dtype="float32") for v in values])
 
 
-def conv_kernel(oihw) -> np.ndarray:
+def conv_kernel(oihw):
     """PyTorch / Caffe / ONNX conv kernel (out, in, h, w) → Keras (h, w, in, out)."""
     import numpy as np
 

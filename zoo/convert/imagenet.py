@@ -110,12 +110,12 @@ def entry(source: str, tag: str, *, sha256=None, size=None, file_source=None):
     ``sha256``/``size``: the converted file's (None until converted);
     ``file_source``: replaces the publisher's source block (``zoo convert`` of a local file).
     """
+    import keras
+
     from cnn_zoo.convert import layout
     from cnn_zoo.hub.manifest import WeightsInfo
 
     block, module = PUBLISHED[source], layout(source)
-    import keras
-
     return WeightsInfo(
         tag=tag, arch=module.ARCH, file=f"{tag}.weights.h5", sha256=sha256, size=size,
         kwargs=dict(module.KWARGS), preprocessing=json.loads(json.dumps(block["preprocessing"])),
@@ -127,8 +127,9 @@ def entry(source: str, tag: str, *, sha256=None, size=None, file_source=None):
 
 def main(path: str) -> None:
     """Writes (or rewrites) the two shipped ImageNet entries into the manifest at ``path``."""
-    from cnn_zoo.hub.manifest import read_manifest, write_manifest
     from pathlib import Path
+
+    from cnn_zoo.hub.manifest import read_manifest, write_manifest
 
     entries = read_manifest(Path(path))
     for source, tag in (("torchvision", "googlenet_bn.imagenet"), ("bvlc", "googlenet.imagenet")):
