@@ -23,6 +23,11 @@ INCEPTION = {  # Table 1's widths: 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool p
 }
 MEAN_BGR = (104.0, 117.0, 123.0)
 LOGITS = "loss3/classifier_1"
+# Operator counts of the published googlenet ONNX file, as a course that inspected it with
+# sclblonnx lists them; its Gemm: inputs OC2_DUMMY_0, loss3/classifier_w_0 (1000, 1024),
+# loss3/classifier_b_0, output loss3/classifier_1.
+PUBLISHED_OPS = {"AveragePool": 1, "Reshape": 1, "Conv": 57, "Concat": 9, "Dropout": 1, "MaxPool": 13,
+                 "LRN": 2, "Softmax": 1, "Gemm": 1, "Relu": 57}
 
 
 class _Graph:
@@ -80,8 +85,9 @@ def bvlc_onnx(path, seed: int = 0):
             x = g.max_pool(x, f"pool{3 if block == '3b' else 4}/3x3_s2")
     x = g.node("AveragePool", [x], "pool5/7x7_s1_1", kernel_shape=[7, 7], strides=[1, 1])
     x = g.node("Dropout", [x], "pool5/drop_7x7_s1_1", ratio=0.4)
-    g.inits.append(numpy_helper.from_array(np.array([1, 1024], np.int64), "OC2_DUMMY_0"))
-    x = g.node("Reshape", [x, "OC2_DUMMY_0"], "OC2_DUMMY_1")
+    # The published Gemm reads 'OC2_DUMMY_0' (the Reshape's output); the shape constant's name is a guess.
+    g.inits.append(numpy_helper.from_array(np.array([1, 1024], np.int64), "OC2_DUMMY_1"))
+    x = g.node("Reshape", [x, "OC2_DUMMY_1"], "OC2_DUMMY_0")
     w = (g.rng.standard_normal((1000, 1024)) / 32).astype("float32")
     b = (g.rng.standard_normal(1000) * 0.1).astype("float32")
     g.inits += [numpy_helper.from_array(w, "loss3/classifier_w_0"),

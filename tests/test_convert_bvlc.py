@@ -10,7 +10,7 @@ import onnx  # noqa: F401 - the test extra; missing is an error here, not a skip
 import pytest
 
 import cnn_zoo as zoo
-from bvlc_graph import bgr_images, bvlc_onnx, onnx_logits
+from bvlc_graph import PUBLISHED_OPS, bgr_images, bvlc_onnx, onnx_logits
 from cnn_zoo.convert import ConversionError, MissingExtraError, bvlc_layout
 from convert_fixtures import differences, keras_logits, keras_logits_in
 
@@ -33,6 +33,10 @@ def test_the_stand_in_has_the_published_names(published):
             "loss3/classifier_w_0"} <= names
     assert set(bvlc_layout.expected_keys()) <= names
     assert model.graph.input[0].name == "data_0" and model.graph.output[0].name == "prob_1"
+    ops = [node.op_type for node in model.graph.node]
+    assert {op: ops.count(op) for op in set(ops)} == PUBLISHED_OPS
+    gemm = next(node for node in model.graph.node if node.op_type == "Gemm")
+    assert list(gemm.input) == ["OC2_DUMMY_0", "loss3/classifier_w_0", "loss3/classifier_b_0"]
 
 
 def test_logits_equal_onnxruntime_on_tensorflow(published):
