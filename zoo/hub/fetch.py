@@ -132,7 +132,7 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
                     raise IntegrityError(f"{url}: the body is longer than the {size} bytes the "
                                          f"manifest gives for {label}; nothing was cached",
                                          "size", size, got)
-            if size is not None and got < size:  # the connection closed early (with or without a Content-Length)
+            if size is not None and got < size:  # closed early (with or without a Content-Length)
                 raise DownloadError(f"{url}: the download broke off after {got} of {size} bytes "
                                     "(connection closed; truncated body); nothing was cached; "
                                     "try again")
