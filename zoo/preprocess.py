@@ -286,6 +286,29 @@ class Channels(_Step):
                 "ITU-R BT.601 luma; same count unchanged)")
 
 
+class ChannelOrder(_Step):
+    """RGB images (as read) to the channel order a model was trained on: Caffe's models take BGR."""
+    NAME, PRIMARY, DEFAULTS = "channel_order", "order", {"order": None}
+
+    @staticmethod
+    def check(p):
+        return {"order": _choice(p["order"], "channel_order.order", ("rgb", "bgr"))}
+
+    @staticmethod
+    def shape(s, p):
+        if s[2] != 3:
+            raise PreprocessError(f"channel_order needs RGB images (3 channels). Received: {s[2]} channels")
+        return s
+
+    @staticmethod
+    def apply(x, p, training, rng):
+        return x if p["order"] == "rgb" else x[..., ::-1]
+
+    @staticmethod
+    def describe(p):
+        return "channel_order: RGB kept" if p["order"] == "rgb" else "channel_order: RGB to BGR (as Caffe)"
+
+
 class CenterCrop(_Step):
     NAME, PRIMARY, DEFAULTS = "center_crop", "size", {"size": None}
 
@@ -404,7 +427,7 @@ class RandomCrop(_Step):
 
 
 STEPS: dict[str, type[_Step]] = {s.NAME: s for s in (
-    Pad, LenetScale, Rescale, Normalize, Resize, Channels, CenterCrop,
+    Pad, LenetScale, Rescale, Normalize, Resize, Channels, ChannelOrder, CenterCrop,
     RandomShift, RandomFlip, RandomCrop)}
 
 

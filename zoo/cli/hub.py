@@ -47,7 +47,7 @@ def pull_command(tag, quiet, as_json):
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--tag", required=True, help="arch.name, e.g. lenet5.mnist (arch: the run's model).")
 @click.option("--dest", type=click.Path(file_okay=False),
-              help="Folder of the manifest and weights (default: the package's saved_models/).")
+              help="Folder of the manifest and weights (default: your hub folder, $ZOO_HOME/weights).")
 @click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):

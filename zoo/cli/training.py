@@ -221,7 +221,8 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run folder for the retraining (default: TUNE_DIR/promoted/trial_ID).")
 @DATA_DIR_OPTION
-@click.option("--dest", type=click.Path(file_okay=False), help="Publish into this folder.")
+@click.option("--dest", type=click.Path(file_okay=False),
+              help="Publish into this folder (default $ZOO_HOME/weights).")
 @click.option("--overwrite", is_flag=True, help="Replace an already published TAG.")
 @JSON_OPTION
 def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest, overwrite, as_json):

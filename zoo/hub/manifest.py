@@ -108,6 +108,7 @@ class WeightsInfo:
     keras_version: str
     backend: str = ""
     tuning: dict | None = None  # the zoo tune search that chose the hyper-parameters, if any
+    source: dict | None = None  # a publisher's file that pull converts (cnn_zoo.convert.pulling)
 
     @property
     def num_classes(self) -> int:
@@ -119,6 +120,8 @@ class WeightsInfo:
         del data["tag"]
         if data["tuning"] is None:
             del data["tuning"]
+        if data["source"] is None:
+            del data["source"]
         data["class_names"] = list(self.class_names)
         return data
 
@@ -146,9 +149,12 @@ class WeightsInfo:
         if not isinstance(file, str) or not file.endswith(SUFFIX) or os.path.basename(file) != file \
                 or "\\" in file or file.startswith("."):
             raise bad(f"has file {file!r}; expected a bare name ending in {SUFFIX}")
-        if not isinstance(data["sha256"], str) or not _SHA256.fullmatch(data["sha256"]):
+        # A tag converted from a publisher's file has no digest before its first pull.
+        pending = data.get("source") is not None and data["sha256"] is None and data["size"] is None
+        if not pending and (not isinstance(data["sha256"], str) or not _SHA256.fullmatch(data["sha256"])):
             raise bad(f"has sha256 {data['sha256']!r}; expected 64 lowercase hex digits")
-        if isinstance(data["size"], bool) or not isinstance(data["size"], int) or data["size"] < 1:
+        if not pending and (isinstance(data["size"], bool) or not isinstance(data["size"], int)
+                            or data["size"] < 1):
             raise bad(f"has size {data['size']!r}; expected a positive number of bytes")
         kwargs = data["kwargs"]
         if not isinstance(kwargs, Mapping) or "num_classes" not in kwargs or "input_shape" not in kwargs:

@@ -230,6 +230,9 @@ def pull(tag: str, *, hub: Hub | None = None, quiet: bool = False) -> Path:
     """
     hub = _hub(hub)
     entry = info(tag, hub=hub)
+    if entry.source is not None:  # a publisher's file: download, convert, cache (issue 18)
+        from cnn_zoo.convert.pulling import pull_converted
+        return pull_converted(entry, hub=hub, quiet=quiet)
     cached = hub.cache / entry.file
     if _verified(cached, entry):  # the common case: no lock needed to read a good file
         return cached

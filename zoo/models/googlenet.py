@@ -65,6 +65,10 @@ AUX = dict(after=("inception_4a", "inception_4d"), pool_size=5, strides=3, filte
            units=1024, dropout=0.7, loss_weight=0.3)
 LRN = dict(size=5, alpha=1e-4, beta=0.75)  # Caffe's bvlc_googlenet
 BN_EPSILON = 1e-3  # torchvision's BasicConv2d
+# torchvision's transform_input: its GoogLeNet weights were ported from TensorFlow's
+# Inception v1, which takes x/127.5 - 1, so the model itself turns ImageNet-normalised input
+# ((x/255 - mean)/std) back into that: x*std/0.5 + (mean - 0.5)/0.5 per channel.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def _conv(x, name, batch_norm, **kwargs):
@@ -90,8 +94,29 @@ def _aux_head(x, name, num_classes, batch_norm, classifier_activation):
     return keras.layers.Activation(classifier_activation or "linear", dtype="float32", name=name)(x)
 
 
+def _transform_input(x):
+    """torchvision's ``transform_input`` as a layer without weights (see IMAGENET_MEAN)."""
+    return keras.layers.Rescaling(scale=[s / 0.5 for s in IMAGENET_STD],
+                                  offset=[(m - 0.5) / 0.5 for m in IMAGENET_MEAN],
+                                  name="transform_input")(x)
+
+
+def _tag_transform_input(weights, transform_input):
+    """``transform_input`` as the weights need it: a tag's recorded value, checked against the given one."""
+    if not common.is_tag(weights):
+        return bool(transform_input)
+    from cnn_zoo.hub import info  # no Keras; the tag's manifest entry
+
+    wanted = bool(info(weights).kwargs.get("transform_input", False))
+    if transform_input is not None and bool(transform_input) != wanted:
+        raise ValueError(f"weights={weights!r} were converted with transform_input={wanted}: leave "
+                         f"transform_input unset. Received: transform_input={transform_input!r}")
+    return wanted
+
+
 def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=True, pooling=None,
-                    classifier_activation="softmax", weights=None, aux_classifiers=False, name):
+                    classifier_activation="softmax", weights=None, aux_classifiers=False,
+                    transform_input=False, name):
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     spec = LAYOUTS[layout]
@@ -99,6 +124,11 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
         raise ZooError("`aux_classifiers=True` needs `include_top=True`. Received: include_top=False")
     inputs = common.model_input(input_shape, (224, 224, 3))
     x, aux = inputs, {}
+    if transform_input:
+        if inputs.shape[-1] != 3:
+            raise ValueError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
+                             f"Received: input_shape={tuple(inputs.shape[1:])}")
+        x = _transform_input(x)
     for row_name, kind, args in TABLE1:
         if kind == "conv":
             x = _conv(x, row_name, spec["batch_norm"], **args)
@@ -154,9 +184,17 @@ def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=N
 @register_model
 def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, aux_classifiers=False,
-                 name="googlenet_bn"):
-    """GoogLeNet with batch norm, laid out like torchvision's (see the module docstring)."""
+                 transform_input=None, name="googlenet_bn"):
+    """GoogLeNet with batch norm, laid out like torchvision's (see the module docstring).
+
+    ``transform_input=True`` is torchvision's option of the same name (on for
+    its ImageNet weights): the model takes ImageNet-normalised RGB,
+    ``(x/255 - mean)/std``, and maps it to ``x/127.5 - 1`` itself. Default:
+    what the pretrained tag in ``weights`` was converted with, else False.
+    """
+    transform_input = _tag_transform_input(weights, transform_input)
     return build_googlenet("torchvision", input_shape=input_shape, num_classes=num_classes,
                            include_top=include_top, pooling=pooling,
                            classifier_activation=classifier_activation, weights=weights,
-                           aux_classifiers=aux_classifiers, name=name)
+                           aux_classifiers=aux_classifiers, transform_input=transform_input,
+                           name=name)

@@ -1,0 +1,109 @@
+"""`zoo convert`, `zoo pull`, `zoo predict` and `zoo show` of the ImageNet GoogLeNets, stand-in weights.
+
+The labels mean nothing with random weights, but the path is the real one:
+the tag's stored preprocessing (resize, centre crop, normalisation) and its
+1,000 ImageNet class names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import cnn_zoo as zoo
+from cnn_zoo.cli import main
+from cnn_zoo.convert import imagenet
+from cnn_zoo.hub import Hub
+from cnn_zoo.hub.manifest import MANIFEST, read_manifest, write_manifest
+from test_convert_pull import TV, leftovers, serve_as, served  # noqa: F401 - the loopback server fixture
+
+CLASSES = set(imagenet.class_names())
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A 320×240 colour JPEG: gradients and a disc, like nothing in ImageNet."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:240, 0:320]
+    rgb = np.stack([x * 255 // 319, y * 255 // 239, ((x - 160) ** 2 + (y - 120) ** 2 < 60 ** 2) * 200], -1)
+    path = tmp_path_factory.mktemp("photo") / "photo.jpg"
+    Image.fromarray(rgb.astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def run(env, *args):
+    return CliRunner().invoke(main, list(map(str, args)), env={"TF_CPP_MIN_LOG_LEVEL": "3", **env})
+
+
+def labels(output: str) -> list[str]:
+    """The labels of one `zoo predict` line: 'photo.jpg: tench (1.2%), goldfish (0.9%), ...'."""
+    body = output.strip().split(": ", 1)[1]
+    return [part.rsplit(" (", 1)[0] for part in body.split("), ")]
+
+
+def test_zoo_convert_then_predict_and_show_a_local_tag(served, tmp_path, photo, monkeypatch):  # noqa: F811
+    env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_OFFLINE": "1"}
+    done = run(env, "convert", "torchvision", served.root / "googlenet-standin.pth", "--tag", "googlenet_bn.mine")
+    assert done.exit_code == 0, done.output
+    assert "converted into googlenet_bn.mine" in done.output
+    predicted = run(env, "predict", "googlenet_bn.mine", photo, "--top-k", "5")
+    assert predicted.exit_code == 0, predicted.output
+    found = labels(predicted.output)
+    assert len(found) == 5 and set(found) <= CLASSES, predicted.output
+    shown = run(env, "show", "googlenet_bn.mine", photo, "--out", tmp_path / "show", "--max-maps", "8")
+    assert shown.exit_code == 0, shown.output
+    assert len(list((tmp_path / "show").glob("*.png"))) >= 2
+    record = read_manifest(tmp_path / "home" / "weights" / MANIFEST)["googlenet_bn.mine"]
+    assert record.source["url"] is None and record.source["file"] == "googlenet-standin.pth"
+    model = zoo.load("googlenet_bn.mine", hub=Hub(home=tmp_path / "home", offline=True))
+    assert model.zoo_info.preprocessing["raw_shape"] == [256, 256, 3] and model.input_shape == (None, 224, 224, 3)
+    # The builder takes transform_input from the tag, as it was converted.
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    built = zoo.get_model("googlenet_bn", weights="googlenet_bn.mine")
+    assert built.get_layer("transform_input") is not None
+    with pytest.raises(ValueError, match="converted with transform_input=True"):
+        zoo.get_model("googlenet_bn", weights="googlenet_bn.mine", transform_input=False)
+
+
+def test_zoo_convert_into_the_shipped_tag_needs_the_publishers_file(served, tmp_path):  # noqa: F811
+    env = {"ZOO_HOME": str(tmp_path / "home")}
+    done = run(env, "convert", "torchvision", served.root / "googlenet-standin.pth",
+               "--tag", "googlenet_bn.imagenet")
+    assert done.exit_code == 2 and "expected 1378be20..." in done.output
+    assert len(done.output.strip().splitlines()) == 1
+    assert leftovers(Hub(home=tmp_path / "home")) == []
+
+
+def test_zoo_convert_refuses_another_layout_in_one_line(served, tmp_path):  # noqa: F811
+    env = {"ZOO_HOME": str(tmp_path / "home")}
+    done = run(env, "convert", "torchvision", served.root / "resnet18-standin.pth", "--tag", "googlenet_bn.r")
+    assert done.exit_code == 2 and "not a torchvision GoogLeNet state dict" in done.output
+    assert len(done.output.strip().splitlines()) == 1
+    assert leftovers(Hub(home=tmp_path / "home")) == []
+    wrong = run(env, "convert", "bvlc", served.root / "googlenet-7.onnx", "--tag", "googlenet_bn.x")
+    assert wrong.exit_code == 2 and "--arch googlenet" in wrong.output
+
+
+def test_zoo_pull_and_predict_from_a_loopback_hub(served, tmp_path, photo):  # noqa: F811
+    """The shipped entry, listed by a remote hub (file://) under another name, its source the stand-in
+    on the loopback server."""
+    shipped = read_manifest(imagenet.importlib.resources.files("cnn_zoo.saved_models") / MANIFEST)[TV]
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    entry = dataclasses.replace(shipped, tag="googlenet_bn.standin", file="googlenet_bn.standin.weights.h5",
+                                source=serve_as(served, TV, "googlenet-standin.pth"))
+    write_manifest(hub_dir / MANIFEST, {entry.tag: entry})
+    env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
+    pulled = run(env, "pull", "googlenet_bn.standin", "-q")
+    assert pulled.exit_code == 0, pulled.output
+    assert pulled.output.strip().endswith("googlenet_bn.standin.weights.h5")
+    predicted = run({**env, "ZOO_OFFLINE": "1"}, "predict", "googlenet_bn.standin", photo, "--top-k", "5",
+                    "--json")
+    assert predicted.exit_code == 0, predicted.output
+    top = json.loads(predicted.output)[0]["top"]
+    assert len(top) == 5 and {t["label"] for t in top} <= CLASSES

@@ -1,0 +1,52 @@
+"""Publishers' ImageNet weights (torchvision, BVLC via ONNX) converted into the zoo's models.
+
+    import cnn_zoo as zoo
+    model = zoo.convert_weights("torchvision", "googlenet-1378be20.pth")   # googlenet_bn
+    model = zoo.convert_weights("bvlc", "googlenet-7.onnx")                # googlenet
+
+One module per publisher layout, each a name-mapping table (``*_layout.py``);
+``pulling`` downloads, converts and caches a manifest tag that names a
+publisher's file (``zoo pull googlenet_bn.imagenet``); ``local`` saves a
+conversion as a local tag (``zoo convert``). torch and onnx are optional:
+``pip install 'cnn-zoo[convert]'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cnn_zoo.convert.common import ConversionError, MissingExtraError  # noqa: F401
+
+# source name → (layout module, what it reads)
+SOURCES = {
+    "torchvision": ("cnn_zoo.convert.torchvision_layout", "a torchvision googlenet state dict (.pth)"),
+    "bvlc": ("cnn_zoo.convert.bvlc_layout", "the ONNX model zoo's BVLC GoogLeNet (.onnx)"),
+}
+
+
+def layout(source: str):
+    """The layout module of ``source`` ('torchvision' or 'bvlc')."""
+    if source not in SOURCES:
+        raise ConversionError(f"unknown weights source {source!r}: use one of "
+                              f"{', '.join(map(repr, SOURCES))}. Received: source={source!r}")
+    return importlib.import_module(SOURCES[source][0])
+
+
+def convert_weights(source: str, path, arch: str | None = None, **kwargs):
+    """The Keras model ``arch`` with the weights of the publisher's file at ``path``.
+
+    ``arch`` defaults to the source's (torchvision → googlenet_bn, bvlc →
+    googlenet); the builder gets the layout's arguments (``layout.KWARGS``),
+    and ``kwargs`` that do not change the weights' shapes (``name``,
+    ``classifier_activation``).
+    """
+    from cnn_zoo import registry
+
+    module = layout(source)
+    arch = arch or module.ARCH
+    if arch != module.ARCH:
+        raise ConversionError(f"{source} weights have the layout of {module.ARCH!r}, not {arch!r}: "
+                              f"use --arch {module.ARCH}. Received: arch={arch!r}")
+    model = registry.get_model(arch, **{**module.KWARGS, **kwargs})
+    module.convert(path, model)
+    return model
