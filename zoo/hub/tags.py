@@ -31,7 +31,9 @@ def headline(info: WeightsInfo) -> dict:
             "examples": metrics.get("examples"), "size": info.size}
 
 
-def human_size(size: int) -> str:
+def human_size(size: int | None) -> str:
+    if size is None:  # a publisher's file, converted on the first pull: its size is not known before
+        return "on pull"
     for unit in ("B", "KB", "MB"):
         if size < 1000:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -62,13 +64,15 @@ def tag_card(tag_or_info, *, hub=None) -> str:
         f"dataset: {data.get('name')} ({data.get('source')}), licence {data.get('license')}"
         + (f", {data['attribution']}" if data.get("attribution") else ""),
         f"metrics: {metrics.get('split')} ({metrics.get('examples'):,} examples): "
-        + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()),
+        + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        + (f" (measured by {metrics['measured_by']})" if metrics.get("measured_by") else ""),
         f"input: raw {'×'.join(map(str, prep['raw_shape']))} → model {'×'.join(map(str, prep['input_shape']))}",
         "preprocessing: " + ("; ".join(preprocess.describe(prep["steps"])) or "none"),
         f"labels: {', '.join(info.class_names)}",
         f"recipe: {info.recipe.get('name')} (seed {info.seed}; the full recipe: zoo info {info.tag} --json)",
         f"builder arguments: {', '.join(f'{k}={v!r}' for k, v in info.kwargs.items())}",
-        f"file: {info.file}, {info.size:,} bytes, sha256 {info.sha256}",
+        (f"file: {info.file}, {info.size:,} bytes, sha256 {info.sha256}" if info.size is not None else
+         f"file: {info.file}, converted on the first pull from {info.source.get('url')}"),
         f"made: {info.created} with Keras {info.keras_version}" + (f" on {info.backend}" if info.backend else ""),
     ]
     if info.tuning:
