@@ -283,7 +283,7 @@ def test_shell_completion_of_recipe_model_and_tag_names():
     assert names(["info"], "lenet5") == ["lenet5", "lenet5_modern", *[
         t for t in sorted(zoo.hub.available()) if t.startswith("lenet5")]]
     assert names(["predict"], "lenet5.m") == ["lenet5.mnist"]
-    assert names(["eval"], "googlenet.") == ["googlenet.fashion_mnist"]
+    assert names(["eval"], "googlenet.") == ["googlenet.fashion_mnist", "googlenet.imagenet"]
     assert names(["finetune"], "conv") == ["convnet.fashion_mnist"]
     assert names(["train"], "lenet5-") == [n for n, _ in list_recipes() if n.startswith("lenet5-")]
     assert names(["tune"], "") == [n for n, _ in list_recipes()]
