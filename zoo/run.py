@@ -137,10 +137,13 @@ def prepare_folder(run_dir, resume):
     run_dir = Path(run_dir)
     manifest = run_dir / "manifest.json"
     if resume:
-        if not manifest.exists():
+        if not manifest.exists() and not (run_dir / "state.json").exists():
             raise RunError(f"{run_dir} holds no run to resume (no manifest.json); "
                            "start one without --resume")
-        status = read_json(manifest).get("status")
+        try:
+            status = read_json(manifest).get("status")
+        except (OSError, RunError, AttributeError):
+            status = None  # train() rewrites a lost manifest from the run's state
         if status == "finished":
             raise RunError(f"{run_dir} is a finished run, nothing to resume; "
                            "train into a new --out folder")

@@ -216,6 +216,7 @@ class _Run:
     manifest: dict
     ledger: run_state.Ledger
     start: run_state.ResumePoint
+    notes: list                  # what was wrong with the stored state, and what was done
     model: object = None
     epochs_done: int = 0
 
@@ -252,9 +253,12 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
 
 def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
     """Read and check the recipe, the stored state and the data; write nothing."""
+    notes = []
     if resume:
-        manifest = runs.read_json(run_dir / "manifest.json")
         ledger = run_state.Ledger.read(run_dir)
+        if ledger.data.get("finished"):
+            raise runs.RunError(f"{run_dir} is a finished run, nothing to resume; "
+                                "train into a new --out folder")
         problem = ledger.problem("config.yaml")
         if problem:
             raise runs.RunError(f"{run_dir / 'config.yaml'} is {problem}; restore it, or start "
@@ -268,18 +272,39 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
                     f"it leave the recipe out (zoo train --resume --out {run_dir}), or train "
                     f"{given!r} into another --out folder")
         recipe, start = stored, run_state.resume_point(ledger)
-        runs.read_history(run_dir)  # a damaged history.csv is named now, not after training
+        try:
+            manifest = runs.read_json(run_dir / "manifest.json")
+            manifest["status"]
+        except (OSError, runs.RunError, TypeError, KeyError) as error:
+            manifest = _new_manifest(recipe)
+            what = "missing" if isinstance(error, OSError) else "damaged"
+            notes.append(f"manifest.json is {what}: rewritten (the first start's time and command "
+                         "are lost)")
+        if ledger.problem("preprocessing.json"):
+            notes.append(f"preprocessing.json is {ledger.problem('preprocessing.json')}: "
+                         "rewritten from the recipe")
+        # A damaged history.csv is named now, not after training.
+        have = {row["epoch"] for row in runs.read_history(run_dir)}
+        gap = [str(e + 1) for e in range(start.epoch) if e not in have]
+        if gap:
+            notes.append(f"history.csv has no row for epoch {', '.join(gap)}: the curves will miss it")
     else:
         if not isinstance(recipe, Recipe):
             recipe = load_recipe(recipe, overrides=list(overrides))
-        manifest = {"recipe": recipe.name, "created": runs.now(), "seed": recipe.seed,
-                    "backend": keras.backend.backend(), "versions": runs.versions(),
-                    "git_commit": runs.git_commit(), "devices": runs.devices(), "command": sys.argv}
+        manifest = _new_manifest(recipe)
         ledger, start = run_state.Ledger(run_dir), run_state.ResumePoint(0, None)
+    if start.message:
+        notes.insert(0, start.message)
     keras.utils.set_random_seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
     manifest.update(status="running", started=runs.now(), examples={k: len(v) for k, v in splits.items()})
-    return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start)
+    return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes)
+
+
+def _new_manifest(recipe):
+    return {"recipe": recipe.name, "created": runs.now(), "seed": recipe.seed,
+            "backend": keras.backend.backend(), "versions": runs.versions(),
+            "git_commit": runs.git_commit(), "devices": runs.devices(), "command": sys.argv}
 
 
 def _write_start(run: _Run) -> None:
@@ -378,7 +403,7 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
                        f"last good checkpoint (epoch {good[-1][0]}): {good[-1][1]}")
         else:
             message = f"loss became NaN at {where}, before any epoch finished"
-    message = "; ".join(m for m in (run.start.message, message) if m)
+    message = "; ".join([*run.notes, message] if message else run.notes)
     history = runs.read_history(run_dir)
     runs.write_json(run_dir / "history.json", history)
     if history:
@@ -400,7 +425,7 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     if status == "finished":  # the resume state is no longer needed
         import shutil
         shutil.rmtree(run_dir / "backup", ignore_errors=True)
-        run.ledger.data["fit"] = None
+        run.ledger.data.update(fit=None, finished=True)
         run.ledger.forget(*(run_dir / rel for rel in list(run.ledger.data["files"])
                             if rel.startswith("backup/")))
     return RunResult(run_dir, status, run.manifest["epochs"], metrics, throughput.images_per_second,
