@@ -60,9 +60,13 @@ def reference(tmp_path_factory):
     return result
 
 
-def _assert_like_reference(result, reference, run_dir):
+def _assert_like_reference(result, reference, run_dir, history_lost=False):
     assert result.status == "finished" and result.epochs == 3
-    assert [row["epoch"] for row in runs.read_history(run_dir)] == [0, 1, 2]
+    epochs = [row["epoch"] for row in runs.read_history(run_dir)]
+    if history_lost:  # the rows that survived, then those of the epoch redone
+        assert epochs[-1] == 2 and set(epochs) < {0, 1, 2}
+    else:
+        assert epochs == [0, 1, 2]
     assert abs(result.metrics["accuracy"] - reference.metrics["accuracy"]) <= 0.002  # 0.2 points
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
@@ -152,7 +156,7 @@ def test_damaged_state_is_named_and_never_trusted(tmp_path, reference, killed_in
         assert time.time() - started < 60  # refused before training, not after
         return
     result = train(None, run_dir, resume=True, verbose=0)
-    _assert_like_reference(result, reference, run_dir)
+    _assert_like_reference(result, reference, run_dir, history_lost=name == "history.csv")
     if name == "history.csv":
         # Cut in half, emptied or deleted: the lost rows are said, the metrics are whole.
         assert "history.csv has no row for epoch" in result.message, result.message
@@ -192,8 +196,10 @@ def test_cli_says_one_line_for_a_state_it_cannot_trust(tmp_path, killed_in_epoch
                           "--resume", "--out", str(run_dir)], env=_env(), capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 2, out.stderr[-3000:]
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "state.json" in lines[0], out.stderr
+    # (TensorFlow's own start-up lines on stderr are not the zoo's to judge here.)
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "state.json" in errors[0], out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_damaged_tuner_state_is_named(tmp_path):
