@@ -352,12 +352,12 @@ def test_unwritable_out_is_one_line_and_nothing_is_written(tmp_path):
 
 def test_resume_replays_the_data_order_of_the_epochs_done():
     """A resumed fit sees the batches an uninterrupted one would (Keras 3.15's fit opens two
-    tf.data iterators per epoch; cnn_zoo.train._skip_epochs replays them)."""
+    tf.data iterators per epoch; cnn_zoo.run_state.replay_epochs replays them)."""
     import keras
     import tensorflow as tf
 
     from cnn_zoo.data import make_pipeline
-    from cnn_zoo.train import _skip_epochs
+    from cnn_zoo.run_state import replay_epochs
 
     x = np.arange(64 * 4, dtype="float32").reshape(64, 2, 2, 1)
     y = np.arange(64) % 10
@@ -371,7 +371,7 @@ def test_resume_replays_the_data_order_of_the_epochs_done():
     def fit(skip, initial_epoch):
         seen.clear()
         data = make_pipeline(x, y, 16, shuffle=True, seed=0, steps=[{"random_shift": 1}], augment=True)
-        _skip_epochs(data, skip)
+        replay_epochs(data, skip)
         inputs = keras.Input((2, 2, 1))
         model = Recorder(inputs, keras.layers.Flatten()(inputs))
         model.compile("sgd")

@@ -178,3 +178,21 @@ def run_lock(run_dir):
             f.truncate(0)
             f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
         yield
+
+
+def replay_epochs(data, epochs) -> None:
+    """Replay the pipeline's draws of the first ``epochs`` epochs, so that a resumed run
+    sees the batches an uninterrupted one would: tf.data's shuffle and augmentation are
+    streams, and a PyDataset's draws depend on its epoch count."""
+    import keras
+
+    if isinstance(data, keras.utils.PyDataset):
+        for _ in range(epochs):
+            data.on_epoch_end()
+        return
+    for _ in range(epochs):
+        for _ in data:
+            pass
+        # Keras 3.15's fit also opens (and drops) a second iterator each epoch, which
+        # advances the shuffle's seed: tests/test_train.py checks this replay against it.
+        iter(data)

@@ -26,6 +26,7 @@ import keras
 
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
+from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.recipe import Recipe, load_recipe
 
 KERAS_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -338,7 +339,7 @@ def _fit(run: _Run, verbose, callbacks):
     train_ds, val_ds, steps = run.splits["train"], run.splits.get("validation"), recipe.preprocessing
     fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
                              seed=recipe.seed, augment=True)
-    _skip_epochs(fit_data, start.epoch)
+    run_state.replay_epochs(fit_data, start.epoch)
     val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
                                                          steps=steps)
     fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
@@ -369,22 +370,6 @@ def _fit(run: _Run, verbose, callbacks):
             run.ledger.record(path)
             run_state.fault_point("fit_end")
     return status, message, nan, throughput
-
-
-def _skip_epochs(data, epochs) -> None:
-    """Replay the pipeline's draws of the first ``epochs`` epochs, so that a resumed run
-    sees the batches an uninterrupted one would: tf.data's shuffle and augmentation are
-    streams, and a PyDataset's draws depend on its epoch count."""
-    if isinstance(data, keras.utils.PyDataset):
-        for _ in range(epochs):
-            data.on_epoch_end()
-        return
-    for _ in range(epochs):
-        for _ in data:
-            pass
-        # Keras 3.15's fit also opens (and drops) a second iterator each epoch, which
-        # advances the shuffle's seed: tests/test_train.py checks this replay against it.
-        iter(data)
 
 
 def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
@@ -430,46 +415,3 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
                             if rel.startswith("backup/")))
     return RunResult(run_dir, status, run.manifest["epochs"], metrics, throughput.images_per_second,
                      message)
-
-
-def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
-    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``."""
-    from cnn_zoo.data import make_pipeline
-
-    data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
-    if isinstance(model.output, dict):
-        from cnn_zoo.models.googlenet import inference_model
-        model = inference_model(model)
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    results = model.evaluate(data, return_dict=True, verbose=0)
-    return {k: float(v) for k, v in results.items()}
-
-
-def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
-    """Metrics of a run folder's model on ``split`` of its recipe's dataset.
-
-    ``data`` (a dataset spec) evaluates on another dataset with the same
-    preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
-    """
-    from cnn_zoo import layers  # noqa: F401  (registers the layers for loading)
-    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-    from cnn_zoo.data import load_dataset
-
-    path = Path(run_or_model)
-    run_dir = path if path.is_dir() else path.parent
-    model_path = path / "model.keras" if path.is_dir() else path
-    if not model_path.exists():
-        raise runs.RunError(f"no model at {model_path}; give a finished run folder or its model.keras")
-    if not (run_dir / "config.yaml").exists():
-        raise runs.RunError(f"no config.yaml beside {model_path}: its data and preprocessing are unknown")
-    recipe = load_recipe(run_dir / "config.yaml")
-    if data is None:
-        dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
-        if dataset is None:
-            raise runs.RunError(f"the run's recipe has no {split!r} split")
-    else:
-        dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
-                               validation_fraction=recipe.dataset.validation_fraction)
-    model = keras.saving.load_model(model_path)
-    metrics = evaluate_model(model, dataset, recipe.preprocessing)
-    return {"split": split, "examples": len(dataset), "dataset": dataset.source, **metrics}
