@@ -104,7 +104,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         old = [p for _, p in checkpoints(self.folder)[:-self.keep]]
         if self.ledger is not None:
             self.ledger.record(path, epochs=epoch + 1)
-            self.ledger.forget(*old)  # before the files go: a kill between leaves "missing" noted
+            self.ledger.forget(*old)  # first: a resume ignores a file the ledger does not list
         for p in old:
             p.unlink(missing_ok=True)
 

@@ -173,6 +173,9 @@ def run_lock(run_dir):
             holder = "another process"
         raise RunError(f"{run_dir} is in use by {holder} (lock {path}); wait for it to "
                        "finish, or stop it, before training into this folder") from None
+    except OSError as error:
+        raise RunError(f"cannot write into the run folder {run_dir} ({error.strerror or error}); "
+                       "choose a writable --out folder") from None
     with stack:
         with open(held, "r+") as f:  # the locked inode: the holder's name, for the refused
             f.truncate(0)
