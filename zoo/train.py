@@ -288,7 +288,8 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
         have = {row["epoch"] for row in runs.read_history(run_dir)}
         gap = [str(e + 1) for e in range(start.epoch) if e not in have]
         if gap:
-            notes.append(f"history.csv has no row for epoch {', '.join(gap)}: the curves will miss it")
+            notes.append(f"history.csv has no row for epoch{'s' * (len(gap) > 1)} {', '.join(gap)}: "
+                         "its curves will have a gap there")
     else:
         if not isinstance(recipe, Recipe):
             recipe = load_recipe(recipe, overrides=list(overrides))
