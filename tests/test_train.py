@@ -284,3 +284,100 @@ def test_googlenet_with_auxiliary_heads_trains_and_evaluates_without_them(tmp_pa
     assert {"aux1_loss", "aux2_loss", "predictions_accuracy"} <= set(history[0])
     again = evaluate(tmp_path / "run")
     assert again["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
+
+
+def _interrupted_run(run_dir, epochs_done=1):
+    """A run stopped by Ctrl-C after ``epochs_done`` epochs: resumable."""
+    import keras
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == epochs_done:
+                raise KeyboardInterrupt
+    result = train("default", run_dir, overrides=[*QUICK, "epochs=3"], verbose=0, callbacks=[CtrlC()])
+    assert result.status == "interrupted"
+    return run_dir
+
+
+def test_resume_after_nan_starts_from_the_kept_checkpoint(tmp_path):
+    from cnn_zoo import run_state
+
+    run_dir = tmp_path / "run"
+    first = train("default", run_dir, verbose=0, callbacks=[PoisonWeights(epoch=3)],
+                  overrides=[*QUICK, "epochs=4", "steps_per_execution=1"])
+    assert first.status == "nan"
+    assert run_state.resume_point(run_state.Ledger.read(run_dir)).epoch == 2  # not epoch 1
+    result = train(None, run_dir, resume=True, verbose=0)
+    assert result.status == "finished" and result.epochs == 4 and result.message == ""
+    assert [row["epoch"] for row in runs.read_history(run_dir)] == [0, 1, 2, 3]
+    assert np.isfinite(result.metrics["loss"])
+
+
+def test_a_failed_start_writes_nothing_and_its_folder_can_be_reused(tmp_path):
+    from cnn_zoo.errors import UnknownArgumentError
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(UnknownArgumentError, match="bogus"):
+        train("default", run_dir, overrides=[*QUICK, "epochs=1", "model.kwargs.bogus=1"], verbose=0)
+    assert not run_dir.exists()
+    # What an older zoo left after such a start: a recipe, a "failed" manifest, an empty history.
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("name: default\n")
+    runs.write_json(run_dir / "manifest.json", {"status": "failed"})
+    (run_dir / "history.csv").write_text("")
+    (run_dir / "logs").mkdir()
+    result = train("default", run_dir, overrides=[*QUICK, "epochs=1"], verbose=0)
+    assert result.status == "finished" and result.epochs == 1
+
+
+def test_resume_refuses_another_recipe_and_a_damaged_history_before_training(tmp_path):
+    run_dir = _interrupted_run(tmp_path / "run")
+    with pytest.raises(runs.RunError, match="holds a run of the recipe 'default', not 'lenet5-mnist'"):
+        train("lenet5-mnist", run_dir, resume=True, verbose=0)
+    (run_dir / "history.csv").write_text("epoch,accuracy,loss\n0,0.5,1.0\nnot,a,number\n")
+    with pytest.raises(runs.RunError, match=r"history.csv is damaged at line 3 .*restore it"):
+        train(None, run_dir, resume=True, verbose=0)
+    assert runs.read_json(run_dir / "manifest.json")["status"] == "interrupted"  # nothing written
+
+
+def test_unwritable_out_is_one_line_and_nothing_is_written(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    with pytest.raises(runs.RunError, match="cannot write into the run folder .* choose a writable"):
+        train("default", blocker / "run", overrides=[*QUICK, "epochs=1"], verbose=0)
+    with pytest.raises(runs.RunError, match="is a file, not a folder"):
+        train("default", blocker, overrides=[*QUICK, "epochs=1"], verbose=0)
+    assert blocker.read_text() == "mine"
+
+
+def test_resume_replays_the_data_order_of_the_epochs_done():
+    """A resumed fit sees the batches an uninterrupted one would (Keras 3.15's fit opens two
+    tf.data iterators per epoch; cnn_zoo.run_state.replay_epochs replays them)."""
+    import keras
+    import tensorflow as tf
+
+    from cnn_zoo.data import make_pipeline
+    from cnn_zoo.run_state import replay_epochs
+
+    x = np.arange(64 * 4, dtype="float32").reshape(64, 2, 2, 1)
+    y = np.arange(64) % 10
+    seen = []
+
+    class Recorder(keras.Model):
+        def train_step(self, data):
+            tf.py_function(lambda v: seen.append(float(v)), [tf.reduce_sum(data[0][0])], [])
+            return {"sum": tf.reduce_sum(data[0])}  # Keras needs an output
+
+    def fit(skip, initial_epoch):
+        seen.clear()
+        data = make_pipeline(x, y, 16, shuffle=True, seed=0, steps=[{"random_shift": 1}], augment=True)
+        replay_epochs(data, skip)
+        inputs = keras.Input((2, 2, 1))
+        model = Recorder(inputs, keras.layers.Flatten()(inputs))
+        model.compile("sgd")
+        model.fit(data, epochs=3, initial_epoch=initial_epoch, verbose=0)
+        return list(seen)
+
+    uninterrupted = fit(0, 0)
+    assert len(uninterrupted) == 12
+    assert fit(2, 2) == uninterrupted[8:]

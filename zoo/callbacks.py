@@ -4,7 +4,8 @@
   every epoch whose loss is finite, keeps the last few, and atomically (a
   temporary file renamed), so a killed process never leaves half a checkpoint.
 - :class:`Backup` is Keras' ``BackupAndRestore`` (the ``--resume`` state),
-  written the same way.
+  written the same way. Both record each file's sha256 in ``state.json``
+  (:mod:`cnn_zoo.run_state`), which chooses the state a resume starts from.
 - :class:`StopOnNaN` stops at the first batch whose loss is NaN or infinite and
   remembers where, so the run can restore the last good checkpoint and say so.
 - :class:`Throughput` measures training images per second, epoch by epoch.
@@ -13,14 +14,14 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from pathlib import Path
 
 import keras
 
-from cnn_zoo.run import write_json
+from cnn_zoo.run import atomic_path, write_json
+from cnn_zoo.run_state import fault_point
 
 CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
 
@@ -34,13 +35,17 @@ def checkpoints(folder) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def save_weights_atomically(model, path) -> None:
+def save_weights_atomically(model, path, fault=None) -> None:
     """``model.save_weights`` into a temporary file renamed over ``path``: a process
     killed meanwhile leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".weights.h5", fault=fault) as tmp:
+        model.save_weights(tmp)
+
+
+def _diverged(logs, stop_on_nan):
+    loss = (logs or {}).get("loss")
+    return (stop_on_nan is not None and stop_on_nan.stopped_at) or loss is None \
+        or not math.isfinite(loss)
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -50,30 +55,58 @@ class Backup(keras.callbacks.BackupAndRestore):
     left a file h5py cannot open, and the resume failed ("bad object header version
     number", 2026-12-02). The weights go first: a kill between the two files makes
     the resume train one epoch again, never skip one.
+
+    With a ``ledger`` (cnn_zoo.run_state.Ledger), the files' sha256 are recorded, the
+    state of a diverged epoch is not saved, and restoring is the caller's: it loads only
+    a verified state before ``fit`` (Keras' own restore trusts whatever it finds).
     """
+
+    def __init__(self, backup_dir, *args, ledger=None, stop_on_nan=None, **kwargs):
+        super().__init__(backup_dir, *args, **kwargs)
+        self.ledger, self.stop_on_nan = ledger, stop_on_nan
+
+    def on_train_begin(self, logs=None):
+        if self.ledger is None:
+            super().on_train_begin(logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        fault_point("batch")
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.ledger is not None and _diverged(logs, self.stop_on_nan):
+            return  # keep the last good state for --resume
+        super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
-        save_weights_atomically(self.model, self._weights_path)
+        save_weights_atomically(self.model, self._weights_path, fault="backup")
         write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        if self.ledger is not None:
+            self.ledger.record(self._weights_path, self._training_metadata_path,
+                               epochs=self._current_epoch)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    def __init__(self, folder, keep=2, stop_on_nan=None):
+    def __init__(self, folder, keep=2, stop_on_nan=None, ledger=None):
         super().__init__()
         self.folder = Path(folder)
         self.keep = keep
         self.stop_on_nan = stop_on_nan
+        self.ledger = ledger
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if (self.stop_on_nan is not None and self.stop_on_nan.stopped_at) or \
-                loss is None or not math.isfinite(loss):
+        if _diverged(logs, self.stop_on_nan):
             return  # never overwrite a good checkpoint with diverged weights
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_weights_atomically(self.model, self.folder / f"epoch_{epoch + 1:03d}.weights.h5")
-        for _, old in checkpoints(self.folder)[:-self.keep]:
-            old.unlink(missing_ok=True)
+        path = self.folder / f"epoch_{epoch + 1:03d}.weights.h5"
+        save_weights_atomically(self.model, path, fault="checkpoint")
+        old = [p for _, p in checkpoints(self.folder)[:-self.keep]]
+        if self.ledger is not None:
+            self.ledger.record(path, epochs=epoch + 1)
+            self.ledger.forget(*old)  # first: a resume ignores a file the ledger does not list
+        for p in old:
+            p.unlink(missing_ok=True)
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -1,10 +1,12 @@
 """Train a recipe into a run folder a person can trust (see :mod:`cnn_zoo.run`).
 
-``train(recipe, out_dir)`` loads the data, applies the recipe's preprocessing
-once, builds the model by name, fits it with a per-step learning-rate
-schedule, and writes the run folder. A killed run loses at most the current
-epoch: ``train(..., resume=True)`` continues from Keras' BackupAndRestore
-state. A NaN loss stops the run cleanly with the last good checkpoint.
+``train(recipe, out_dir)`` is prepare → fit → finish. Prepare reads and checks
+everything (the recipe, the stored state and its checksums, the data, the
+model) before it writes anything; fit trains with a per-step learning-rate
+schedule; finish evaluates and writes the final files, each atomically. A
+killed run loses at most the current epoch: ``train(..., resume=True)``
+continues from the newest intact state (:mod:`cnn_zoo.run_state`), also after
+``fit`` or a NaN stop. A NaN loss stops the run cleanly with the last good checkpoint.
 
 Determinism: the same seed, backend and machine give the same metrics (the
 seed fixes the weights, the validation split, the shuffling and the
@@ -23,6 +25,8 @@ from pathlib import Path
 import keras
 
 from cnn_zoo import run as runs
+from cnn_zoo import run_state
+from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.recipe import Recipe, load_recipe
 
 KERAS_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -149,7 +153,7 @@ def repeat_labels(data, model):
     return RepeatLabels(data, heads)
 
 
-def _callbacks(recipe, run_dir, images_per_epoch, resume):
+def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
     from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput
 
     nan = StopOnNaN()
@@ -160,8 +164,9 @@ def _callbacks(recipe, run_dir, images_per_epoch, resume):
         # The history row is written before the backup: a process killed between
         # the two redoes that epoch, and read_history keeps the later row.
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
-        Backup(str(run_dir / "backup")),
-        EpochCheckpoint(run_dir / "checkpoints", stop_on_nan=nan),
+        # Kept after fit (Keras deletes it there): finish deletes it once the run is finished.
+        Backup(str(run_dir / "backup"), delete_checkpoint=False, ledger=ledger, stop_on_nan=nan),
+        EpochCheckpoint(run_dir / "checkpoints", stop_on_nan=nan, ledger=ledger),
     ]
     # Keras writes TensorBoard logs through tf.summary: on another backend only if
     # TensorFlow is loaded anyway, so a JAX run never pays for (or needs) it.
@@ -201,61 +206,177 @@ def load_data(recipe: Recipe, data_dir=None):
     return splits, contract
 
 
+@dataclasses.dataclass
+class _Run:
+    """What prepare checked and fit and finish use."""
+    run_dir: Path
+    recipe: Recipe
+    resume: bool
+    splits: dict
+    contract: dict
+    manifest: dict
+    ledger: run_state.Ledger
+    start: run_state.ResumePoint
+    notes: list                  # what was wrong with the stored state, and what was done
+    model: object = None
+    epochs_done: int = 0
+
+
 def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose="auto",
           callbacks=()) -> RunResult:
     """Train ``recipe`` (a name, a path or a :class:`Recipe`) into ``out_dir``.
 
     ``overrides`` are ``key=value`` strings applied after the recipe file.
-    With ``resume=True`` the recipe is the one stored in ``out_dir``.
-    ``callbacks`` are extra Keras callbacks (the tuner adds its own).
+    With ``resume=True`` the recipe is the one stored in ``out_dir`` (``recipe``,
+    if given, must name it). ``callbacks`` are extra Keras callbacks (the tuner adds its own).
     """
     run_dir = runs.prepare_folder(out_dir, resume)
-    if resume:
-        recipe = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
-    elif not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe, overrides=list(overrides))
-    from cnn_zoo.data import make_pipeline
+    with contextlib.ExitStack() as held:
+        if resume:
+            held.enter_context(run_state.run_lock(run_dir))
+        run = _prepare(recipe, run_dir, overrides, resume, data_dir)
+        with _dtype_policy(run.recipe.dtype_policy), _distribution(run.recipe) as replicas:
+            train_ds = run.splits["train"]
+            steps_per_epoch = math.ceil(len(train_ds) / run.recipe.batch_size)
+            # Built before anything is written: a bad model argument leaves no folder behind.
+            run.model = build_and_compile(run.recipe, run.contract["input_shape"],
+                                          train_ds.num_classes, steps_per_epoch)
+            run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe))
+            if not resume:
+                runs.make_folder(run_dir)
+                held.enter_context(run_state.run_lock(run_dir))
+                runs.prepare_folder(run_dir, False)  # again, now that no other start can race us
+                runs.clear_failed_start(run_dir)
+            _write_start(run)
+            status, message, nan, throughput = _fit(run, verbose, callbacks)
+        return _finish(run, status, message, nan, throughput)
 
+
+def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
+    """Read and check the recipe, the stored state and the data; write nothing."""
+    notes = []
+    if resume:
+        ledger = run_state.Ledger.read(run_dir)
+        if ledger.data.get("finished"):
+            raise runs.RunError(f"{run_dir} is a finished run, nothing to resume; "
+                                "train into a new --out folder")
+        problem = ledger.problem("config.yaml")
+        if problem:
+            raise runs.RunError(f"{run_dir / 'config.yaml'} is {problem}; restore it, or start "
+                                "the run again in a new folder")
+        stored = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
+        if recipe is not None:
+            given = recipe.name if isinstance(recipe, Recipe) else load_recipe(recipe).name
+            if given != stored.name:
+                raise runs.RunError(
+                    f"{run_dir} holds a run of the recipe {stored.name!r}, not {given!r}; to continue "
+                    f"it leave the recipe out (zoo train --resume --out {run_dir}), or train "
+                    f"{given!r} into another --out folder")
+        recipe, start = stored, run_state.resume_point(ledger)
+        try:
+            manifest = runs.read_json(run_dir / "manifest.json")
+            manifest["status"]
+        except (OSError, runs.RunError, TypeError, KeyError) as error:
+            manifest = _new_manifest(recipe)
+            what = "missing" if isinstance(error, OSError) else "damaged"
+            notes.append(f"manifest.json is {what}: rewritten (the first start's time and command "
+                         "are lost)")
+        if ledger.problem("preprocessing.json"):
+            notes.append(f"preprocessing.json is {ledger.problem('preprocessing.json')}: "
+                         "rewritten from the recipe")
+        # A damaged history.csv is named now, not after training.
+        have = {row["epoch"] for row in runs.read_history(run_dir)}
+        gap = [str(e + 1) for e in range(start.epoch) if e not in have]
+        if gap:
+            notes.append(f"history.csv has no row for epoch{'s' * (len(gap) > 1)} {', '.join(gap)}: "
+                         "its curves will have a gap there")
+    else:
+        if not isinstance(recipe, Recipe):
+            recipe = load_recipe(recipe, overrides=list(overrides))
+        manifest = _new_manifest(recipe)
+        ledger, start = run_state.Ledger(run_dir), run_state.ResumePoint(0, None)
+    if start.message:
+        notes.insert(0, start.message)
     keras.utils.set_random_seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
-    train_ds, val_ds, test_ds = splits["train"], splits.get("validation"), splits["test"]
-    manifest_path = run_dir / "manifest.json"
-    manifest = runs.read_json(manifest_path) if resume else {
-        "recipe": recipe.name, "created": runs.now(), "seed": recipe.seed,
-        "backend": keras.backend.backend(), "versions": runs.versions(),
-        "git_commit": runs.git_commit(), "devices": runs.devices(), "command": sys.argv,
-    }
-    manifest.update(status="running", started=runs.now(),
-                    examples={k: len(v) for k, v in splits.items()})
-    if not resume:
-        (run_dir / "config.yaml").write_text(recipe.to_yaml())
-        runs.write_json(run_dir / "preprocessing.json", contract)
-    runs.write_json(manifest_path, manifest)
+    manifest.update(status="running", started=runs.now(), examples={k: len(v) for k, v in splits.items()})
+    return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes)
 
-    steps = recipe.preprocessing
+
+def _new_manifest(recipe):
+    return {"recipe": recipe.name, "created": runs.now(), "seed": recipe.seed,
+            "backend": keras.backend.backend(), "versions": runs.versions(),
+            "git_commit": runs.git_commit(), "devices": runs.devices(), "command": sys.argv}
+
+
+def _write_start(run: _Run) -> None:
+    """The recipe, the preprocessing contract and a "running" manifest; on resume, the
+    history cut back to the epoch the run resumes from."""
+    run_dir = run.run_dir
+    if not run.resume:
+        runs.write_text(run_dir / "config.yaml", run.recipe.to_yaml())
+        run.ledger.record(run_dir / "config.yaml")
+    if not run.resume or run.ledger.problem("preprocessing.json"):
+        runs.write_json(run_dir / "preprocessing.json", run.contract)  # derived: rewritten if damaged
+        run.ledger.record(run_dir / "preprocessing.json")
+    if run.resume:
+        runs.truncate_history(run_dir, run.start.epoch)
+    runs.write_json(run_dir / "manifest.json", run.manifest)
+
+
+def _fit(run: _Run, verbose, callbacks):
+    from cnn_zoo.data import make_pipeline
+
+    recipe, model, start = run.recipe, run.model, run.start
+    if start.weights is not None:
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(start.weights)
+    run.epochs_done = start.epoch
+    standard, nan, throughput = _callbacks(recipe, run.run_dir, len(run.splits["train"]), run.resume,
+                                           run.ledger)
+    if start.fit_done:  # killed after fit: only the final files are left to write
+        return "finished", "", nan, throughput
+    train_ds, val_ds, steps = run.splits["train"], run.splits.get("validation"), recipe.preprocessing
     fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
                              seed=recipe.seed, augment=True)
+    run_state.replay_epochs(fit_data, start.epoch)
     val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
                                                          steps=steps)
-    steps_per_epoch = math.ceil(len(train_ds) / recipe.batch_size)
-    status, message, good = "finished", "", []
-    with _dtype_policy(recipe.dtype_policy), _distribution(recipe) as replicas:
-        model = build_and_compile(recipe, contract["input_shape"], train_ds.num_classes, steps_per_epoch)
-        manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(recipe))
-        standard, nan, throughput = _callbacks(recipe, run_dir, len(train_ds), resume)
-        fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
-        try:
-            # The pipeline shuffles (seeded) itself.
-            model.fit(fit_data, validation_data=val_data, epochs=recipe.epochs,
-                      callbacks=[*standard, *callbacks], shuffle=False, verbose=verbose)
-        except KeyboardInterrupt:
-            status = "interrupted"
-            message = f"interrupted; continue with: zoo train --resume --out {run_dir}"
-        except BaseException as error:
-            manifest.update(status="failed", finished=runs.now(),
+    fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
+    status, message = "finished", ""
+    try:
+        # The pipeline shuffles (seeded) itself.
+        history = model.fit(fit_data, validation_data=val_data, epochs=recipe.epochs,
+                            initial_epoch=start.epoch, callbacks=[*standard, *callbacks],
+                            shuffle=False, verbose=verbose)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        message = f"interrupted; continue with: zoo train --resume --out {run.run_dir}"
+    except BaseException as error:
+        run.manifest.update(status="failed", finished=runs.now(),
                             message=f"{type(error).__name__}: {error}")
-            runs.write_json(manifest_path, manifest)
-            raise
+        runs.write_json(run.run_dir / "manifest.json", run.manifest)
+        raise
+    else:
+        run.epochs_done = max(history.epoch, default=start.epoch - 1) + 1
+        if not nan.stopped_at:
+            # The weights fit ended with (EarlyStopping may have restored the best), as
+            # state: a kill while the final files are written resumes here, not at epoch 1.
+            from cnn_zoo.callbacks import save_weights_atomically
+            path = run.run_dir / run_state.FIT_WEIGHTS
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_weights_atomically(model, path)
+            run.ledger.data["fit"] = {"epochs": run.epochs_done}
+            run.ledger.record(path)
+            run_state.fault_point("fit_end")
+    return status, message, nan, throughput
+
+
+def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
+    """Evaluate, write the final files (each atomically), then mark the run finished."""
+    run_dir, model, recipe = run.run_dir, run.model, run.recipe
+    good = []
     if nan.stopped_at:
         status = "nan"
         from cnn_zoo.callbacks import checkpoints
@@ -268,62 +389,30 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
                        f"last good checkpoint (epoch {good[-1][0]}): {good[-1][1]}")
         else:
             message = f"loss became NaN at {where}, before any epoch finished"
+    message = "; ".join([*run.notes, message] if message else run.notes)
     history = runs.read_history(run_dir)
     runs.write_json(run_dir / "history.json", history)
     if history:
         runs.plot_curves(history, run_dir / "curves.png")
     metrics = {}
     if status != "interrupted" and (status != "nan" or good):
-        metrics = evaluate_model(model, test_ds, steps, recipe.batch_size)
+        test_ds = run.splits["test"]
+        metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size)
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
-        model.save(run_dir / "model.keras")
-        model.save_weights(run_dir / "model.weights.h5")
-    manifest.update(status=status, finished=runs.now(), epochs=len(history), message=message,
-                    train_images_per_second=round(throughput.images_per_second, 1)
-                    if throughput.epoch_seconds else None)
-    runs.write_json(manifest_path, manifest)
-    return RunResult(run_dir, status, len(history), metrics, throughput.images_per_second, message)
-
-
-def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
-    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``."""
-    from cnn_zoo.data import make_pipeline
-
-    data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
-    if isinstance(model.output, dict):
-        from cnn_zoo.models.googlenet import inference_model
-        model = inference_model(model)
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    results = model.evaluate(data, return_dict=True, verbose=0)
-    return {k: float(v) for k, v in results.items()}
-
-
-def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
-    """Metrics of a run folder's model on ``split`` of its recipe's dataset.
-
-    ``data`` (a dataset spec) evaluates on another dataset with the same
-    preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
-    """
-    from cnn_zoo.layers import register_all  # cnn_zoo.layers is lazy: load every layer class
-    register_all()  # so that load_model finds them
-    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-    from cnn_zoo.data import load_dataset
-
-    path = Path(run_or_model)
-    run_dir = path if path.is_dir() else path.parent
-    model_path = path / "model.keras" if path.is_dir() else path
-    if not model_path.exists():
-        raise runs.RunError(f"no model at {model_path}; give a finished run folder or its model.keras")
-    if not (run_dir / "config.yaml").exists():
-        raise runs.RunError(f"no config.yaml beside {model_path}: its data and preprocessing are unknown")
-    recipe = load_recipe(run_dir / "config.yaml")
-    if data is None:
-        dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
-        if dataset is None:
-            raise runs.RunError(f"the run's recipe has no {split!r} split")
-    else:
-        dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
-                               validation_fraction=recipe.dataset.validation_fraction)
-    model = keras.saving.load_model(model_path)
-    metrics = evaluate_model(model, dataset, recipe.preprocessing)
-    return {"split": split, "examples": len(dataset), "dataset": dataset.source, **metrics}
+        with runs.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
+            model.save(tmp)
+        from cnn_zoo.callbacks import save_weights_atomically
+        save_weights_atomically(model, run_dir / "model.weights.h5")
+    run.manifest.update(status=status, finished=runs.now(), epochs=max(len(history), run.epochs_done),
+                        message=message,
+                        train_images_per_second=round(throughput.images_per_second, 1)
+                        if throughput.epoch_seconds else None)
+    runs.write_json(run_dir / "manifest.json", run.manifest)
+    if status == "finished":  # the resume state is no longer needed
+        import shutil
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+        run.ledger.data.update(fit=None, finished=True)
+        run.ledger.forget(*(run_dir / rel for rel in list(run.ledger.data["files"])
+                            if rel.startswith("backup/")))
+    return RunResult(run_dir, status, run.manifest["epochs"], metrics, throughput.images_per_second,
+                     message)

@@ -35,7 +35,7 @@ import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine.oracle import synchronized
 
-from cnn_zoo.run import write_json
+from cnn_zoo.run import read_json, write_json
 
 INFEASIBLE = "infeasible: "
 TrialStatus = trial_module.TrialStatus
@@ -146,6 +146,15 @@ class FeasibleOracle:
 
     def save(self):
         write_json(self._get_oracle_fname(), self.get_state(), strict=True)
+
+    def reload(self):
+        # Each state file parsed here first, so that a damaged one is named (Keras Tuner
+        # says only "Expecting value: line 1 column 1 (char 0)").
+        import glob
+        for path in [*glob.glob(os.path.join(self._project_dir, "trial_*", "trial.json")),
+                     self._get_oracle_fname()]:
+            read_json(path)
+        super().reload()
 
     def _save_trial(self, trial):
         write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state(),
