@@ -162,7 +162,9 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
     """Saves the run's weights from a freshly built model to ``out``, then checks ``out``."""
     import keras
 
-    from cnn_zoo import layers  # noqa: F401  (registers the layers, for loading model.keras)
+    from cnn_zoo.layers import register_all
+
+    register_all()  # cnn_zoo.layers is lazy: every layer class, for loading model.keras
 
     try:
         fresh = registry.get_model(arch, **kwargs, weights=str(run_dir / "model.weights.h5"))
