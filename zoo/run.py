@@ -126,7 +126,7 @@ def devices():
 # failed before its first epoch ended, may be reused (see clear_failed_start).
 RUN_NAMES = {"config.yaml", "manifest.json", "preprocessing.json", "state.json", "history.csv",
              "history.json", "curves.png", "metrics.json", "model.keras", "model.weights.h5",
-             "logs", "checkpoints", "backup", ".lock"}
+             "logs", "checkpoints", "backup", ".lock", ".write-test"}
 
 
 def prepare_folder(run_dir, resume):
