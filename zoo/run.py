@@ -78,10 +78,10 @@ def read_json(path):
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise RunError(f"{path} is damaged: not valid JSON ({error.msg}, line {error.lineno}); "
-                       "restore it from a copy, or start the run again in a new folder") from None
+                       "restore it from a copy, or start again in a new --out folder") from None
     except UnicodeDecodeError:
         raise RunError(f"{path} is damaged: not text (a binary file); "
-                       "restore it from a copy, or start the run again in a new folder") from None
+                       "restore it from a copy, or start again in a new --out folder") from None
 
 
 def versions():
