@@ -78,10 +78,10 @@ def read_json(path):
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise RunError(f"{path} is damaged: not valid JSON ({error.msg}, line {error.lineno}); "
-                       "restore it from a copy, or start the run again in a new folder") from None
+                       "restore it from a copy, or start again in a new --out folder") from None
     except UnicodeDecodeError:
         raise RunError(f"{path} is damaged: not text (a binary file); "
-                       "restore it from a copy, or start the run again in a new folder") from None
+                       "restore it from a copy, or start again in a new --out folder") from None
 
 
 def versions():
@@ -126,7 +126,7 @@ def devices():
 # failed before its first epoch ended, may be reused (see clear_failed_start).
 RUN_NAMES = {"config.yaml", "manifest.json", "preprocessing.json", "state.json", "history.csv",
              "history.json", "curves.png", "metrics.json", "model.keras", "model.weights.h5",
-             "logs", "checkpoints", "backup", ".lock"}
+             "logs", "checkpoints", "backup", ".lock", ".write-test"}
 
 
 def prepare_folder(run_dir, resume):
