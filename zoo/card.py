@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import math
 
+from cnn_zoo.errors import CardError
 from cnn_zoo.layers.arithmetic import Arithmetic, ReceptiveField, explain_window, grow_receptive_field
 from cnn_zoo.registry import get_model
 
@@ -350,13 +351,13 @@ def _call_tensors(op, fields, keras) -> tuple[list, list]:
 def _check_readable(model) -> Volume:
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
-        raise ValueError(
+        raise CardError(
             f"A model card needs a known input size: build {model.name!r} with "
             f"input_shape=(W, H, D). Received: input_shape={shape}"
         )
     for layer in model.layers:
         if getattr(layer, "data_format", "channels_last") == "channels_first":
-            raise ValueError(
+            raise CardError(
                 f"Model cards read channels-last models only; layer {layer.name!r} is "
                 f"channels-first. Received: data_format='channels_first'"
             )

@@ -30,13 +30,14 @@ import time
 from pathlib import Path
 
 from cnn_zoo import run as runs
+from cnn_zoo.errors import ZooError
 from cnn_zoo.recipe import Recipe, load_recipe
 from cnn_zoo.tune.space import SearchSpace
 
 PROJECT = "search"
 
 
-class TuneError(ValueError):
+class TuneError(ZooError):
     """A search that cannot run as asked; the message says how to fix it."""
 
 
