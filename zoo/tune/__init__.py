@@ -16,8 +16,8 @@ from cnn_zoo.tune.space import SearchSpace, SearchSpaceError
 __all__ = ["SearchSpace", "SearchSpaceError", "TuneError", "TuneResult", "tune", "run_worker",
            "promote", "load_report"]
 
-_LAZY = {"tune": "cnn_zoo.tune.search", "TuneResult": "cnn_zoo.tune.search", "TuneError": "cnn_zoo.tune.search",
-         "run_worker": "cnn_zoo.tune.distributed", "promote": "cnn_zoo.tune.promotion",
+_LAZY = {"tune": "cnn_zoo.tune.search", "TuneResult": "cnn_zoo.tune.search", "TuneError": "cnn_zoo.tune.errors",
+         "run_worker": "cnn_zoo.tune.search", "promote": "cnn_zoo.tune.promotion",
          "load_report": "cnn_zoo.tune.report"}
 
 

@@ -25,20 +25,19 @@ budget on reload (234): ``--max-trials`` may grow.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
 
 from cnn_zoo import run as runs
-from cnn_zoo.errors import ZooError
 from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.tune.errors import TuneError
 from cnn_zoo.tune.space import SearchSpace
 
+__all__ = ["Search", "TuneError", "TuneResult", "run_worker", "tune"]
+
 PROJECT = "search"
-
-
-class TuneError(ZooError):
-    """A search that cannot run as asked; the message says how to fix it."""
 
 
 @dataclasses.dataclass
@@ -250,7 +249,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     ``time_budget`` (seconds): no trial starts after it, and a running trial
     stops at the end of the epoch in which it passes. ``chief=True`` serves
     the oracle on ``oracle_address`` ("host:port", default 127.0.0.1 and a
-    free port) for workers (:func:`cnn_zoo.tune.distributed.run_worker`);
+    free port) for workers (:func:`run_worker`);
     ``workers=N`` also starts N local worker processes.
     """
     out_dir, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
@@ -293,3 +292,23 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
         raise
     report = search.finish(tuner_obj, status, message)
     return TuneResult(out_dir, status, report, message)
+
+
+def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
+               log=print):
+    """Runs trials for the chief at ``oracle_address`` until it has none left."""
+    from cnn_zoo.tune.distributed import parse_address, tuner_env
+
+    if not tuner_id or "chief" in tuner_id:
+        raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "
+                        f"Received: tuner_id={tuner_id!r}")
+    host, port = parse_address(oracle_address)
+    if not port:
+        raise TuneError(f"a worker needs the chief's port: --oracle HOST:PORT. Received: {oracle_address!r}")
+    if deadline is None and os.environ.get("ZOO_TUNE_DEADLINE"):
+        deadline = float(os.environ["ZOO_TUNE_DEADLINE"])
+    search = Search.open(out_dir, data_dir=data_dir, deadline=deadline, verbose=verbose, log=log)
+    with tuner_env(tuner_id, host, port):
+        tuner = search.make_tuner()
+        tuner.search()
+    return tuner
