@@ -143,20 +143,13 @@ class ScheduleConfig:
             yield "decay_rate", "must lie in (0, 1]"
 
     def learning_rate(self, base_lr: float, epoch: float, total_epochs: int) -> float:
-        """The rate at (fractional) epoch t, counting from 0. A trainer calls it
-        per step with t = (step + 1) / steps_per_epoch, or per epoch."""
-        if epoch < self.warmup_epochs:
-            return base_lr * epoch / self.warmup_epochs
-        t = epoch - self.warmup_epochs
-        if self.name == "cosine":
-            span = max(total_epochs - self.warmup_epochs, 1e-12)
-            cos = 0.5 * (1 + math.cos(math.pi * min(t / span, 1.0)))
-            return base_lr * (self.alpha + (1 - self.alpha) * cos)
-        if self.name == "step":
-            return base_lr * self.decay_rate ** math.floor(t / self.decay_epochs)
-        if self.name == "exponential":
-            return base_lr * self.decay_rate ** (t / self.decay_epochs)
-        return base_lr
+        """The rate at (fractional) epoch t, counting from 0, as training computes it: the one
+        definition is :class:`cnn_zoo.schedules.RecipeSchedule` (this imports Keras)."""
+        from cnn_zoo.schedules import RecipeSchedule
+
+        schedule = RecipeSchedule(base_lr, 1, total_epochs, self.name, self.warmup_epochs, self.alpha,
+                                  self.decay_epochs, self.decay_rate)
+        return float(schedule(epoch - 1))  # one step per epoch: step k is epoch k + 1
 
 
 @dataclass(frozen=True, kw_only=True)
