@@ -112,12 +112,12 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
                                 f"Received: {key}={value!r}")
         if max_trials is not None:
             stored = load_recipe(out_dir / "config.yaml", overrides=[f"tuning.max_trials={int(max_trials)}"])
-            (out_dir / "config.yaml").write_text(stored.to_yaml())
+            runs.write_text(out_dir / "config.yaml", stored.to_yaml())
         return out_dir, stored
     if recipe is None:
         raise TuneError("give a RECIPE (see 'zoo recipes'), or --resume --out DIR")
     if isinstance(recipe, Recipe):
-        recipe = _with_overrides(recipe, [*overrides, *settings]) if (overrides or settings) else recipe
+        recipe = recipe.with_overrides([*overrides, *settings])
     else:
         recipe = load_recipe(recipe, overrides=[*overrides, *settings])
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / f"tune-{recipe.name}"
@@ -125,16 +125,6 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
         raise TuneError(f"{out_dir} already exists and is not empty; pass --resume to continue that "
                         "search, or choose another --out folder")
     return out_dir, recipe  # written by tune() once the space is known to be searchable
-
-
-def _with_overrides(recipe: Recipe, overrides) -> Recipe:
-    """--set strings applied to a Recipe object (load_recipe reads files)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{recipe.name}.yaml"
-        path.write_text(recipe.to_yaml())
-        return load_recipe(path, overrides=list(overrides))
 
 
 class Search:
@@ -227,7 +217,7 @@ def _record_session(search: Search, *, new: bool, feasibility, role, time_budget
     path = search.out_dir / "tune.json"
     if new:
         search.out_dir.mkdir(parents=True, exist_ok=True)
-        (search.out_dir / "config.yaml").write_text(search.recipe.to_yaml())
+        runs.write_text(search.out_dir / "config.yaml", search.recipe.to_yaml())
         meta = {**search.describe(), "feasibility": feasibility, "created": runs.now(),
                 "versions": runs.versions(), "git_commit": runs.git_commit(), "sessions": []}
     else:
