@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cnn_zoo import atomic
+from cnn_zoo.manifest_json import read_manifest_json
 from cnn_zoo.hub.errors import IntegrityError, ManifestError
 
 FORMAT = 1
@@ -227,11 +228,7 @@ def read_manifest(path, bad: dict | None = None) -> dict[str, WeightsInfo]:
     """
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ManifestError(f"{path} is not valid JSON ({error}); fix or remove it") from None
-    return parse_manifest(data, str(path), bad)
+    return parse_manifest(read_manifest_json(path, ManifestError), str(path), bad)
 
 
 READABLE = 0o644
