@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.keras_private import built_input_shape
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -116,12 +117,12 @@ class WindowLayer(keras.layers.Layer):
     def _explain_input(self, input_shape):
         """Channels-last volume without the batch axis, from the argument or the build."""
         if input_shape is None:
-            if not self.built or getattr(self, "_build_shapes_dict", None) is None:
+            input_shape = built_input_shape(self)
+            if input_shape is None:
                 raise ValueError(
                     f"{self.name}: explain() needs input_shape=(W, H, D) for a layer "
                     "that has not been built"
                 )
-            input_shape = next(iter(self._build_shapes_dict.values()))
             spatial, channels = self._split(input_shape)
             return (*spatial, channels)
         return tuple(input_shape)

@@ -30,11 +30,11 @@ Keras is imported when a card is made, not when this module is imported.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 
 from cnn_zoo.errors import CardError
+from cnn_zoo.keras_private import deferred_variables_forgotten
 from cnn_zoo.layers.arithmetic import Arithmetic, ReceptiveField, explain_window, grow_receptive_field
 from cnn_zoo.registry import get_model
 
@@ -413,31 +413,6 @@ def card_for(name: str, input_shape=None, **kwargs) -> Card:
         kwargs["input_shape"] = tuple(input_shape)
     if kwargs.get("weights") is not None:  # loading weights needs their values
         return model_card(get_model(name, **kwargs))
-    with _shapes_only():
+    with deferred_variables_forgotten():  # shapes only: nothing allocated
         model = get_model(name, **kwargs)
     return model_card(model)
-
-
-@contextlib.contextmanager
-def _shapes_only():
-    """Variables created inside get shapes but no values: Keras' deferred initialisation.
-
-    ``keras.StatelessScope(initialize_variables=False)`` defers them, but keeps
-    them in Keras' list of variables to initialise at the next scope's exit
-    (which would allocate them after all); the list is put back as it was. The
-    one reach-in to keras.src lives here.
-    """
-    import keras
-
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:  # another Keras layout: build as usual (allocating)
-        yield
-        return
-    key = "uninitialized_variables"
-    before = list(global_state.get_global_attribute(key, []))
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute(key, before)

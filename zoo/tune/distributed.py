@@ -74,9 +74,10 @@ def start_server(oracle, host, port):
     from concurrent import futures
 
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
+    from cnn_zoo.tune.kt_private import oracle_service
+
+    protos, OracleServicer, _ = oracle_service()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
@@ -121,8 +122,9 @@ def spawn_workers(search, host, port, count) -> list[tuple[str, subprocess.Popen
 
 def run_chief(search, oracle_address=None, workers=0):
     """Serves the search's oracle until every trial has ended; returns the chief's tuner."""
-    from keras_tuner.src.distribute.oracle_chief import exit_chief
+    from cnn_zoo.tune.kt_private import oracle_service
 
+    exit_chief = oracle_service()[2]
     host, port = parse_address(oracle_address)
     with tuner_env("chief", host, port):
         tuner = search.make_tuner()

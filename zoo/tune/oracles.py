@@ -32,13 +32,13 @@ import time
 import warnings
 
 import keras_tuner
-from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.engine.oracle import synchronized
 
 from cnn_zoo.run import read_json, write_json
+from cnn_zoo.tune import kt_private
 
 INFEASIBLE = "infeasible: "
-TrialStatus = trial_module.TrialStatus
+TrialStatus = kt_private.TrialStatus
+synchronized = kt_private.synchronized
 # Draws an oracle may reject in a row before it calls the space exhausted (Keras
 # Tuner's default is 20: far too few when most combinations are infeasible).
 MAX_DRAWS = 2000

@@ -203,9 +203,10 @@ class Search:
 
     def finish(self, tuner, status, message=""):
         """Final pruning (Hyperband keeps every trial's weights until the end) and the report."""
+        from cnn_zoo.tune import kt_private
         from cnn_zoo.tune.report import write_report
 
-        if tuner is not None and self.settings.tuner == "hyperband" and not tuner._is_worker():
+        if tuner is not None and self.settings.tuner == "hyperband" and not kt_private.is_worker(tuner):
             tuner.prune()
         meta = runs.read_json(self.out_dir / "tune.json")
         meta["sessions"][-1].update(status=status, finished=runs.now())

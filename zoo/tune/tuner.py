@@ -33,10 +33,10 @@ from pathlib import Path
 
 import keras
 import keras_tuner
-from keras_tuner.src.engine import tuner_utils
 
 from cnn_zoo.callbacks import Backup, save_weights_atomically
 from cnn_zoo.run import read_history, write_json
+from cnn_zoo.tune import kt_private
 from cnn_zoo.tune.hypermodel import InfeasibleTrial
 from cnn_zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible
 
@@ -58,7 +58,7 @@ class Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class BestCheckpoint(tuner_utils.SaveBestEpoch):
+class BestCheckpoint(kt_private.SaveBestEpoch):
     """Keras Tuner's best-epoch checkpoint, which also remembers the best value of the
     epochs before a resume (else the first epoch after it would overwrite a better file),
     and replaces the file atomically: Keras Tuner writes it in place, so a kill during
@@ -167,7 +167,7 @@ class ZooTuner(keras_tuner.Tuner):
                 # that epoch, and read_history keeps the later row.
                 keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
                 Backup(str(folder / "backup")),
-                tuner_utils.TunerCallback(self, trial),
+                kt_private.TunerCallback(self, trial),
                 checkpoint,
                 deadline,
             ]
@@ -258,7 +258,7 @@ class ZooTuner(keras_tuner.Tuner):
     # -- state files, atomically
 
     def save(self):
-        if not self._is_worker():
+        if not kt_private.is_worker(self):
             self.oracle.save()
         write_json(self._get_tuner_fname(), self.get_state(), strict=True)
 
