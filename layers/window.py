@@ -3,7 +3,7 @@
 ``WindowLayer`` holds the arguments both take (size, strides, padding P,
 rounding, data format), checks them once, runs the arithmetic for
 ``compute_output_shape`` and ``explain``, and lowers the op to the backend's
-native kernel (see :func:`layers.arithmetic.window_plan`).
+native kernel (see :func:`layers.window_plan.window_plan`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from keras import ops
 
 from cnn_zoo.layers import arithmetic as ar
 from cnn_zoo.layers.keras_private import built_input_shape
+from cnn_zoo.layers.window_plan import window_plan
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -82,7 +83,7 @@ class WindowLayer(keras.layers.Layer):
     # -- running ------------------------------------------------------------
 
     def plan(self, spatial):
-        return ar.window_plan(spatial, self.window, self.strides, self.padding, self.rounding,
+        return window_plan(spatial, self.window, self.strides, self.padding, self.rounding,
                               self.dilation_rate, layer=self.name)
 
     def pad_for(self, inputs, pad_value=0.0):
