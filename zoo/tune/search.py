@@ -11,15 +11,7 @@ not redone, numbering continues, and a trial that was running continues from
 its last finished epoch. The recipe is the one stored in OUT (its search
 space cannot change under a search); ``max_trials`` may grow.
 
-Keras Tuner's resume problems, and what answers them here: a trial killed
-mid-way restarted from scratch, forever if the kill recurs (keras-tuner 439):
-BackupAndRestore per execution, scored from its whole history.csv; the log
-restarted its trial count at 1 (549): we log trial ids, which continue; a
-kill while ``oracle.json``/``trial.json`` was written left a project that
-would not reload (987): atomic writes; a search stopped by
-``max_consecutive_failed_trials`` stopped again at once on reload (Keras
-Tuner scans every past window): only the latest streak counts; a larger
-budget on reload (234): ``--max-trials`` may grow.
+Why it works this way (Keras Tuner's issues and their answers): docs/design-notes.md.
 """
 
 from __future__ import annotations

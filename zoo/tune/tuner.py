@@ -1,25 +1,6 @@
 """The Tuner: runs one trial at a time, for any of the four oracles.
 
-On top of ``keras_tuner.Tuner`` it
-
-- declares the search space without building a model (Keras Tuner builds the
-  default configuration first, which crashes when the defaults are
-  infeasible);
-- ends a trial whose shapes cannot exist before anything is built, as an
-  *infeasible* trial (see :mod:`cnn_zoo.tune.oracles`);
-- keeps each execution's epochs in ``execution<k>/history.csv`` and Keras'
-  ``BackupAndRestore`` state, so a search killed mid-trial continues that
-  trial from its last epoch on ``--resume`` (keras-tuner issue 439), and
-  scores a trial from its whole history, not from the epochs after the kill;
-- runs Hyperband's rounds (epochs, and the weights of the trial a round
-  continues);
-- stops a trial at the end of the epoch in which the search's deadline passes;
-- keeps the weights of the best ``keep_checkpoints`` trials only;
-- writes its state files atomically and logs one line per trial.
-
-Per trial it appends to ``trial_<id>/events.jsonl``: a ``begin`` line
-(tuner id, pid) and an ``end`` line (status, seconds, epochs), which the
-report reads, and which show that each trial ran exactly once.
+What it adds to Keras Tuner, and why: docs/design-notes.md.
 """
 
 from __future__ import annotations
