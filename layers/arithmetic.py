@@ -24,11 +24,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from typing import Iterable, Sequence
 
-ROUNDINGS = ("floor", "ceil", "exact")
-PADDING_WORDS = ("valid", "same")
+from cnn_zoo.layers.arguments import (  # noqa: F401  (re-exported: ar.normalize_tuple, ...)
+    PADDING_WORDS,
+    ROUNDINGS,
+    _is_int,
+    check_number,
+    normalize_padding,
+    normalize_rounding,
+    normalize_tuple,
+    padding_to_config,
+    same_padding,
+)
 
 
 class ShapeError(ValueError):
@@ -46,119 +54,6 @@ class ShapeError(ValueError):
         self.formula = formula
         self.value = value
         self.suggestions = dict(suggestions or {})
-
-
-# ---------------------------------------------------------------------------
-# Argument normalisation (shared by every layer's __init__).
-
-
-def _is_int(value) -> bool:
-    # numbers.Integral covers Python and NumPy integers; an ndarray (which has
-    # __index__) or a bool is not one.
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
-    """An int or a sequence of ``rank`` ints, each >= ``minimum``, as a tuple.
-
-    >>> normalize_tuple(3, 2, "kernel_size")
-    (3, 3)
-    """
-    if _is_int(value):
-        values = (int(value),) * rank
-    elif isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
-        if len(value) != rank:
-            raise ValueError(
-                f"`{name}` must be an int or a tuple of {rank} ints. Received: {name}={value!r}"
-            )
-        values = tuple(int(v) for v in value)
-    else:
-        raise ValueError(
-            f"`{name}` must be an int or a tuple of {rank} ints. Received: {name}={value!r}"
-        )
-    if any(v < minimum for v in values):
-        raise ValueError(
-            f"`{name}` must be >= {minimum} in every axis. Received: {name}={value!r}"
-        )
-    return values
-
-
-def check_number(name, value, *, positive=False):
-    """A finite int or float (positive if asked), as a float; ``name`` is the argument's."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (positive and value <= 0):
-        what = "a positive finite number" if positive else "a finite number"
-        raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
-    return float(value)
-
-
-def normalize_rounding(rounding: str) -> str:
-    if rounding not in ROUNDINGS:
-        raise ValueError(
-            f"`rounding` must be one of {', '.join(map(repr, ROUNDINGS))}. "
-            f"Received: rounding={rounding!r}"
-        )
-    return rounding
-
-
-def normalize_padding(padding, rank: int):
-    """The padding P in one of its accepted forms, checked and made canonical.
-
-    Accepted: ``"valid"`` (P = 0), ``"same"`` (resolved per input size, see
-    :func:`same_padding`), an int P for every side, ``rank`` ints (one per axis,
-    both sides), or ``rank`` pairs ``(P_lo, P_hi)``. Returns ``"same"`` or a
-    tuple of ``rank`` ``(lo, hi)`` pairs.
-    """
-    if isinstance(padding, str):
-        word = padding.lower()
-        if word not in PADDING_WORDS:
-            raise ValueError(
-                "`padding` must be 'valid', 'same', an int, a tuple of "
-                f"{rank} ints or of {rank} (before, after) pairs. Received: padding={padding!r}"
-            )
-        return "same" if word == "same" else ((0, 0),) * rank
-    if _is_int(padding):
-        pairs = ((int(padding), int(padding)),) * rank
-    elif isinstance(padding, (list, tuple)) and len(padding) == rank:
-        pairs = []
-        for p in padding:
-            if _is_int(p):
-                pairs.append((int(p), int(p)))
-            elif isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p):
-                pairs.append((int(p[0]), int(p[1])))
-            else:
-                pairs = None
-                break
-        if pairs is not None:
-            pairs = tuple(pairs)
-    else:
-        pairs = None
-    if pairs is None:
-        raise ValueError(
-            "`padding` must be 'valid', 'same', an int, a tuple of "
-            f"{rank} ints or of {rank} (before, after) pairs. Received: padding={padding!r}"
-        )
-    if any(v < 0 for pair in pairs for v in pair):
-        raise ValueError(f"`padding` must be >= 0 on every side. Received: padding={padding!r}")
-    return pairs
-
-
-def padding_to_config(pairs):
-    """The most compact JSON-friendly form of canonical padding (for get_config)."""
-    if pairs == "same":
-        return "same"
-    if all(lo == hi for lo, hi in pairs):
-        sides = [lo for lo, _ in pairs]
-        return sides[0] if len(set(sides)) == 1 else sides
-    return [list(p) for p in pairs]
-
-
-def same_padding(size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's 'same' padding for one axis: W2 = ceil(W1 / S), extra cell after."""
-    extent = dilation * (kernel_size - 1) + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + extent - size, 0)
-    return total // 2, total - total // 2
 
 
 # ---------------------------------------------------------------------------
@@ -465,49 +360,3 @@ def explain_window(kind: str, input_shape: Sequence[int], *, kernel_size, stride
         macs = conv_multiply_adds(out_spatial, kernel_size, depth, filters)
     return Arithmetic(kind, name, tuple(input_shape), tuple(out_spatial) + (channels,), kernel_size,
                       strides, pads, rounding, dilation, texts, quotients, weights, biases, macs)
-
-
-# ---------------------------------------------------------------------------
-# Lowering: how a layer reaches the backend's native "valid"/"same" kernels.
-
-
-@dataclasses.dataclass(frozen=True)
-class WindowPlan:
-    """How to run a window op so that it lowers to the backend's native kernel.
-
-    ``native`` is ``"valid"`` or ``"same"`` when the requested padding and
-    rounding coincide with what the backend does by itself; otherwise
-    ``native`` is ``"valid"`` and ``pads`` says how many cells to add before
-    and after each spatial axis first: all of P, and more where ceil rounding
-    needs a last, partial window. Cells that no window reaches (floor
-    rounding) need no cropping: the "valid" op skips them.
-    """
-
-    output_spatial: tuple
-    native: str
-    pads: tuple  # ((before, after), ...) added before a "valid" op; zeros otherwise
-
-
-def window_plan(spatial: Sequence[int], kernel_size, strides, padding, rounding="floor",
-                dilation=None, layer=None) -> WindowPlan:
-    dilation = dilation or (1,) * len(kernel_size)
-    pads = resolve_padding(spatial, kernel_size, strides, padding, dilation)
-    out = output_shape(spatial, kernel_size, strides, pads, rounding, dilation=dilation, layer=layer)
-    used = []
-    for w, f, s, d, (lo, _), o in zip(spatial, kernel_size, strides, dilation, pads, out):
-        # The cells the windows actually cover, counted from the padded start.
-        covered = (o - 1) * s + d * (f - 1) + 1
-        # Cells past the last window (floor rounding) need no cropping: a
-        # "valid" op drops them by itself, so the trailing pad is at least 0.
-        used.append((lo, max(covered - w - lo, 0)))
-    used = tuple(used)
-    if all(p == (0, 0) for p in used):
-        return WindowPlan(out, "valid", used)
-    same = tuple(same_padding(w, f, s, d) for w, f, s, d in zip(spatial, kernel_size, strides, dilation))
-    if used == same:
-        return WindowPlan(out, "same", ((0, 0),) * len(spatial))
-    # Pad all of P_hi, even cells no window reaches (the "valid" op skips
-    # them): XLA runs GoogLeNet's conv1 (P=3 on 224, of which 2 are used)
-    # 15% faster on (3, 3) than on (3, 2); TensorFlow does not mind.
-    full = tuple((lo, max(hi, need)) for (lo, need), (_, hi) in zip(used, pads))
-    return WindowPlan(out, "valid", full)

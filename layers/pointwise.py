@@ -8,6 +8,7 @@ its explanation has the same form as a conv's, with W2 = W1. No Keras import:
 from __future__ import annotations
 
 from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.keras_private import built_input_shape
 
 
 def input_volume(layer, input_shape=None, data_format="channels_last"):
@@ -17,13 +18,13 @@ def input_volume(layer, input_shape=None, data_format="channels_last"):
     """
     if input_shape is not None:
         return tuple(input_shape)
-    built = getattr(layer, "_build_shapes_dict", None)
-    if not layer.built or not built:
+    built = built_input_shape(layer)
+    if built is None:
         raise ValueError(
             f"{layer.name}: explain() needs input_shape=(W, H, D) for a layer "
             "that has not been built"
         )
-    shape = tuple(next(iter(built.values())))[1:]
+    shape = built[1:]
     if data_format == "channels_first" and len(shape) > 1:
         shape = (*shape[1:], shape[0])
     return shape

@@ -3,7 +3,7 @@
 ``WindowLayer`` holds the arguments both take (size, strides, padding P,
 rounding, data format), checks them once, runs the arithmetic for
 ``compute_output_shape`` and ``explain``, and lowers the op to the backend's
-native kernel (see :func:`layers.arithmetic.window_plan`).
+native kernel (see :func:`layers.window_plan.window_plan`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import keras
 from keras import ops
 
 from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers.keras_private import built_input_shape
+from cnn_zoo.layers.window_plan import window_plan
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -81,7 +83,7 @@ class WindowLayer(keras.layers.Layer):
     # -- running ------------------------------------------------------------
 
     def plan(self, spatial):
-        return ar.window_plan(spatial, self.window, self.strides, self.padding, self.rounding,
+        return window_plan(spatial, self.window, self.strides, self.padding, self.rounding,
                               self.dilation_rate, layer=self.name)
 
     def pad_for(self, inputs, pad_value=0.0):
@@ -116,12 +118,12 @@ class WindowLayer(keras.layers.Layer):
     def _explain_input(self, input_shape):
         """Channels-last volume without the batch axis, from the argument or the build."""
         if input_shape is None:
-            if not self.built or getattr(self, "_build_shapes_dict", None) is None:
+            input_shape = built_input_shape(self)
+            if input_shape is None:
                 raise ValueError(
                     f"{self.name}: explain() needs input_shape=(W, H, D) for a layer "
                     "that has not been built"
                 )
-            input_shape = next(iter(self._build_shapes_dict.values()))
             spatial, channels = self._split(input_shape)
             return (*spatial, channels)
         return tuple(input_shape)

@@ -7,6 +7,7 @@ import pytest
 
 from cnn_zoo import layers
 from cnn_zoo.layers import arithmetic as ar
+from cnn_zoo.layers import window_plan as wp
 
 
 def pytorch_pooling_output_shape(size, kernel, pad_l, pad_r, stride, dilation, ceil_mode):
@@ -309,29 +310,29 @@ def test_explain_raises_shape_error_with_layer_name():
 
 def _plan(spatial, f, s, padding, rounding="floor", d=1):
     rank = len(spatial)
-    return ar.window_plan(spatial, (f,) * rank, (s,) * rank, ar.normalize_padding(padding, rank),
+    return wp.window_plan(spatial, (f,) * rank, (s,) * rank, ar.normalize_padding(padding, rank),
                           rounding, (d,) * rank)
 
 
 def test_window_plan_lowering_choices():
     # Valid: no padding, floor.
-    assert _plan((32, 32), 5, 1, 0) == ar.WindowPlan((28, 28), "valid", ((0, 0), (0, 0)))
+    assert _plan((32, 32), 5, 1, 0) == wp.WindowPlan((28, 28), "valid", ((0, 0), (0, 0)))
     # Floor leaves a cell no window reaches: still "valid", nothing cropped.
-    assert _plan((7,), 2, 2, 0) == ar.WindowPlan((3,), "valid", ((0, 0),))
+    assert _plan((7,), 2, 2, 0) == wp.WindowPlan((3,), "valid", ((0, 0),))
     # P=1 with F=3, S=1 is exactly TensorFlow's 'same'.
-    assert _plan((28, 28), 3, 1, 1) == ar.WindowPlan((28, 28), "same", ((0, 0), (0, 0)))
+    assert _plan((28, 28), 3, 1, 1) == wp.WindowPlan((28, 28), "same", ((0, 0), (0, 0)))
     # GoogLeNet conv1: 7×7/2, P=3 on 224: the windows use 3 before and only 2 after, which
     # is not 'same' (2, 3); the plan pads all of P (a 'valid' op skips the unused cell).
-    assert _plan((224, 224), 7, 2, 3) == ar.WindowPlan((112, 112), "valid", ((3, 3), (3, 3)))
+    assert _plan((224, 224), 7, 2, 3) == wp.WindowPlan((112, 112), "valid", ((3, 3), (3, 3)))
     # P=1 on 8 with F=3, S=2: windows use (1, 0), 'same' is (0, 1): explicit pads.
-    assert _plan((8,), 3, 2, 1) == ar.WindowPlan((4,), "valid", ((1, 1),))
+    assert _plan((8,), 3, 2, 1) == wp.WindowPlan((4,), "valid", ((1, 1),))
     # Floor that reaches none of P_hi: no pad op at all.
-    assert _plan((6,), 2, 2, [(0, 1)]) == ar.WindowPlan((3,), "valid", ((0, 0),))
+    assert _plan((6,), 2, 2, [(0, 1)]) == wp.WindowPlan((3,), "valid", ((0, 0),))
     # GoogLeNet pools, 3×3/2 ceil: the partial last window is 'same' padding (0, 1).
     for w, out in [(112, 56), (56, 28), (28, 14), (14, 7)]:
-        assert _plan((w, w), 3, 2, 0, "ceil") == ar.WindowPlan((out, out), "same", ((0, 0),) * 2)
+        assert _plan((w, w), 3, 2, 0, "ceil") == wp.WindowPlan((out, out), "same", ((0, 0),) * 2)
     # Ceil on an odd remainder that 'same' does not reproduce: explicit pads.
-    assert _plan((10,), 3, 3, 0, "ceil") == ar.WindowPlan((4,), "valid", ((0, 2),))
+    assert _plan((10,), 3, 3, 0, "ceil") == wp.WindowPlan((4,), "valid", ((0, 2),))
     # 'same' stays 'same'.
     assert _plan((224, 224), 7, 2, "same").native == "same"
 

@@ -297,3 +297,22 @@ def test_unreadable_recipe_files_are_one_line(write, tmp_path):
         load_recipe(binary)
     with pytest.raises(RecipeError, match=r"recipe file not found \(it is a folder\)"):
         load_recipe(tmp_path)
+
+
+# --------------------------------------------------------------------------- with_overrides
+
+def test_with_overrides_equals_loading_with_the_same_sets():
+    base = load_recipe("lenet5-mnist")
+    sets = ["epochs=3", "optimizer={name: sgd}", "optimizer.learning_rate=0.05", "model.kwargs.x=1"]
+    changed = base.with_overrides(sets)
+    assert changed == load_recipe("lenet5-mnist", sets)
+    assert changed.optimizer.name == "sgd" and changed.optimizer.learning_rate == 0.05 and changed.epochs == 3
+    assert base.epochs != 3 and base.with_overrides([]) == base  # frozen: the original is unchanged
+    assert base.with_overrides("epochs=4").epochs == 4
+
+
+def test_with_overrides_blames_the_set_that_broke_it():
+    with pytest.raises(RecipeError, match=r"^--set epochs=0: epochs must be a positive integer"):
+        load_recipe("lenet5-mnist").with_overrides(["batch_size=8", "epochs=0"])
+    with pytest.raises(RecipeError, match="is not a recipe key; did you mean epochs"):
+        load_recipe("lenet5-mnist").with_overrides(["epoch=2"])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import keras
 
+from cnn_zoo.keras_private import backup_state
 from cnn_zoo.run import atomic_path, write_json
 from cnn_zoo.run_state import fault_point
 
@@ -78,13 +79,15 @@ class Backup(keras.callbacks.BackupAndRestore):
             return  # keep the last good state for --resume
         super().on_epoch_end(epoch, logs)
 
-    def _save_model(self):
+    def _save_model(self):  # Keras' hook; it and the state it reads are pinned in cnn_zoo.keras_private
+        state = backup_state(self)
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
-        save_weights_atomically(self.model, self._weights_path, fault="backup")
-        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        save_weights_atomically(self.model, state["_weights_path"], fault="backup")
+        write_json(state["_training_metadata_path"],
+                   {"epoch": state["_current_epoch"], "batch": state["_last_batch_seen"]})
         if self.ledger is not None:
-            self.ledger.record(self._weights_path, self._training_metadata_path,
-                               epochs=self._current_epoch)
+            self.ledger.record(state["_weights_path"], state["_training_metadata_path"],
+                               epochs=state["_current_epoch"])
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -1,8 +1,11 @@
 """The mistakes a user of the zoo can make, as exceptions that say how to fix them.
 
-Every class here is a ``ValueError`` (as is :class:`layers.arithmetic.ShapeError`),
-so a caller such as the CLI can catch user errors uniformly and show them as
-one line. The facts behind a message are kept as attributes, for code.
+Every error a user can cause is a :class:`ZooError` (each package defines its
+own subclasses: ``RecipeError``, ``RunError``, ``DataError``, ``HubError``...),
+except the arithmetic's :class:`cnn_zoo.layers.arithmetic.ShapeError`, which
+stands beside it because ``layers/`` imports nothing of the zoo. The CLI turns
+exactly these two into one line; anything else is a bug and shows a traceback.
+Both are ``ValueError`` subclasses. The facts behind a message are attributes.
 
 This module imports nothing heavy: the CLI's fast paths import it.
 """
@@ -83,3 +86,7 @@ class DuplicateModelError(ZooError):
             f"A model named {name!r} is already registered (by {owner}); "
             f"pass register_model(name=...) to choose another name. Received: name={name!r}"
         )
+
+
+class CardError(ZooError):
+    """A model that a model card cannot describe (unknown input size, channels-first)."""

@@ -23,16 +23,44 @@ def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
     return {k: float(v) for k, v in results.items()}
 
 
-def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
-    """Metrics of a run folder's model on ``split`` of its recipe's dataset.
+def evaluate_recipe(model, recipe, steps, *, split="test", data=None, data_dir=None, raw_shape=None,
+                    match=None, compile=False, where="the run's recipe") -> dict:
+    """The one evaluation: ``model`` on ``split`` of ``recipe``'s dataset, preprocessed by ``steps``.
 
-    ``data`` (a dataset spec) evaluates on another dataset with the same
-    preprocessing; ``run_or_model`` may also be a .keras file inside a run folder.
+    ``data`` (a dataset spec) evaluates on another dataset with the recipe's seed and
+    validation fraction, its images read at ``raw_shape`` (H, W, C) when given. ``match``
+    (dataset -> (dataset, how)) maps its classes onto the model's; ``how`` is the result's
+    "classes". ``compile``: give the model the zoo's loss and accuracy first.
+    """
+    from cnn_zoo.data import load_dataset
+
+    if data is None:
+        dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
+        if dataset is None:
+            raise runs.RunError(f"{where} has no {split!r} split")
+    else:
+        size = {} if raw_shape is None else dict(
+            image_size=raw_shape[:2], color_mode="grayscale" if raw_shape[2] == 1 else "rgb")
+        dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
+                               validation_fraction=recipe.dataset.validation_fraction, **size)
+    classes = {}
+    if match is not None:
+        dataset, how = match(dataset)
+        classes = {"classes": how}
+    if compile:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    metrics = evaluate_model(model, dataset, steps)
+    return {"split": split, "examples": len(dataset), "dataset": dataset.source, **classes, **metrics}
+
+
+def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
+    """Metrics of a run folder's model on ``split`` of its recipe's dataset (see :func:`evaluate_recipe`).
+
+    ``run_or_model`` may also be a .keras file inside a run folder.
     """
     from cnn_zoo.layers import register_all  # cnn_zoo.layers is lazy: load every layer class
     register_all()  # so that load_model finds them
     import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-    from cnn_zoo.data import load_dataset
 
     path = Path(run_or_model)
     run_dir = path if path.is_dir() else path.parent
@@ -42,13 +70,5 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
     if not (run_dir / "config.yaml").exists():
         raise runs.RunError(f"no config.yaml beside {model_path}: its data and preprocessing are unknown")
     recipe = load_recipe(run_dir / "config.yaml")
-    if data is None:
-        dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
-        if dataset is None:
-            raise runs.RunError(f"the run's recipe has no {split!r} split")
-    else:
-        dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
-                               validation_fraction=recipe.dataset.validation_fraction)
     model = keras.saving.load_model(model_path)
-    metrics = evaluate_model(model, dataset, recipe.preprocessing)
-    return {"split": split, "examples": len(dataset), "dataset": dataset.source, **metrics}
+    return evaluate_recipe(model, recipe, recipe.preprocessing, split=split, data=data, data_dir=data_dir)

@@ -29,6 +29,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from cnn_zoo.errors import ZooError  # house (issue 17)
+
 # LeCun et al. 1998, Appendix A: background (white) -0.1, ink (black) 1.175,
 # so that the input has mean about 0 and variance about 1. MNIST stores
 # background 0 and ink 255, hence x/255*1.275 - 0.1.
@@ -38,7 +40,7 @@ _CHUNK = 8192  # images per chunk of float64 arithmetic (bounds temporary memory
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
 
 
-class PreprocessError(ValueError):
+class PreprocessError(ZooError):  # house (issue 17): one error tree
     """A preprocessing step that is unknown or has bad parameters."""
 
 

@@ -219,10 +219,6 @@ def pretrained_tags(name: str) -> list[str]:
 
 
 def _read_manifest() -> dict:
-    resource = importlib.resources.files(MANIFEST_PACKAGE) / MANIFEST_FILE
-    if not resource.is_file():
-        return {}
-    try:
-        return json.loads(resource.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ZooError(f"{resource} is not valid JSON ({error}); fix or remove it") from None
+    from cnn_zoo.manifest_json import read_manifest_json  # house (issue 17): the one manifest reader
+
+    return read_manifest_json(importlib.resources.files(MANIFEST_PACKAGE) / MANIFEST_FILE)

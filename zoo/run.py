@@ -15,16 +15,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
+import functools
 import json
-import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from cnn_zoo import atomic
 from cnn_zoo.errors import ZooError
 
 PACKAGES = ("cnn-zoo", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "numpy",
@@ -39,27 +39,17 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-@contextlib.contextmanager
 def atomic_path(path, suffix="", fault=None):
-    """A temporary name beside ``path`` to write into; renamed over ``path`` when the block
-    ends without error, so a reader (or a process killed meanwhile) sees the old file or
-    the new one, never half of one. ``suffix`` ends the temporary name (Keras checks
-    ``.keras`` / ``.weights.h5``); ``fault`` names the point for the ZOO_FAULT test hook."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{suffix}")
-    try:
-        yield tmp
-        if fault:
-            from cnn_zoo.run_state import fault_point
-            fault_point(fault)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook."""
+    hook = None
+    if fault:
+        from cnn_zoo.run_state import fault_point
+        hook = functools.partial(fault_point, fault)
+    return atomic.replacing(path, suffix=suffix, before_replace=hook)
 
 
 def write_text(path, text, fault=None):
-    """``path.write_text(text)``, atomically (see :func:`atomic_path`)."""
+    """``path.write_text(text)``, atomically (see :mod:`cnn_zoo.atomic`)."""
     with atomic_path(path, fault=fault) as tmp:
         tmp.write_text(text)
 
@@ -68,7 +58,7 @@ def write_json(path, data, *, strict=False):
     """Write atomically: a reader never sees half a file. A value JSON cannot hold is
     written as its str(), unless ``strict`` (state that is read back, e.g. Keras Tuner's
     oracle.json, where a string in place of an object would break the reload): then it raises."""
-    write_text(path, json.dumps(data, indent=2, default=None if strict else str) + "\n")
+    atomic.write_json(path, data, default=None if strict else str)
 
 
 def read_json(path):

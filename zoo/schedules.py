@@ -1,9 +1,10 @@
 """The recipe's learning-rate schedule as a Keras schedule, evaluated per step.
 
-:class:`RecipeSchedule` computes what ``ScheduleConfig.learning_rate`` says
-(the single definition, in :mod:`cnn_zoo.recipe`), but in ``keras.ops`` from the
-optimizer's step counter, so it runs inside the compiled train step, is saved
-with the optimizer and resumes exactly where a run stopped.
+The one definition of the schedules a recipe names (``ScheduleConfig``:
+constant, cosine, step, exponential, with optional linear warmup), in
+``keras.ops`` from the optimizer's step counter, so it runs inside the compiled
+train step, is saved with the optimizer and resumes exactly where a run stopped.
+``ScheduleConfig.learning_rate`` reads it per epoch.
 """
 
 from __future__ import annotations

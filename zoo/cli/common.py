@@ -17,20 +17,14 @@ import click
 USAGE_ERROR = 2  # click's exit code for bad usage; every user error gets it
 
 # The exceptions that mean "the user asked for something that cannot be done"
-# (module, class): one line and exit 2. Looked up in sys.modules, not imported:
-# an error of a class can only exist once its module is loaded, and importing
-# them all would import the data layer and recipes for `zoo list`. Everything
-# else (a bare ValueError included) is a bug and shows its traceback.
+# (module, class): one line and exit 2. Every such error is a ZooError; the
+# arithmetic's ShapeError stands beside it (layers/ never imports zoo/). Looked up
+# in sys.modules, not imported: an error of a class exists only once its module is
+# loaded, and `zoo list` must not import the layers. Everything else (a bare
+# ValueError included) is a bug and shows its traceback.
 USER_ERRORS = (
-    ("cnn_zoo.errors", "ZooError"),                   # the hub's errors derive from it
-    ("cnn_zoo.layers.arithmetic", "ShapeError"),      # layers/ never imports zoo/
-    ("cnn_zoo.recipe", "RecipeError"),
-    ("cnn_zoo.run", "RunError"),
-    ("cnn_zoo.data.sources", "DataError"),
-    ("cnn_zoo.preprocess", "PreprocessError"),
-    ("cnn_zoo.models.convnet_spec", "SpecError"),
-    ("cnn_zoo.tune.search", "TuneError"),
-    ("cnn_zoo.tune.space", "SearchSpaceError"),
+    ("cnn_zoo.errors", "ZooError"),
+    ("cnn_zoo.layers.arithmetic", "ShapeError"),
 )
 
 # Raised by click >= 8.2 for a bare `zoo`; its message is the whole help text.

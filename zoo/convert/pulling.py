@@ -8,7 +8,7 @@
         digest in the cache's manifest.
 
 Everything is written inside a temporary folder of the cache and moved into
-place with ``os.replace`` once whole: a tampered, truncated or foreign file,
+place atomically (``cnn_zoo.atomic``) once whole: a tampered, truncated or foreign file,
 a missing extra or a kill leaves no file behind (a killed pull's folder is
 removed by the next). The publisher's file is not kept: the converted one is
 what is cached, and it is never converted twice.
@@ -17,16 +17,16 @@ what is cached, and it is never converted twice.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from cnn_zoo import atomic
 from cnn_zoo.convert.common import need
 from cnn_zoo.hub import fetch
 from cnn_zoo.hub.errors import DownloadError, IntegrityError, OfflineError
 from cnn_zoo.hub.lock import file_lock
-from cnn_zoo.hub.manifest import MANIFEST, WeightsInfo, digest, read_manifest, verify, write_manifest
+from cnn_zoo.hub.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
 
 NEEDS = {"torchvision": "torch", "bvlc": "onnx"}  # the package each converter reads its file with
 
@@ -59,11 +59,10 @@ def remember(record: WeightsInfo, cache: Path) -> None:
 
 def save_converted(model, entry: WeightsInfo, cache: Path, work: Path) -> Path:
     """Saves ``model``'s weights as the cached file of ``entry`` (atomically) and records it."""
-    tmp = work / entry.file
-    model.save_weights(tmp)
-    size, sha = digest(tmp)
     dest = cache / entry.file
-    os.replace(tmp, dest)
+    with atomic.replacing(dest, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+        size, sha = digest(tmp)
     remember(dataclasses.replace(entry, sha256=sha, size=size), cache)
     return dest
 
@@ -71,6 +70,8 @@ def save_converted(model, entry: WeightsInfo, cache: Path, work: Path) -> Path:
 def _clean_leftovers(cache: Path, tag: str) -> None:
     for leftover in cache.glob(f".convert-{tag}.*"):  # a killed pull's work folder
         shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in cache.glob(f".{tag}{SUFFIX}.*.tmp*"):  # a killed save's temporary file
+        leftover.unlink(missing_ok=True)
 
 
 def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:

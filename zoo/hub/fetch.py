@@ -13,15 +13,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from cnn_zoo import atomic
 from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
 
 SCHEMES = ("http", "https", "file")
@@ -101,11 +100,11 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
                          f"Received: sha256={sha256!r}")
     dest = Path(dest)
     label = label or dest.name
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     progress = Progress(label, size or 0, quiet)
     ok = False
     try:
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
+        with atomic.replacing(dest, suffix=".part") as tmp, open(tmp, "wb") as out, \
+                _open(url, timeout) as response:
             announced = response.headers.get("Content-Length")
             if size is not None and announced is not None and announced.strip().isdigit() \
                     and int(announced) != size:
@@ -140,15 +139,10 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
                 raise IntegrityError(f"{url}: sha256 mismatch for {label}: expected {sha256}, got "
                                      f"{sha.hexdigest()} (corrupt or tampered with); nothing was cached",
                                      "sha256", sha256, sha.hexdigest())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
         ok = True
         return dest
     finally:
         progress.close(ok)
-        if not ok and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def fetch_json(url: str, *, timeout: float = 30.0):

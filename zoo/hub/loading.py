@@ -219,9 +219,8 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     read at the model's raw size, its classes matched to the model's by name
     where they can be (see :func:`match_classes`; the result's "classes" says how).
     """
-    from cnn_zoo.data import load_dataset
+    from cnn_zoo.evaluation import evaluate_recipe
     from cnn_zoo.recipe import Recipe
-    from cnn_zoo.train import evaluate_model
 
     model, info = resolve(tag_or_model, hub)
     if not isinstance(info, (WeightsInfo, RunInfo)):
@@ -231,17 +230,7 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     if not info.recipe.get("config"):
         raise ZooError(f"{where}: no recipe recorded, so the data to evaluate on are unknown")
     recipe = Recipe.from_dict(info.recipe["config"], source=where)
-    split = split or info.metrics.get("split") or "test"
-    if data is None:
-        dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
-        if dataset is None:
-            raise ZooError(f"{where}: the recipe has no {split!r} split")
-    else:
-        raw = info.preprocessing["raw_shape"]
-        dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
-                               validation_fraction=recipe.dataset.validation_fraction,
-                               image_size=raw[:2], color_mode="grayscale" if raw[2] == 1 else "rgb")
-    dataset, how = match_classes(dataset, info.class_names)
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    metrics = evaluate_model(model, dataset, info.preprocessing["steps"])
-    return {"split": split, "examples": len(dataset), "dataset": dataset.source, "classes": how, **metrics}
+    return evaluate_recipe(model, recipe, info.preprocessing["steps"],
+                           split=split or info.metrics.get("split") or "test", data=data, data_dir=data_dir,
+                           raw_shape=info.preprocessing["raw_shape"], compile=True, where=f"{where}: the recipe",
+                           match=lambda dataset: match_classes(dataset, info.class_names))

@@ -36,10 +36,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from cnn_zoo import atomic
+from cnn_zoo.manifest_json import read_manifest_json
 from cnn_zoo.hub.errors import IntegrityError, ManifestError
 
 FORMAT = 1
@@ -227,11 +228,7 @@ def read_manifest(path, bad: dict | None = None) -> dict[str, WeightsInfo]:
     """
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ManifestError(f"{path} is not valid JSON ({error}); fix or remove it") from None
-    return parse_manifest(data, str(path), bad)
+    return parse_manifest(read_manifest_json(path, ManifestError), str(path), bad)
 
 
 READABLE = 0o644
@@ -240,18 +237,7 @@ READABLE = 0o644
 def write_manifest(path: Path, entries: Mapping[str, WeightsInfo]) -> None:
     """Writes ``entries`` sorted by tag, atomically: a reader sees the old file or the new one."""
     data = {"format": FORMAT, "tags": {tag: entries[tag].as_dict() for tag in sorted(entries)}}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, READABLE)  # mkstemp makes 0600; a published file is for everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic.write_json(path, data, ensure_ascii=False, mode=READABLE)  # a published file is for everyone
 
 
 def digest(path) -> tuple[int, str]:

@@ -17,14 +17,13 @@ compared with the run's ``model.keras``.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo import registry
+from cnn_zoo import atomic, registry
 from cnn_zoo import run as runs
 from cnn_zoo.hub import manifest as mf
 from cnn_zoo.hub.errors import HubError
@@ -120,11 +119,8 @@ def _publish_into(dest: Path, lock: Path, tag, arch, overwrite, run_dir, run, re
         if tag in entries and not overwrite:
             raise HubError(f"{tag} is already published in {dest / mf.MANIFEST}; pass "
                            "overwrite=True (--overwrite) to replace it, or choose another tag")
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{tag}.", suffix=mf.SUFFIX)
-        os.close(fd)
-        try:
+        with atomic.replacing(dest / file, suffix=mf.SUFFIX, mode=mf.READABLE) as tmp:
             _resave(arch, kwargs, run_dir, tmp, contract)
-            os.chmod(tmp, mf.READABLE)
             size, sha256 = mf.digest(tmp)
             info = WeightsInfo(
                 tag=tag, arch=arch, file=file, sha256=sha256, size=size, kwargs=kwargs,
@@ -138,10 +134,6 @@ def _publish_into(dest: Path, lock: Path, tag, arch, overwrite, run_dir, run, re
                 backend=run.get("backend", ""),
                 tuning=None if tuning is None else mf.normalized(tuning))
             WeightsInfo.from_dict(tag, info.as_dict(), "the new entry")  # the checks a reader makes
-            os.replace(tmp, dest / file)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         entries[tag] = info
         mf.write_manifest(dest / mf.MANIFEST, entries)
     return info

@@ -33,10 +33,10 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
+from cnn_zoo import atomic
 from cnn_zoo.hub import fetch
 from cnn_zoo.hub.errors import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
                                 UnknownTagError, UnreachableError)
@@ -299,15 +299,10 @@ def _download(tag, entry: WeightsInfo, dest: Path, hub: Hub, quiet: bool, local_
 
 
 def _copy_resource(resource, dest: Path, entry: WeightsInfo) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, resource.open("rb") as src:
+    with atomic.replacing(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out, resource.open("rb") as src:
             shutil.copyfileobj(src, out)
         verify(tmp, entry, what=f"saved_models/{entry.file}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _remember(entry: WeightsInfo, hub: Hub) -> None:

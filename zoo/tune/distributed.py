@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from cnn_zoo.tune.errors import TuneError
+
 ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 DEFAULT_HOST = "127.0.0.1"
 POLL_S = 0.2
@@ -37,8 +39,6 @@ POLL_S = 0.2
 
 def parse_address(text, default_port=0) -> tuple[str, int]:
     """'host:port', 'host' or ':port' -> (host, port); the host defaults to 127.0.0.1."""
-    from cnn_zoo.tune.search import TuneError
-
     if text is None:
         return DEFAULT_HOST, default_port
     text = str(text).strip()
@@ -74,11 +74,10 @@ def start_server(oracle, host, port):
     from concurrent import futures
 
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
-    from cnn_zoo.tune.search import TuneError
+    from cnn_zoo.tune.kt_private import oracle_service
 
+    protos, OracleServicer, _ = oracle_service()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
@@ -123,10 +122,9 @@ def spawn_workers(search, host, port, count) -> list[tuple[str, subprocess.Popen
 
 def run_chief(search, oracle_address=None, workers=0):
     """Serves the search's oracle until every trial has ended; returns the chief's tuner."""
-    from keras_tuner.src.distribute.oracle_chief import exit_chief
+    from cnn_zoo.tune.kt_private import oracle_service
 
-    from cnn_zoo.tune.search import TuneError
-
+    exit_chief = oracle_service()[2]
     host, port = parse_address(oracle_address)
     with tuner_env("chief", host, port):
         tuner = search.make_tuner()
@@ -156,24 +154,4 @@ def run_chief(search, oracle_address=None, workers=0):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=30)
             server.stop(grace=None)
-    return tuner
-
-
-def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
-               log=print):
-    """Runs trials for the chief at ``oracle_address`` until it has none left."""
-    from cnn_zoo.tune.search import Search, TuneError
-
-    if not tuner_id or "chief" in tuner_id:
-        raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "
-                        f"Received: tuner_id={tuner_id!r}")
-    host, port = parse_address(oracle_address)
-    if not port:
-        raise TuneError(f"a worker needs the chief's port: --oracle HOST:PORT. Received: {oracle_address!r}")
-    if deadline is None and os.environ.get("ZOO_TUNE_DEADLINE"):
-        deadline = float(os.environ["ZOO_TUNE_DEADLINE"])
-    search = Search.open(out_dir, data_dir=data_dir, deadline=deadline, verbose=verbose, log=log)
-    with tuner_env(tuner_id, host, port):
-        tuner = search.make_tuner()
-        tuner.search()
     return tuner

@@ -1,28 +1,6 @@
 """Keras Tuner's four oracles, taught that some K/F/S/P combinations cannot exist.
 
-An oracle proposes hyperparameter values; here it first asks the search
-space's pure shape check (:meth:`cnn_zoo.tune.space.SearchSpace.check`), so:
-
-- random, Bayesian (initial points) and Hyperband draw again when a draw is
-  infeasible: the draw is *rejected*, recorded with its arithmetic reason, and
-  costs no trial (Keras Tuner calls the sampler through ``_duplicate``);
-- Bayesian optimisation falls back to a feasible random draw when the
-  Gaussian process proposes an infeasible point (it never learns from failed
-  trials, so it would propose it again and again);
-- grid search steps over infeasible grid points.
-
-A trial that still meets an impossible shape (grid search's first trial, the
-recipe's defaults, or a model the check does not plan) ends as an
-*infeasible trial*: status FAILED, message ``infeasible: <reason>``, never
-retried, and not counted by ``max_consecutive_failed_trials`` (Keras Tuner
-stops a search after 3 consecutive FAILED trials by default; keras-tuner
-issues 704, 908). The oracle recognises an infeasible trial from its values,
-so this also holds in distributed mode, where a trial's message does not
-travel over gRPC.
-
-Also here: state files are written atomically (a process killed while Keras
-Tuner writes ``oracle.json`` or ``trial.json`` must leave a project that
-reloads), and a deadline after which no trial starts.
+What it adds to Keras Tuner, and why: docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -32,13 +10,13 @@ import time
 import warnings
 
 import keras_tuner
-from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.engine.oracle import synchronized
 
 from cnn_zoo.run import read_json, write_json
+from cnn_zoo.tune import kt_private
 
 INFEASIBLE = "infeasible: "
-TrialStatus = trial_module.TrialStatus
+TrialStatus = kt_private.TrialStatus
+synchronized = kt_private.synchronized
 # Draws an oracle may reject in a row before it calls the space exhausted (Keras
 # Tuner's default is 20: far too few when most combinations are infeasible).
 MAX_DRAWS = 2000

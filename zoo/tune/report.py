@@ -157,7 +157,7 @@ def load_report(out_dir, space=None) -> Report:
     """The report of the search in ``out_dir`` (cnn_zoo.tune.search's layout)."""
     from cnn_zoo.recipe import load_recipe
     from cnn_zoo.tune.oracles import INFEASIBLE
-    from cnn_zoo.tune.search import TuneError
+    from cnn_zoo.tune.errors import TuneError
     from cnn_zoo.tune.space import SearchSpace
     from cnn_zoo.tune.tuner import read_events
 

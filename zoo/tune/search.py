@@ -11,33 +11,25 @@ not redone, numbering continues, and a trial that was running continues from
 its last finished epoch. The recipe is the one stored in OUT (its search
 space cannot change under a search); ``max_trials`` may grow.
 
-Keras Tuner's resume problems, and what answers them here: a trial killed
-mid-way restarted from scratch, forever if the kill recurs (keras-tuner 439):
-BackupAndRestore per execution, scored from its whole history.csv; the log
-restarted its trial count at 1 (549): we log trial ids, which continue; a
-kill while ``oracle.json``/``trial.json`` was written left a project that
-would not reload (987): atomic writes; a search stopped by
-``max_consecutive_failed_trials`` stopped again at once on reload (Keras
-Tuner scans every past window): only the latest streak counts; a larger
-budget on reload (234): ``--max-trials`` may grow.
+Why it works this way (Keras Tuner's issues and their answers): docs/design-notes.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
 
 from cnn_zoo import run as runs
 from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.tune.errors import TuneError
 from cnn_zoo.tune.space import SearchSpace
 
+__all__ = ["Search", "TuneError", "TuneResult", "run_worker", "tune"]
+
 PROJECT = "search"
-
-
-class TuneError(ValueError):
-    """A search that cannot run as asked; the message says how to fix it."""
 
 
 @dataclasses.dataclass
@@ -112,12 +104,12 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
                                 f"Received: {key}={value!r}")
         if max_trials is not None:
             stored = load_recipe(out_dir / "config.yaml", overrides=[f"tuning.max_trials={int(max_trials)}"])
-            (out_dir / "config.yaml").write_text(stored.to_yaml())
+            runs.write_text(out_dir / "config.yaml", stored.to_yaml())
         return out_dir, stored
     if recipe is None:
         raise TuneError("give a RECIPE (see 'zoo recipes'), or --resume --out DIR")
     if isinstance(recipe, Recipe):
-        recipe = _with_overrides(recipe, [*overrides, *settings]) if (overrides or settings) else recipe
+        recipe = recipe.with_overrides([*overrides, *settings])
     else:
         recipe = load_recipe(recipe, overrides=[*overrides, *settings])
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / f"tune-{recipe.name}"
@@ -125,16 +117,6 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
         raise TuneError(f"{out_dir} already exists and is not empty; pass --resume to continue that "
                         "search, or choose another --out folder")
     return out_dir, recipe  # written by tune() once the space is known to be searchable
-
-
-def _with_overrides(recipe: Recipe, overrides) -> Recipe:
-    """--set strings applied to a Recipe object (load_recipe reads files)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{recipe.name}.yaml"
-        path.write_text(recipe.to_yaml())
-        return load_recipe(path, overrides=list(overrides))
 
 
 class Search:
@@ -213,9 +195,10 @@ class Search:
 
     def finish(self, tuner, status, message=""):
         """Final pruning (Hyperband keeps every trial's weights until the end) and the report."""
+        from cnn_zoo.tune import kt_private
         from cnn_zoo.tune.report import write_report
 
-        if tuner is not None and self.settings.tuner == "hyperband" and not tuner._is_worker():
+        if tuner is not None and self.settings.tuner == "hyperband" and not kt_private.is_worker(tuner):
             tuner.prune()
         meta = runs.read_json(self.out_dir / "tune.json")
         meta["sessions"][-1].update(status=status, finished=runs.now())
@@ -227,7 +210,7 @@ def _record_session(search: Search, *, new: bool, feasibility, role, time_budget
     path = search.out_dir / "tune.json"
     if new:
         search.out_dir.mkdir(parents=True, exist_ok=True)
-        (search.out_dir / "config.yaml").write_text(search.recipe.to_yaml())
+        runs.write_text(search.out_dir / "config.yaml", search.recipe.to_yaml())
         meta = {**search.describe(), "feasibility": feasibility, "created": runs.now(),
                 "versions": runs.versions(), "git_commit": runs.git_commit(), "sessions": []}
     else:
@@ -249,7 +232,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     ``time_budget`` (seconds): no trial starts after it, and a running trial
     stops at the end of the epoch in which it passes. ``chief=True`` serves
     the oracle on ``oracle_address`` ("host:port", default 127.0.0.1 and a
-    free port) for workers (:func:`cnn_zoo.tune.distributed.run_worker`);
+    free port) for workers (:func:`run_worker`);
     ``workers=N`` also starts N local worker processes.
     """
     out_dir, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
@@ -292,3 +275,23 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
         raise
     report = search.finish(tuner_obj, status, message)
     return TuneResult(out_dir, status, report, message)
+
+
+def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
+               log=print):
+    """Runs trials for the chief at ``oracle_address`` until it has none left."""
+    from cnn_zoo.tune.distributed import parse_address, tuner_env
+
+    if not tuner_id or "chief" in tuner_id:
+        raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "
+                        f"Received: tuner_id={tuner_id!r}")
+    host, port = parse_address(oracle_address)
+    if not port:
+        raise TuneError(f"a worker needs the chief's port: --oracle HOST:PORT. Received: {oracle_address!r}")
+    if deadline is None and os.environ.get("ZOO_TUNE_DEADLINE"):
+        deadline = float(os.environ["ZOO_TUNE_DEADLINE"])
+    search = Search.open(out_dir, data_dir=data_dir, deadline=deadline, verbose=verbose, log=log)
+    with tuner_env(tuner_id, host, port):
+        tuner = search.make_tuner()
+        tuner.search()
+    return tuner

@@ -32,6 +32,7 @@ import random
 import re
 from typing import Any, Mapping
 
+from cnn_zoo.errors import ZooError  # house (issue 17)
 from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo.models.convnet_spec import SpecError, parse_spec, plan_convnet
 from cnn_zoo.recipe import Recipe, RecipeError
@@ -56,7 +57,7 @@ ENUMERATE_LIMIT = 5_000
 _PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(ZooError):  # house (issue 17): one error tree
     """A search_space entry that cannot be searched; ``key`` names it."""
 
     def __init__(self, key, message):

@@ -1,25 +1,6 @@
 """The Tuner: runs one trial at a time, for any of the four oracles.
 
-On top of ``keras_tuner.Tuner`` it
-
-- declares the search space without building a model (Keras Tuner builds the
-  default configuration first, which crashes when the defaults are
-  infeasible);
-- ends a trial whose shapes cannot exist before anything is built, as an
-  *infeasible* trial (see :mod:`cnn_zoo.tune.oracles`);
-- keeps each execution's epochs in ``execution<k>/history.csv`` and Keras'
-  ``BackupAndRestore`` state, so a search killed mid-trial continues that
-  trial from its last epoch on ``--resume`` (keras-tuner issue 439), and
-  scores a trial from its whole history, not from the epochs after the kill;
-- runs Hyperband's rounds (epochs, and the weights of the trial a round
-  continues);
-- stops a trial at the end of the epoch in which the search's deadline passes;
-- keeps the weights of the best ``keep_checkpoints`` trials only;
-- writes its state files atomically and logs one line per trial.
-
-Per trial it appends to ``trial_<id>/events.jsonl``: a ``begin`` line
-(tuner id, pid) and an ``end`` line (status, seconds, epochs), which the
-report reads, and which show that each trial ran exactly once.
+What it adds to Keras Tuner, and why: docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -33,10 +14,10 @@ from pathlib import Path
 
 import keras
 import keras_tuner
-from keras_tuner.src.engine import tuner_utils
 
 from cnn_zoo.callbacks import Backup, save_weights_atomically
 from cnn_zoo.run import read_history, write_json
+from cnn_zoo.tune import kt_private
 from cnn_zoo.tune.hypermodel import InfeasibleTrial
 from cnn_zoo.tune.oracles import INFEASIBLE, TrialStatus, is_infeasible
 
@@ -58,7 +39,7 @@ class Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class BestCheckpoint(tuner_utils.SaveBestEpoch):
+class BestCheckpoint(kt_private.SaveBestEpoch):
     """Keras Tuner's best-epoch checkpoint, which also remembers the best value of the
     epochs before a resume (else the first epoch after it would overwrite a better file),
     and replaces the file atomically: Keras Tuner writes it in place, so a kill during
@@ -167,7 +148,7 @@ class ZooTuner(keras_tuner.Tuner):
                 # that epoch, and read_history keeps the later row.
                 keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
                 Backup(str(folder / "backup")),
-                tuner_utils.TunerCallback(self, trial),
+                kt_private.TunerCallback(self, trial),
                 checkpoint,
                 deadline,
             ]
@@ -258,7 +239,7 @@ class ZooTuner(keras_tuner.Tuner):
     # -- state files, atomically
 
     def save(self):
-        if not self._is_worker():
+        if not kt_private.is_worker(self):
             self.oracle.save()
         write_json(self._get_tuner_fname(), self.get_state(), strict=True)
 
