@@ -10,14 +10,15 @@ from cnn_zoo import run as runs
 from cnn_zoo.recipe import load_recipe
 
 
-def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
-    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``."""
+def evaluate_model(model, dataset, steps, batch_size=256, family=None) -> dict:
+    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``;
+    ``family`` (a cnn_zoo.family.Family) names the main output of a multi-output model."""
     from cnn_zoo.data import make_pipeline
 
     data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
     if isinstance(model.output, dict):
-        from cnn_zoo.models.googlenet import inference_model
-        model = inference_model(model)
+        from cnn_zoo.family import DEFAULT
+        model = (family or DEFAULT).inference_model(model)
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     results = model.evaluate(data, return_dict=True, verbose=0)
     return {k: float(v) for k, v in results.items()}
@@ -50,5 +51,6 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
         dataset = load_dataset(data, split, data_dir=data_dir, seed=recipe.seed,
                                validation_fraction=recipe.dataset.validation_fraction)
     model = keras.saving.load_model(model_path)
-    metrics = evaluate_model(model, dataset, recipe.preprocessing)
+    from cnn_zoo.registry import get_family
+    metrics = evaluate_model(model, dataset, recipe.preprocessing, family=get_family(recipe.model.name))
     return {"split": split, "examples": len(dataset), "dataset": dataset.source, **metrics}

@@ -90,23 +90,22 @@ def _distribution(recipe):
 
 
 def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch):
-    import cnn_zoo as zoo
+    from cnn_zoo import registry
     from cnn_zoo.schedules import RecipeSchedule
 
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
     kwargs.setdefault("num_classes", num_classes)
-    model = zoo.get_model(recipe.model.name, **kwargs)
+    family = registry.get_family(recipe.model.name)
+    model = registry.get_model(recipe.model.name, **kwargs)
     optimizer = getattr(keras.optimizers, KERAS_OPTIMIZERS[recipe.optimizer.name])(
         learning_rate=RecipeSchedule.from_recipe(recipe, steps_per_epoch), **recipe.optimizer.kwargs)
-    heads = _aux_heads(model)
-    if heads:  # GoogLeNet's auxiliary classifiers: weighted 0.3 in the loss
-        from cnn_zoo.models.googlenet import aux_loss_weights
-        loss = {name: "sparse_categorical_crossentropy" for name in ["predictions", *heads]}
-        metrics = {"predictions": ["accuracy"]}
-        loss_weights = aux_loss_weights(model)
+    loss_weights = family.loss_weights(model)
+    if loss_weights:  # auxiliary outputs (GoogLeNet's): each has a loss, the family weighs them
+        loss = {name: "sparse_categorical_crossentropy" for name in loss_weights}
+        metrics = {family.output: ["accuracy"]}
     else:
-        loss, metrics, loss_weights = "sparse_categorical_crossentropy", ["accuracy"], None
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                   jit_compile=_jit(recipe), steps_per_execution=steps_per_execution(recipe))
     return model
@@ -120,16 +119,17 @@ def steps_per_execution(recipe):
     return recipe.steps_per_execution
 
 
-def _aux_heads(model):
-    return [layer.name for layer in model.layers if layer.name in ("aux1", "aux2")]
+def _outputs(model):
+    """The names of a multi-output model's outputs (auxiliary heads), or None."""
+    return list(model.output) if isinstance(model.output, dict) else None
 
 
 class RepeatLabels(keras.utils.PyDataset):
-    """Batches whose labels go to every head of a multi-output model (GoogLeNet's aux heads)."""
+    """Batches whose labels go to every output of a multi-output model (auxiliary heads)."""
 
     def __init__(self, data, heads):
         super().__init__()
-        self.data, self.heads = data, ["predictions", *heads]
+        self.data, self.heads = data, list(heads)
 
     def __len__(self):
         return len(self.data)
@@ -143,14 +143,29 @@ class RepeatLabels(keras.utils.PyDataset):
 
 
 def repeat_labels(data, model):
-    """``data`` with its labels given to every head of ``model`` (GoogLeNet's aux heads)."""
-    heads = _aux_heads(model)
-    if not heads or data is None:
+    """``data`` with its labels given to every output of ``model`` (auxiliary heads)."""
+    names = _outputs(model)
+    if not names or data is None:
         return data
     if hasattr(data, "map"):  # tf.data
-        names = ["predictions", *heads]
         return data.map(lambda x, y: (x, {head: y for head in names}))
-    return RepeatLabels(data, heads)
+    return RepeatLabels(data, names)
+
+
+def fit_inputs(recipe: Recipe, splits, model, *, seed, skip_epochs: int = 0):
+    """(training data, validation data or None) for ``model.fit``: what ``train`` and the
+    tuner's trials feed. The training pipeline shuffles (seeded) and augments; its draws of
+    the first ``skip_epochs`` epochs are replayed (a resumed run sees the batches an
+    uninterrupted one would)."""
+    from cnn_zoo.data import make_pipeline
+
+    train_ds, val_ds, steps = splits["train"], splits.get("validation"), recipe.preprocessing
+    fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
+                             seed=seed, augment=True)
+    run_state.replay_epochs(fit_data, skip_epochs)
+    val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
+                                                         steps=steps)
+    return repeat_labels(fit_data, model), repeat_labels(val_data, model)
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
@@ -191,15 +206,14 @@ def recipe_callbacks(recipe) -> list:
 
 
 def load_data(recipe: Recipe, data_dir=None):
-    """The recipe's splits as raw arrays, and the preprocessing contract for the model."""
-    from cnn_zoo import preprocess
+    """The recipe's splits as raw arrays, and the preprocessing contract for the model
+    (a :class:`~cnn_zoo.preprocessing_spec.Preprocessing` as a dict, with the class names and source)."""
+    from cnn_zoo.preprocessing_spec import Preprocessing
 
     splits = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir)
     train = splits["train"]
     contract = {
-        "steps": preprocess.normalize_steps(recipe.preprocessing),
-        "raw_shape": list(train.image_shape),
-        "input_shape": list(preprocess.input_shape_after(recipe.preprocessing, train.image_shape)),
+        **Preprocessing.of(recipe.preprocessing, train.image_shape).to_dict(),
         "class_names": list(train.class_names),
         "dataset": train.source,
     }
@@ -325,8 +339,6 @@ def _write_start(run: _Run) -> None:
 
 
 def _fit(run: _Run, verbose, callbacks):
-    from cnn_zoo.data import make_pipeline
-
     recipe, model, start = run.recipe, run.model, run.start
     if start.weights is not None:
         if model.optimizer is not None and not model.optimizer.built:
@@ -337,13 +349,7 @@ def _fit(run: _Run, verbose, callbacks):
                                            run.ledger)
     if start.fit_done:  # killed after fit: only the final files are left to write
         return "finished", "", nan, throughput
-    train_ds, val_ds, steps = run.splits["train"], run.splits.get("validation"), recipe.preprocessing
-    fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
-                             seed=recipe.seed, augment=True)
-    run_state.replay_epochs(fit_data, start.epoch)
-    val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
-                                                         steps=steps)
-    fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
+    fit_data, val_data = fit_inputs(recipe, run.splits, model, seed=recipe.seed, skip_epochs=start.epoch)
     status, message = "finished", ""
     try:
         # The pipeline shuffles (seeded) itself.
@@ -397,7 +403,9 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     metrics = {}
     if status != "interrupted" and (status != "nan" or good):
         test_ds = run.splits["test"]
-        metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size)
+        from cnn_zoo.registry import get_family
+        metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size,
+                                 family=get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
         with runs.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
             model.save(tmp)
