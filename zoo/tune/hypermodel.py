@@ -77,7 +77,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         try:
             return build_and_compile(recipe, self.contract["input_shape"], self.splits["train"].num_classes,
                                      self.steps_per_epoch(recipe))
-        except planner.rejects if planner else ShapeError as e:  # shapes the plan does not cover
+        except (planner.rejects if planner else ShapeError) as e:  # shapes the plan does not cover
             raise InfeasibleTrial(str(e)) from None
 
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
