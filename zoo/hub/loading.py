@@ -31,6 +31,7 @@ from cnn_zoo.hub import store
 from cnn_zoo.hub.manifest import WeightsInfo, normalized
 from cnn_zoo.preprocessing_spec import Preprocessing
 
+
 class HeadRebuiltWarning(UserWarning):
     """load() rebuilt a model's head (e.g. for another num_classes): those layers are untrained."""
 
