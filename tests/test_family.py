@@ -150,11 +150,19 @@ def twohead(tmp_path_factory):
         yield root
 
 
-def test_the_family_trains_with_its_auxiliary_head_weighted(twohead):
-    from cnn_zoo import run as runs
-    from cnn_zoo.train import evaluate, train
+@pytest.fixture(scope="module")
+def trained(twohead):
+    """One epoch of the test family, auxiliary head on (~8 s on 2 Xeon cores)."""
+    from cnn_zoo.train import train
 
-    result = train(twohead / "twohead-tiny.yaml", twohead / "run", verbose=0)
+    return train(twohead / "twohead-tiny.yaml", twohead / "run", verbose=0)
+
+
+def test_the_family_trains_with_its_auxiliary_head_weighted(twohead, trained):
+    from cnn_zoo import run as runs
+    from cnn_zoo.train import evaluate
+
+    result = trained
     assert result.status == "finished", result.message
     (row,) = runs.read_history(twohead / "run")
     assert {"probs_accuracy", "side_loss", "val_probs_accuracy"} <= set(row)
@@ -187,15 +195,14 @@ def test_the_family_tunes_and_its_planner_rejects_the_impossible_kernel(twohead)
     assert done.values["model.kwargs.kernel_size"] == 3 and done.score is not None
 
 
-def test_the_family_publishes_loads_fine_tunes_and_predicts(twohead):
+def test_the_family_publishes_loads_fine_tunes_and_predicts(twohead, trained):
     from hub_fixtures import write_photos
 
     from cnn_zoo.hub import load, predict, publish
     from cnn_zoo.hub.loading import HeadRebuiltWarning
 
-    run_dir = twohead / "run"
-    if not (run_dir / "model.keras").is_file():
-        pytest.skip("needs the run of test_the_family_trains_with_its_auxiliary_head_weighted")
+    run_dir = trained.run_dir
+    assert trained.status == "finished", trained.message
     info = publish(run_dir, "twohead.tiny")
     assert info.arch == "twohead" and info.kwargs["aux"] is True
     model = load("twohead.tiny")  # the family turns the training-only head off
