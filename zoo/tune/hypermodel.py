@@ -82,7 +82,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
         from cnn_zoo.callbacks import StopOnNaN
-        from cnn_zoo.train import fit_inputs, recipe_callbacks
+        from cnn_zoo.fit_data import fit_inputs
+        from cnn_zoo.train import recipe_callbacks
 
         recipe = self.recipe(hp)
         fit_data, val_data = fit_inputs(recipe, self.splits, model, seed=seed)
