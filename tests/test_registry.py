@@ -233,3 +233,39 @@ def test_catalogued_builders_take_the_common_arguments(name):
         assert parameters[argument].kind is inspect.Parameter.KEYWORD_ONLY, argument
     assert parameters["name"].default == name
     assert parameters["weights"].default is None
+
+
+# -- families ----------------------------------------------------------------
+
+
+def test_a_catalogued_module_supplies_its_families_without_registering_them(tmp_path, monkeypatch):
+    module = f"fake_family_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent('''
+        from cnn_zoo.family import Family
+
+        def fake_d(*, num_classes=10):
+            """Docstring summary."""
+            return ("d", num_classes)
+
+        FAMILIES = (Family("fake_d", fake_d, head=("logits",), output="probs"),)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "REGISTRY", registry.Registry(catalog={"fake_d": (module, "D")}))
+    assert zoo.list_models() == ["fake_d"] and module not in sys.modules
+    family = zoo.get_family("fake_d")
+    assert (family.head, family.output, family.summary) == (("logits",), "probs", "D")
+    assert zoo.get_model("fake_d", num_classes=2) == ("d", 2)
+    assert zoo.describe_models()[0].module == module
+
+
+def test_a_family_object_registers_under_its_name_and_a_builder_gets_the_default_one(fresh_registry):
+    from cnn_zoo.family import Family
+
+    zoo.register_model(Family("with_head", _builder("with_head"), head=("logits",)))
+    zoo.register_model(_builder("plain"))
+    assert zoo.list_models() == ["plain", "with_head"]
+    assert zoo.get_family("with_head").head == ("logits",)
+    plain = zoo.get_family("plain")
+    assert (plain.head, plain.output, plain.aux_outputs, plain.planner) == (("classifier",), "predictions", {}, None)
+    with pytest.raises(errors.DuplicateModelError):
+        zoo.register_model(Family("plain", _builder("with_head")))

@@ -21,6 +21,7 @@ from cnn_zoo.errors import (  # noqa: F401
 from cnn_zoo.registry import (  # noqa: F401
     describe_models,
     get_builder,
+    get_family,
     get_model,
     list_models,
     register_model,
@@ -28,7 +29,7 @@ from cnn_zoo.registry import (  # noqa: F401
 
 __all__ = [
     "Card", "DuplicateModelError", "UnknownArgumentError", "UnknownModelError", "ZooError",
-    "card_for", "describe_models", "get_builder", "get_model", "list_models", "list_pretrained", "load",
+    "card_for", "describe_models", "get_builder", "get_family", "get_model", "list_models", "list_pretrained", "load",
     "model_card",
     "pull", "register_model", "convert_weights", "__version__",
 ]

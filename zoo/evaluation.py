@@ -10,27 +10,29 @@ from cnn_zoo import run as runs
 from cnn_zoo.recipe import load_recipe
 
 
-def evaluate_model(model, dataset, steps, batch_size=256) -> dict:
-    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``."""
+def evaluate_model(model, dataset, steps, batch_size=256, family=None) -> dict:
+    """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``;
+    ``family`` (a cnn_zoo.family.Family) names the main output of a multi-output model."""
     from cnn_zoo.data import make_pipeline
 
     data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
     if isinstance(model.output, dict):
-        from cnn_zoo.models.googlenet import inference_model
-        model = inference_model(model)
+        from cnn_zoo.family import DEFAULT
+        model = (family or DEFAULT).inference_model(model)
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     results = model.evaluate(data, return_dict=True, verbose=0)
     return {k: float(v) for k, v in results.items()}
 
 
 def evaluate_recipe(model, recipe, steps, *, split="test", data=None, data_dir=None, raw_shape=None,
-                    match=None, compile=False, where="the run's recipe") -> dict:
+                    match=None, compile=False, where="the run's recipe", family=None) -> dict:
     """The one evaluation: ``model`` on ``split`` of ``recipe``'s dataset, preprocessed by ``steps``.
 
     ``data`` (a dataset spec) evaluates on another dataset with the recipe's seed and
     validation fraction, its images read at ``raw_shape`` (H, W, C) when given. ``match``
     (dataset -> (dataset, how)) maps its classes onto the model's; ``how`` is the result's
-    "classes". ``compile``: give the model the zoo's loss and accuracy first.
+    "classes". ``compile``: give the model the zoo's loss and accuracy first. ``family``:
+    as for :func:`evaluate_model`.
     """
     from cnn_zoo.data import load_dataset
 
@@ -49,7 +51,7 @@ def evaluate_recipe(model, recipe, steps, *, split="test", data=None, data_dir=N
         classes = {"classes": how}
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    metrics = evaluate_model(model, dataset, steps)
+    metrics = evaluate_model(model, dataset, steps, family=family)
     return {"split": split, "examples": len(dataset), "dataset": dataset.source, **classes, **metrics}
 
 
@@ -71,4 +73,6 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
         raise runs.RunError(f"no config.yaml beside {model_path}: its data and preprocessing are unknown")
     recipe = load_recipe(run_dir / "config.yaml")
     model = keras.saving.load_model(model_path)
-    return evaluate_recipe(model, recipe, recipe.preprocessing, split=split, data=data, data_dir=data_dir)
+    from cnn_zoo.registry import get_family
+    return evaluate_recipe(model, recipe, recipe.preprocessing, split=split, data=data, data_dir=data_dir,
+                           family=get_family(recipe.model.name))

@@ -1,10 +1,12 @@
-"""Model builders by name, in the style of timm and torchvision.models.
+"""Model families by name, in the style of timm and torchvision.models.
 
     @register_model
     def my_net(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                classifier_activation="softmax", weights=None, name="my_net"):
         '''One-line summary shown by `zoo list`.'''
         ...
+
+    register_model(Family("my_aux_net", build, head=..., aux_outputs=...))  # a whole family
 
     list_models("lenet*")            # ['lenet5', 'lenet5_modern']
     model = get_model("lenet5", num_classes=10)
@@ -14,9 +16,11 @@ Every builder takes keyword arguments only, after keras.applications:
 ``classifier_activation``, ``weights`` (None or a pretrained tag), ``name``
 (default: the model's name), plus the family's own options.
 
-The built-in models are known from :data:`cnn_zoo.models.CATALOG` (plain data)
-without importing their modules: listing stays free of Keras, and
-:func:`get_model` imports a model's module the first time it is asked for.
+Each name is a :class:`cnn_zoo.family.Family` (a bare builder becomes one with
+the default head). The built-in families are registered once, in
+:data:`cnn_zoo.models.FAMILIES` (plain data: name → module, summary): listing
+stays free of Keras, and :func:`get_family` imports the module the first time
+it is asked for and takes the family from the module's ``FAMILIES``.
 
 This module imports nothing heavy; ``zoo list`` and ``zoo --help`` rely on it.
 """
@@ -28,11 +32,11 @@ import fnmatch
 import importlib
 import importlib.resources
 import inspect
-import json
 from typing import Callable
 
-from cnn_zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError, ZooError
-from cnn_zoo.models import CATALOG
+from cnn_zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError
+from cnn_zoo.family import Family, default_family
+from cnn_zoo.models import FAMILIES
 
 MANIFEST_PACKAGE = "cnn_zoo.saved_models"
 MANIFEST_FILE = "manifest.json"
@@ -51,19 +55,8 @@ class ModelInfo:
         return {**dataclasses.asdict(self), "pretrained": list(self.pretrained)}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Entry:
-    builder: Callable
-    summary: str
-
-
 def _qualified(fn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def _first_line(doc: str | None) -> str:
-    lines = inspect.cleandoc(doc or "").splitlines()
-    return lines[0] if lines else ""
 
 
 def _matches(name: str, pattern) -> bool:
@@ -84,31 +77,35 @@ def _check_arguments(name: str, builder: Callable, kwargs: dict) -> None:
 
 
 class Registry:
-    """Model names mapped to builders: catalogued built-ins plus registered ones.
+    """Model names mapped to families: catalogued built-ins plus registered ones.
 
-    ``catalog`` is ``{name: (module, summary)}`` (default: :data:`cnn_zoo.models.CATALOG`).
-    A catalogued name may be registered only by its own module; that is how
-    the module supplies its builder when :meth:`builder` imports it.
+    ``catalog`` is ``{name: (module, summary)}`` (default: :data:`cnn_zoo.models.FAMILIES`);
+    the module defines the family in its ``FAMILIES`` tuple (or registers it).
+    A catalogued name may be registered only by its own module.
     """
 
     def __init__(self, catalog: dict[str, tuple[str, str]] | None = None):
-        self.catalog = dict(CATALOG if catalog is None else catalog)
-        self._entries: dict[str, _Entry] = {}
+        self.catalog = dict(FAMILIES if catalog is None else catalog)
+        self._entries: dict[str, Family] = {}
 
-    def register(self, fn: Callable, *, name: str | None = None, summary: str | None = None):
-        """Add ``fn`` under ``name`` (default ``fn.__name__``); returns ``fn``.
+    def register(self, fn: Callable | Family, *, name: str | None = None, summary: str | None = None):
+        """Add a family, or a builder ``fn`` under ``name`` (default ``fn.__name__``); returns ``fn``.
 
         A name that another builder has is a :class:`DuplicateModelError`.
         Registering the same definition again (a module reload, a re-run
         notebook cell) replaces it.
         """
-        name = name or fn.__name__
-        if name in self.catalog and self.catalog[name][0] != fn.__module__:
+        if isinstance(fn, Family):
+            family = dataclasses.replace(fn, summary=summary) if summary else fn
+        else:
+            family = default_family(name or fn.__name__, fn, summary)
+        name = family.name
+        if name in self.catalog and self.catalog[name][0] != family.module:
             raise DuplicateModelError(name, f"the built-in module {self.catalog[name][0]}")
         old = self._entries.get(name)
-        if old is not None and _qualified(old.builder) != _qualified(fn):
-            raise DuplicateModelError(name, _qualified(old.builder))
-        self._entries[name] = _Entry(fn, summary or _first_line(fn.__doc__))
+        if old is not None and _qualified(old.build) != _qualified(family.build):
+            raise DuplicateModelError(name, _qualified(old.build))
+        self._entries[name] = family
         return fn
 
     def names(self) -> list[str]:
@@ -120,7 +117,7 @@ class Registry:
             module, summary = self.catalog[name]
         elif name in self._entries:
             entry = self._entries[name]
-            module, summary = entry.builder.__module__, entry.summary
+            module, summary = entry.module, entry.summary
         else:
             raise UnknownModelError(name, self.names())
         return ModelInfo(name, summary, module, tuple(pretrained_tags(name)))
@@ -133,20 +130,26 @@ class Registry:
         found = [self.info(name) for name in self.names() if _matches(name, pattern)]
         return [info for info in found if info.pretrained or not pretrained]
 
-    def builder(self, name: str) -> Callable:
-        """The builder of ``name``, importing its catalogued module if need be."""
+    def family(self, name: str) -> Family:
+        """The family of ``name``, importing its catalogued module if need be."""
         if name not in self._entries and name in self.catalog:
             module = self.catalog[name][0]
-            importlib.import_module(module)
+            found = {f.name: f for f in getattr(importlib.import_module(module), "FAMILIES", ())}
+            if name in found and name not in self._entries:
+                self.register(found[name], summary=self.catalog[name][1])
             if name not in self._entries:
                 raise ImportError(
                     f"{module} was imported but did not register the model {name!r}: "
-                    f"decorate its builder with @register_model (or fix cnn_zoo.models.CATALOG)"
+                    f"list its Family in the module's FAMILIES (or fix cnn_zoo.models.FAMILIES)"
                 )
         try:
-            return self._entries[name].builder
+            return self._entries[name]
         except KeyError:
             raise UnknownModelError(name, self.names()) from None
+
+    def builder(self, name: str) -> Callable:
+        """The builder of ``name``, importing its catalogued module if need be."""
+        return self.family(name).build
 
     def build(self, name: str, **kwargs):
         """``builder(name)(**kwargs)``, with unknown keywords caught before building."""
@@ -159,12 +162,14 @@ class Registry:
 REGISTRY = Registry()
 
 
-def register_model(fn: Callable | None = None, *, name: str | None = None,
+def register_model(fn: Callable | Family | None = None, *, name: str | None = None,
                    summary: str | None = None):
-    """Decorator: make a model builder available by name.
+    """Decorator: make a model builder available by name (or register a :class:`Family`).
 
     Use bare (``@register_model``, the name is the function's) or with
-    arguments (``@register_model(name="lenet5", summary="...")``). The summary
+    arguments (``@register_model(name="lenet5", summary="...")``); a bare
+    builder gets the default family (head ``classifier``, output ``predictions``,
+    see cnn_zoo.models.common). The summary
     defaults to the first line of the docstring. A duplicate name raises
     :class:`cnn_zoo.errors.DuplicateModelError` (a ``ValueError``).
     """
@@ -186,6 +191,11 @@ def list_models(pattern="*", pretrained: bool = False) -> list[str]:
     ['lenet5', 'lenet5_modern']
     """
     return [info.name for info in REGISTRY.describe(pattern, pretrained)]
+
+
+def get_family(name: str) -> Family:
+    """The :class:`Family` of a model name; an unknown name raises UnknownModelError."""
+    return REGISTRY.family(name)
 
 
 def get_builder(name: str) -> Callable:

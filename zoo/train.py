@@ -27,6 +27,7 @@ import keras
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
 from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
+from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
 from cnn_zoo.recipe import Recipe, load_recipe
 
 KERAS_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -90,23 +91,22 @@ def _distribution(recipe):
 
 
 def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch):
-    import cnn_zoo as zoo
+    from cnn_zoo import registry
     from cnn_zoo.schedules import RecipeSchedule
 
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
     kwargs.setdefault("num_classes", num_classes)
-    model = zoo.get_model(recipe.model.name, **kwargs)
+    family = registry.get_family(recipe.model.name)
+    model = registry.get_model(recipe.model.name, **kwargs)
     optimizer = getattr(keras.optimizers, KERAS_OPTIMIZERS[recipe.optimizer.name])(
         learning_rate=RecipeSchedule.from_recipe(recipe, steps_per_epoch), **recipe.optimizer.kwargs)
-    heads = _aux_heads(model)
-    if heads:  # GoogLeNet's auxiliary classifiers: weighted 0.3 in the loss
-        from cnn_zoo.models.googlenet import aux_loss_weights
-        loss = {name: "sparse_categorical_crossentropy" for name in ["predictions", *heads]}
-        metrics = {"predictions": ["accuracy"]}
-        loss_weights = aux_loss_weights(model)
+    loss_weights = family.loss_weights(model)
+    if loss_weights:  # auxiliary outputs (GoogLeNet's): each has a loss, the family weighs them
+        loss = {name: "sparse_categorical_crossentropy" for name in loss_weights}
+        metrics = {family.output: ["accuracy"]}
     else:
-        loss, metrics, loss_weights = "sparse_categorical_crossentropy", ["accuracy"], None
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                   jit_compile=_jit(recipe), steps_per_execution=steps_per_execution(recipe))
     return model
@@ -118,39 +118,6 @@ def steps_per_execution(recipe):
     if recipe.distribute and keras.backend.backend() == "tensorflow":
         return 1
     return recipe.steps_per_execution
-
-
-def _aux_heads(model):
-    return [layer.name for layer in model.layers if layer.name in ("aux1", "aux2")]
-
-
-class RepeatLabels(keras.utils.PyDataset):
-    """Batches whose labels go to every head of a multi-output model (GoogLeNet's aux heads)."""
-
-    def __init__(self, data, heads):
-        super().__init__()
-        self.data, self.heads = data, ["predictions", *heads]
-
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, i):
-        x, y = self.data[i]
-        return x, {head: y for head in self.heads}
-
-    def on_epoch_end(self):
-        self.data.on_epoch_end()
-
-
-def repeat_labels(data, model):
-    """``data`` with its labels given to every head of ``model`` (GoogLeNet's aux heads)."""
-    heads = _aux_heads(model)
-    if not heads or data is None:
-        return data
-    if hasattr(data, "map"):  # tf.data
-        names = ["predictions", *heads]
-        return data.map(lambda x, y: (x, {head: y for head in names}))
-    return RepeatLabels(data, heads)
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
@@ -191,15 +158,14 @@ def recipe_callbacks(recipe) -> list:
 
 
 def load_data(recipe: Recipe, data_dir=None):
-    """The recipe's splits as raw arrays, and the preprocessing contract for the model."""
-    from cnn_zoo import preprocess
+    """The recipe's splits as raw arrays, and the preprocessing contract for the model
+    (a :class:`~cnn_zoo.preprocessing_spec.Preprocessing` as a dict, with the class names and source)."""
+    from cnn_zoo.preprocessing_spec import Preprocessing
 
     splits = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir)
     train = splits["train"]
     contract = {
-        "steps": preprocess.normalize_steps(recipe.preprocessing),
-        "raw_shape": list(train.image_shape),
-        "input_shape": list(preprocess.input_shape_after(recipe.preprocessing, train.image_shape)),
+        **Preprocessing.of(recipe.preprocessing, train.image_shape).to_dict(),
         "class_names": list(train.class_names),
         "dataset": train.source,
     }
@@ -325,8 +291,6 @@ def _write_start(run: _Run) -> None:
 
 
 def _fit(run: _Run, verbose, callbacks):
-    from cnn_zoo.data import make_pipeline
-
     recipe, model, start = run.recipe, run.model, run.start
     if start.weights is not None:
         if model.optimizer is not None and not model.optimizer.built:
@@ -337,13 +301,7 @@ def _fit(run: _Run, verbose, callbacks):
                                            run.ledger)
     if start.fit_done:  # killed after fit: only the final files are left to write
         return "finished", "", nan, throughput
-    train_ds, val_ds, steps = run.splits["train"], run.splits.get("validation"), recipe.preprocessing
-    fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
-                             seed=recipe.seed, augment=True)
-    run_state.replay_epochs(fit_data, start.epoch)
-    val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
-                                                         steps=steps)
-    fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
+    fit_data, val_data = fit_inputs(recipe, run.splits, model, seed=recipe.seed, skip_epochs=start.epoch)
     status, message = "finished", ""
     try:
         # The pipeline shuffles (seeded) itself.
@@ -397,7 +355,9 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     metrics = {}
     if status != "interrupted" and (status != "nan" or good):
         test_ds = run.splits["test"]
-        metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size)
+        from cnn_zoo.registry import get_family
+        metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size,
+                                 family=get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
         with runs.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
             model.save(tmp)

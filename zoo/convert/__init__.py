@@ -36,17 +36,18 @@ def convert_weights(source: str, path, arch: str | None = None, **kwargs):
     """The Keras model ``arch`` with the weights of the publisher's file at ``path``.
 
     ``arch`` defaults to the source's (torchvision → googlenet_bn, bvlc →
-    googlenet); the builder gets the layout's arguments (``layout.KWARGS``),
+    googlenet), and its family's ``converters`` give the layout; the builder gets the layout's arguments (``layout.KWARGS``),
     and ``kwargs`` that do not change the weights' shapes (``name``,
     ``classifier_activation``).
     """
     from cnn_zoo import registry
 
-    module = layout(source)
-    arch = arch or module.ARCH
-    if arch != module.ARCH:
-        raise ConversionError(f"{source} weights have the layout of {module.ARCH!r}, not {arch!r}: "
-                              f"use --arch {module.ARCH}. Received: arch={arch!r}")
+    default = layout(source).ARCH
+    arch = arch or default
+    module = registry.get_family(arch).converter(source)  # the family says which sources it takes
+    if module is None:
+        raise ConversionError(f"{source} weights have the layout of {default!r}, not {arch!r}: "
+                              f"use --arch {default}. Received: arch={arch!r}")
     model = registry.get_model(arch, **{**module.KWARGS, **kwargs})
     module.convert(path, model)
     return model

@@ -59,7 +59,7 @@ def _pretrained_callback(tag: str, hub=None):
         def on_train_begin(self, logs=None):
             info = store.info(tag, hub=hub)
             published = registry.get_model(info.arch, **info.kwargs, weights=str(store.pull(tag, hub=hub)))
-            rebuilt = transfer_weights(published, self.model, tag=tag)
+            rebuilt = transfer_weights(published, self.model, tag=tag, head=registry.get_family(info.arch).head)
             if rebuilt:
                 warnings.warn(f"{tag}: the layer(s) {', '.join(map(repr, rebuilt))} start freshly "
                               "initialised (another number of classes, or training-only heads); "

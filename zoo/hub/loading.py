@@ -8,10 +8,9 @@ Keyword arguments go to the builder and override the published ones. With
 the published arguments the weights load as they are; with others (another
 ``num_classes`` for fine-tuning, ``include_top=False``, ``pooling``, ...) the
 published model is built, loaded, and its weights are copied layer by layer,
-by name, into the new one. Only the head (the layers named ``classifier`` and
-``output``, see cnn_zoo.models.common and cnn_zoo.models.lenet) may differ: it is
-rebuilt, freshly initialised, and a warning names it. Any other layer whose
-weights no longer fit is an error.
+by name, into the new one. Only the head (the layers the model's family names
+in ``Family.head``) may differ: it is rebuilt, freshly initialised, and a
+warning names it. Any other layer whose weights no longer fit is an error.
 
 ``load_run(dir)`` does the same for a ``zoo train --out`` folder: its
 model.keras, with the preprocessing and class names the run recorded.
@@ -30,11 +29,7 @@ from cnn_zoo import registry
 from cnn_zoo.errors import ZooError
 from cnn_zoo.hub import store
 from cnn_zoo.hub.manifest import WeightsInfo, normalized
-
-# The fixed names of the layers that depend on num_classes: common.classifier's
-# Dense "classifier", LeNet-5's "output" (Dense or RBF). "predictions" is an
-# Activation without weights.
-HEAD_LAYERS = ("classifier", "output")
+from cnn_zoo.preprocessing_spec import Preprocessing
 
 
 class HeadRebuiltWarning(UserWarning):
@@ -65,6 +60,24 @@ class RunInfo:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def arch(self) -> str | None:
+        """The run's model name (its recipe's), or None if the run recorded no recipe."""
+        return (self.recipe.get("config") or {}).get("model", {}).get("name")
+
+
+def family_of(info):
+    """The :class:`~cnn_zoo.family.Family` of a tag's or run's model (the default one if unknown)."""
+    from cnn_zoo.family import DEFAULT
+
+    arch = getattr(info, "arch", None)
+    if arch is None:
+        return DEFAULT
+    try:
+        return registry.get_family(arch)
+    except ValueError:  # a run of a model registered in another process
+        return DEFAULT
+
 
 def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = False, **kwargs):
     """The model of ``tag`` with its pretrained weights (pulled and verified first).
@@ -79,9 +92,8 @@ def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = Fa
                          f"with zoo.get_model(name, ...). Received: weights={kwargs['weights']!r}")
     info = store.info(tag, hub=hub)
     path = str(store.pull(tag, hub=hub, quiet=quiet))
-    wanted = dict(info.kwargs)
-    if wanted.get("aux_classifiers"):
-        wanted["aux_classifiers"] = False  # GoogLeNet's auxiliary heads are for training only
+    family = registry.get_family(info.arch)
+    wanted = family.for_inference(info.kwargs)  # training-only outputs off
     if num_classes is not None:
         wanted["num_classes"] = num_classes
     wanted.update(kwargs)
@@ -90,7 +102,7 @@ def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = Fa
     else:
         published = registry.get_model(info.arch, **info.kwargs, weights=path)
         model = registry.get_model(info.arch, **wanted)
-        rebuilt = transfer_weights(published, model, tag=tag)
+        rebuilt = transfer_weights(published, model, tag=tag, head=family.head)
         if rebuilt:
             changed = {k: v for k, v in wanted.items() if normalized(v) != normalized(info.kwargs.get(k))}
             warnings.warn(
@@ -102,12 +114,15 @@ def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = Fa
     return model
 
 
-def transfer_weights(source, target, *, tag: str = "the published model") -> list[str]:
+def transfer_weights(source, target, *, tag: str = "the published model", head=None) -> list[str]:
     """Copies weights from ``source`` to ``target`` layer by layer, matched by name.
 
-    Returns the names of the head layers that could not take them (rebuilt);
-    any other layer that cannot is a ZooError.
+    Returns the names of the head layers (``head``, default: the default
+    family's) that could not take them (rebuilt); any other layer that cannot is a ZooError.
     """
+    if head is None:
+        from cnn_zoo.family import DEFAULT
+        head = DEFAULT.head
     rebuilt = []
     for layer in target.layers:
         weights = layer.get_weights()
@@ -119,13 +134,13 @@ def transfer_weights(source, target, *, tag: str = "the published model") -> lis
             found = None
         if found is not None and [w.shape for w in found] == [w.shape for w in weights]:
             layer.set_weights(found)
-        elif layer.name in HEAD_LAYERS or found is None:
+        elif layer.name in head or found is None:
             rebuilt.append(layer.name)
         else:
             raise ZooError(
                 f"the weights of layer {layer.name!r} have shapes {[w.shape for w in found]} in "
                 f"{tag} but {[w.shape for w in weights]} with these arguments; only the head "
-                f"({', '.join(HEAD_LAYERS)}) is rebuilt. Keep the published input_shape, or "
+                f"({', '.join(head)}) is rebuilt. Keep the published input_shape, or "
                 "pass include_top=False to keep only the convolutional part")
     return rebuilt
 
@@ -161,7 +176,7 @@ def load_run(path):
         import yaml
         recipe = {"config": yaml.safe_load(config_file.read_text())}
     model = keras.saving.load_model(model_path)
-    model.zoo_info = RunInfo(str(run_dir), {k: contract[k] for k in ("steps", "raw_shape", "input_shape")},
+    model.zoo_info = RunInfo(str(run_dir), Preprocessing.from_dict(contract).to_dict(),
                              tuple(str(c) for c in contract.get("class_names", ())), metrics, recipe)
     return model
 
@@ -233,4 +248,5 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     return evaluate_recipe(model, recipe, info.preprocessing["steps"],
                            split=split or info.metrics.get("split") or "test", data=data, data_dir=data_dir,
                            raw_shape=info.preprocessing["raw_shape"], compile=True, where=f"{where}: the recipe",
-                           match=lambda dataset: match_classes(dataset, info.class_names))
+                           match=lambda dataset: match_classes(dataset, info.class_names),
+                           family=family_of(info))

@@ -15,7 +15,7 @@ the model's raw input first, as the training data were stored:
 - resized to the raw height × width (bilinear, antialiased when shrinking;
   the aspect ratio is not kept, as keras.utils.load_img).
 
-Then ``cnn_zoo.preprocess.apply(x, steps, training=False)`` repeats the training
+Then ``Preprocessing.apply(x, training=False)`` repeats the training
 preprocessing (augmentation off) and the model's probabilities give the top k.
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo import preprocess
 from cnn_zoo.errors import ZooError
+from cnn_zoo.preprocessing_spec import Preprocessing
 
 
 class ImageError(ZooError):
@@ -154,16 +154,11 @@ def read_image(source, raw_shape, name: str | None = None) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def _probabilities(model, x):
+def _probabilities(model, x, family):
     import keras
 
-    y = model.predict(x, batch_size=64, verbose=0)
-    if isinstance(y, dict):
-        y = y["predictions"]
-    try:
-        activation = model.get_layer("predictions").activation
-    except (ValueError, AttributeError):
-        activation = None
+    y = family.main_output(model.predict(x, batch_size=64, verbose=0))
+    activation = family.output_activation(model)
     if getattr(activation, "__name__", "") == "linear":  # classifier_activation=None: logits
         y = keras.ops.convert_to_numpy(keras.ops.softmax(y, axis=-1))
     return np.asarray(y, dtype=np.float64)
@@ -176,12 +171,13 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
 
     ``tag_or_model``: a tag, or a model from ``zoo.load`` (it carries its
     preprocessing and class names); any other Keras model needs
-    ``preprocessing`` ({"steps", "raw_shape"}) and optionally ``class_names``.
+    ``preprocessing`` (a :class:`~cnn_zoo.preprocessing_spec.Preprocessing` or its
+    dict, ``{"steps", "raw_shape"}``) and optionally ``class_names``.
     ``on_error="raise"`` raises :class:`ImageError` for the first bad image;
     ``"keep"`` returns a Prediction with ``error`` set for it and predicts the others.
     ``quiet`` hides the progress bar of a first download.
     """
-    from cnn_zoo.hub.loading import resolve
+    from cnn_zoo.hub.loading import family_of, resolve
 
     if on_error not in ("raise", "keep"):
         raise ValueError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
@@ -206,8 +202,9 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
             raise ValueError("this model carries no preprocessing (it was not made by zoo.load): "
                              "pass preprocessing={'steps': [...], 'raw_shape': [H, W, C]}")
         preprocessing = info.preprocessing
-    num_outputs = int(model.output_shape[-1]) if not isinstance(model.output_shape, dict) \
-        else int(model.output_shape["predictions"][-1])
+    preprocessing = Preprocessing.from_dict(preprocessing)
+    family = family_of(info)
+    num_outputs = int(family.main_output(model.output).shape[-1])  # (output_shape is a list for dicts)
     if class_names is None and info is not None and len(info.class_names) == num_outputs:
         class_names = info.class_names  # a fine-tuned head has other classes: use indices
     class_names = [str(c) for c in class_names] if class_names is not None \
@@ -218,7 +215,7 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
             results.append(early[i])
             continue
         try:
-            arrays.append(read_image(source, preprocessing["raw_shape"], _name(source, i)))
+            arrays.append(read_image(source, preprocessing.raw_shape, _name(source, i)))
             where.append(i)
             results.append(None)
         except ImageError as error:
@@ -226,8 +223,8 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
                 raise
             results.append(Prediction(_name(source, i), error=str(error)))
     if arrays:
-        x = preprocess.apply(np.stack(arrays), preprocessing["steps"], training=False)
-        probs = _probabilities(model, x)
+        x = preprocessing.apply(np.stack(arrays), training=False)
+        probs = _probabilities(model, x, family)
         k = min(top_k, probs.shape[-1])
         for row, i in zip(probs, where):
             best = np.argsort(-row, kind="stable")[:k]

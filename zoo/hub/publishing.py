@@ -172,17 +172,16 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
         rng = np.random.default_rng(0)
         raw = rng.integers(0, 256, size=(4, *contract["raw_shape"]), dtype=np.uint8)
         x = preprocess.apply(raw, contract["steps"], training=False)
-        expected = _main_output(keras.saving.load_model(trained, compile=False)(x, training=False))
-        got = _main_output(again(x, training=False))
+        family = registry.get_family(arch)
+        expected = _main_output(keras.saving.load_model(trained, compile=False)(x, training=False), family)
+        got = _main_output(again(x, training=False), family)
         if not np.allclose(expected, got, rtol=1e-4, atol=1e-5):
             raise HubError(f"{arch} rebuilt with {kwargs} computes other outputs than the run's "
                            f"model.keras (max difference {np.max(np.abs(expected - got)):.3g}); "
                            "the recorded builder arguments do not describe the trained model")
 
 
-def _main_output(y):
+def _main_output(y, family):
     import keras
 
-    if isinstance(y, dict):
-        y = y["predictions"]
-    return keras.ops.convert_to_numpy(y)
+    return keras.ops.convert_to_numpy(family.main_output(y))

@@ -11,12 +11,11 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
+from cnn_zoo.family import Family
 from cnn_zoo.models import common
-from cnn_zoo.models.convnet_spec import EXAMPLE, plan_convnet
-from cnn_zoo.registry import register_model
+from cnn_zoo.models.convnet_spec import EXAMPLE, PLANNER, plan_convnet
 
 
-@register_model
 def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             classifier_activation="softmax", weights=None, spec=EXAMPLE, filters=32, kernel_size=3,
             strides=1, padding=1, pool_size=2, pool_strides=None, fc_units=128, dropout=0.0,
@@ -66,3 +65,6 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
     return common.finish(inputs, outputs, name, weights, arch="convnet", num_classes=num_classes)
+
+
+FAMILIES = (Family("convnet", convnet, planner=PLANNER),)

@@ -25,11 +25,13 @@ at once, not after a MemoryError).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.family import Planner
 from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, conv_weights, output_size
 
 _GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
@@ -236,3 +238,31 @@ def is_feasible(input_shape, spec=EXAMPLE, **kwargs) -> tuple[bool, str | None]:
     except (ShapeError, SpecError) as e:
         return False, str(e)
     return True, None
+
+
+class ConvnetPlanner(Planner):
+    """The convnet family's planner: :func:`plan_convnet` on a builder's arguments, for the tuner."""
+
+    arguments = tuple(p for p in inspect.signature(plan_convnet).parameters if p != "input_shape")
+    defaults = {name: p.default for name, p in inspect.signature(plan_convnet).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    malformed = (SpecError,)
+    PER_STAGE = ("filters", "kernel_size", "strides", "padding")
+
+    def plan(self, input_shape, kwargs: Mapping) -> int:
+        plan = plan_convnet(input_shape, **{k: kwargs[k] for k in self.arguments if k in kwargs})
+        return plan.multiply_adds
+
+    def lengths(self, kwargs: Mapping, path: tuple) -> int | None:
+        """One value per stage (K/F/S/P), per FC layer (fc_units), or per conv of a stage."""
+        stages, fc = parse_spec(kwargs.get("spec", self.defaults["spec"]))
+        if len(path) == 1 and path[0] in self.PER_STAGE:
+            return len(stages)
+        if len(path) == 1 and path[0] == "fc_units":
+            return fc
+        if len(path) == 2 and path[0] in self.PER_STAGE and isinstance(path[1], int):
+            return stages[path[1]].convs
+        return None
+
+
+PLANNER = ConvnetPlanner()

@@ -24,8 +24,8 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
+from cnn_zoo.family import Family
 from cnn_zoo.models import common
-from cnn_zoo.registry import register_model
 
 # Table 1, one row per stage: (name, kind, arguments). An inception row's
 # arguments are its six widths: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5,
@@ -156,16 +156,14 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
 
 def inference_model(model):
     """The main classifier alone: what a GoogLeNet trained with auxiliary heads runs at test time."""
-    return keras.Model(model.inputs, model.get_layer("predictions").output, name=model.name)
+    return FAMILIES[0].inference_model(model)
 
 
 def aux_loss_weights(model):
     """Loss weights for ``model.compile``: 1 for the main head, 0.3 for each auxiliary head."""
-    heads = [layer.name for layer in model.layers if layer.name in ("aux1", "aux2")]
-    return {"predictions": 1.0, **{head: AUX["loss_weight"] for head in heads}}
+    return FAMILIES[0].loss_weights(model)
 
 
-@register_model
 def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
               classifier_activation="softmax", weights=None, aux_classifiers=False, name="googlenet"):
     """GoogLeNet as in the paper and its reference Caffe model (see the module docstring).
@@ -181,7 +179,6 @@ def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=N
                            aux_classifiers=aux_classifiers, name=name)
 
 
-@register_model
 def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, aux_classifiers=False,
                  transform_input=None, name="googlenet_bn"):
@@ -198,3 +195,14 @@ def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, poolin
                            classifier_activation=classifier_activation, weights=weights,
                            aux_classifiers=aux_classifiers, transform_input=transform_input,
                            name=name)
+
+
+def _family(name, build, converters):
+    # The aux heads' classifiers depend on num_classes too: fine-tuning rebuilds them with the main one.
+    aux = {f"aux{i}": AUX["loss_weight"] for i in range(1, len(AUX["after"]) + 1)}
+    return Family(name, build, head=("classifier", *(f"{head}_classifier" for head in aux)),
+                  aux_outputs=aux, inference_kwargs={"aux_classifiers": False}, converters=converters)
+
+
+FAMILIES = (_family("googlenet", googlenet, {"bvlc": "cnn_zoo.convert.bvlc_layout"}),
+            _family("googlenet_bn", googlenet_bn, {"torchvision": "cnn_zoo.convert.torchvision_layout"}))

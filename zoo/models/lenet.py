@@ -24,8 +24,8 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
+from cnn_zoo.family import Family
 from cnn_zoo.models import common
-from cnn_zoo.registry import register_model
 
 HEADS = ("rbf", "softmax")
 
@@ -44,7 +44,6 @@ def _head(x, head, num_classes, classifier_activation):
                                    name="predictions")(logits)
 
 
-@register_model
 def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
            classifier_activation="softmax", weights=None, head="rbf", name="lenet5"):
     """LeNet-5 as in LeCun et al. 1998 (see the module docstring)."""
@@ -68,7 +67,6 @@ def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     return common.finish(inputs, outputs, name, weights, arch="lenet5", num_classes=num_classes)
 
 
-@register_model
 def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                   classifier_activation="softmax", weights=None, dropout=0.0, name="lenet5_modern"):
     """LeNet-5 as commonly taught today: ReLU, 2×2 max-pool, full C3, dense softmax head."""
@@ -87,3 +85,8 @@ def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling
     outputs = common.classifier(x, num_classes, classifier_activation, dropout=dropout,
                                 dense_name="output")                                          # (B, 10)
     return common.finish(inputs, outputs, name, weights, arch="lenet5_modern", num_classes=num_classes)
+
+
+# The head is the layer named "output" (RBF units or Dense, both num_classes wide).
+FAMILIES = (Family("lenet5", lenet5, head=("output",)),
+            Family("lenet5_modern", lenet5_modern, head=("output",)))

@@ -29,15 +29,19 @@ class InfeasibleTrial(keras_tuner.errors.FailedTrialError):
 
 
 class ObjectiveAlias(keras.callbacks.Callback):
-    """GoogLeNet with auxiliary heads logs ``val_predictions_accuracy``: also log it as
+    """A model with auxiliary outputs logs ``val_<main output>_accuracy``: also log it as
     ``val_accuracy``, so one objective names the main classifier of every model."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self.prefix = f"{output}_"
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         for key in list(logs):
-            if key.startswith(("predictions_", "val_predictions_")):
-                logs.setdefault(key.replace("predictions_", "", 1), logs[key])
+            if key.startswith((self.prefix, f"val_{self.prefix}")):
+                logs.setdefault(key.replace(self.prefix, "", 1), logs[key])
 
 
 class ZooHyperModel(keras_tuner.HyperModel):
@@ -66,30 +70,25 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         from cnn_zoo.layers.arithmetic import ShapeError
-        from cnn_zoo.models.convnet_spec import SpecError
         from cnn_zoo.train import build_and_compile
 
         recipe = self.recipe(hp)
+        planner = self.space.family.planner
         try:
             return build_and_compile(recipe, self.contract["input_shape"], self.splits["train"].num_classes,
                                      self.steps_per_epoch(recipe))
-        except (ShapeError, SpecError) as e:  # a model whose shapes the plan does not cover
+        except (planner.rejects if planner else ShapeError) as e:  # shapes the plan does not cover
             raise InfeasibleTrial(str(e)) from None
 
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
         from cnn_zoo.callbacks import StopOnNaN
-        from cnn_zoo.data import make_pipeline
-        from cnn_zoo.train import recipe_callbacks, repeat_labels
+        from cnn_zoo.fit_data import fit_inputs
+        from cnn_zoo.train import recipe_callbacks
 
         recipe = self.recipe(hp)
-        train, val = self.splits["train"], self.splits.get("validation")
-        steps = recipe.preprocessing
-        fit_data = make_pipeline(train.x, train.y, recipe.batch_size, steps=steps, shuffle=True,
-                                 seed=seed, augment=True)
-        val_data = None if val is None else make_pipeline(val.x, val.y, recipe.batch_size, steps=steps)
-        fit_data, val_data = repeat_labels(fit_data, model), repeat_labels(val_data, model)
+        fit_data, val_data = fit_inputs(recipe, self.splits, model, seed=seed)
         # The alias first, so that early stopping and the tuner's callbacks see it.
-        own = [ObjectiveAlias(), StopOnNaN(), *recipe_callbacks(recipe)]
+        own = [ObjectiveAlias(self.space.family.output), StopOnNaN(), *recipe_callbacks(recipe)]
         return model.fit(fit_data, validation_data=val_data, epochs=epochs or recipe.epochs,
                          initial_epoch=initial_epoch, callbacks=[*own, *callbacks], shuffle=False,
                          verbose=verbose)

@@ -12,284 +12,33 @@ Each value names one hyperparameter::
 
 Every mistake is a :class:`SearchSpaceError` whose one line names the key.
 
-The space also answers, without Keras, whether a trial's values give a
-convnet whose shapes exist (:meth:`SearchSpace.check`): the tuner asks before
-it builds anything. The check is the pure arithmetic of
-:func:`cnn_zoo.models.convnet_spec.plan_convnet`; this module does not use Keras
-Tuner, it fills the ``HyperParameters`` object it is handed.
+The entries themselves are :mod:`cnn_zoo.tune.params`. The space also
+answers whether a trial's values give a model whose shapes exist
+(:meth:`SearchSpace.check`): the tuner asks before it builds anything, and the
+model's family answers with its :class:`~cnn_zoo.family.Planner`, pure
+arithmetic. This module does not use Keras Tuner, it fills the
+``HyperParameters`` object it is handed.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import inspect
 import itertools
 import json
 import math
 import random
-import re
-from typing import Any, Mapping
+from typing import Mapping
 
-from cnn_zoo.errors import ZooError  # house (issue 17)
 from cnn_zoo.layers.arithmetic import ShapeError
-from cnn_zoo.models.convnet_spec import SpecError, parse_spec, plan_convnet
 from cnn_zoo.recipe import Recipe, RecipeError
+from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this module's API)
+    Param, SearchSpaceError, _assign, _dotted, _flatten, parse_key, parse_param)
 
-KINDS = ("choice", "int", "float")
-OPTIONS = {"choice": (), "int": ("min", "max", "step", "sampling"),
-           "float": ("min", "max", "step", "sampling")}
-SAMPLINGS = {"int": ("linear", "log"), "float": ("linear", "log", "reverse_log")}
-EXAMPLE = ("{choice: [16, 32]}, {int: {min: 1, max: 4}} or "
-           "{float: {min: 0.0001, max: 0.01, sampling: log}}")
-# Paths a search may not change: they name the search itself or the model family.
-FORBIDDEN = ("name", "description", "version", "search_space", "tuning", "model.name")
-# convnet arguments that decide shapes: the feasibility check plans exactly these.
-PLAN_ARGS = tuple(p for p in inspect.signature(plan_convnet).parameters if p != "input_shape")
-PLAN_DEFAULTS = {name: p.default for name, p in inspect.signature(plan_convnet).parameters.items()
-                 if p.default is not inspect.Parameter.empty}
-PER_STAGE = ("filters", "kernel_size", "strides", "padding")
 # Above this many combinations of the shape hyperparameters, feasibility is estimated
 # from a seeded sample instead of counted.
 ENUMERATE_LIMIT = 5_000
-
-_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
-
-
-class SearchSpaceError(ZooError):  # house (issue 17): one error tree
-    """A search_space entry that cannot be searched; ``key`` names it."""
-
-    def __init__(self, key, message):
-        self.key = key
-        super().__init__(f"search_space: {key} {message}" if key else f"search_space {message}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One hyperparameter. ``key`` is also its name in Keras Tuner."""
-
-    key: str
-    path: tuple          # e.g. ("model", "kwargs", "filters", 1)
-    kind: str            # choice | int | float
-    values: tuple = ()   # choice: the values as written (decoded)
-    low: Any = None      # int, float
-    high: Any = None
-    step: Any = None
-    sampling: str = "linear"
-    default: Any = None  # decoded
-
-    @property
-    def encoded(self) -> bool:
-        """Choices Keras Tuner cannot hold (lists, bools, mixed types, None) travel as JSON strings."""
-        return self.kind == "choice" and _needs_encoding(self.values)
-
-    @property
-    def indexed(self) -> bool:
-        return any(isinstance(p, int) for p in self.path)
-
-    @property
-    def base_path(self) -> tuple:
-        """The recipe path without indices: what --set can name."""
-        return tuple(p for p in self.path if not isinstance(p, int))
-
-    def declare(self, hp):
-        """Register this hyperparameter on a keras_tuner.HyperParameters."""
-        if self.kind == "choice":
-            values = [self._encode(v) for v in self.values]
-            numeric = not self.encoded and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               for v in values)
-            return hp.Choice(self.key, values, ordered=numeric, default=self._encode(self.default))
-        factory = hp.Int if self.kind == "int" else hp.Float
-        return factory(self.key, self.low, self.high, step=self.step, sampling=self.sampling,
-                       default=self.default)
-
-    def decode(self, raw):
-        if self.encoded:
-            return json.loads(raw)
-        if self.kind == "choice" and any(isinstance(v, float) for v in self.values):
-            return float(raw)
-        return raw
-
-    def candidates(self) -> list:
-        """Values that validation tries: every choice, or both ends of a range."""
-        return list(self.values) if self.kind == "choice" else [self.low, self.high]
-
-    def _encode(self, value):
-        if self.encoded:
-            return json.dumps(value)
-        if self.kind == "choice" and any(isinstance(v, float) for v in self.values):
-            return float(value)  # Keras Tuner wants one type: 0 and 0.5 become 0.0 and 0.5
-        return value
-
-    def describe(self) -> str:
-        if self.kind == "choice":
-            return f"choice of {len(self.values)}: {', '.join(json.dumps(v) for v in self.values)}"
-        text = f"{self.kind} in [{self.low}, {self.high}]"
-        if self.step is not None:
-            text += f" step {self.step}"
-        return text + ("" if self.sampling == "linear" else f" ({self.sampling})")
-
-    def as_dict(self) -> dict:
-        if self.kind == "choice":
-            return {"choice": list(self.values)}
-        spec = {"min": self.low, "max": self.high, "sampling": self.sampling}
-        if self.step is not None:
-            spec["step"] = self.step
-        return {self.kind: spec}
-
-
-def _needs_encoding(values) -> bool:
-    kinds = set()
-    for v in values:
-        # Keras Tuner's Choice turns True/False into 1/0, which a builder's bool check refuses.
-        if v is None or isinstance(v, (bool, list, tuple, dict)):
-            return True
-        kinds.add("number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__)
-    return len(kinds) > 1
-
-
-# --------------------------------------------------------------------------- paths
-
-def parse_key(key) -> tuple:
-    """'model.kwargs.filters[1]' -> ('model', 'kwargs', 'filters', 1)."""
-    if not isinstance(key, str) or not key.strip():
-        raise SearchSpaceError(repr(key), "is not a recipe path; keys look like optimizer.learning_rate "
-                                          "or model.kwargs.filters[1]")
-    path = []
-    for part in key.split("."):
-        m = _PART.match(part.strip())
-        if not m:
-            raise SearchSpaceError(key, f"is not a recipe path: cannot read {part!r}; keys look like "
-                                        "optimizer.learning_rate or model.kwargs.filters[1]")
-        path.append(m.group(1))
-        path += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
-    return tuple(path)
-
-
-def _flatten(tree: Mapping, prefix: str = "") -> dict:
-    """Nested {model: {kwargs: {filters: {choice: ...}}}} -> {"model.kwargs.filters": {choice: ...}}.
-
-    A mapping is a section (walked into) when all its values are mappings and
-    none of them reads like a kind's options ({min: ..., max: ...}): so a typo
-    such as {choise: [...]} or {intt: {min: 1, max: 2}} stays one entry and is
-    reported as an unknown kind, under its own key.
-    """
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if _is_section(value):
-            flat.update(_flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _is_section(value) -> bool:
-    options = set(OPTIONS["int"])
-    return (isinstance(value, Mapping) and bool(value) and not set(map(str, value)) & set(KINDS)
-            and all(isinstance(v, Mapping) and not set(map(str, v)) <= options for v in value.values()))
-
-
-def _assign(tree: dict, path: tuple, value, stage_lengths) -> None:
-    """Set ``value`` at ``path`` in a plain recipe dict; an index into a scalar first
-    expands it to one value per stage (or per conv), as the convnet reads it."""
-    node = tree
-    for i, part in enumerate(path[:-1]):
-        nxt = path[i + 1]
-        child = node.get(part) if isinstance(part, str) else node[part]
-        if isinstance(nxt, int) and not isinstance(child, list):
-            length = stage_lengths(path[: i + 1], tree)
-            child = [copy.deepcopy(child) for _ in range(length)]
-        elif isinstance(nxt, int):
-            child = list(child)
-        elif child is None:
-            child = {}
-        elif isinstance(child, Mapping):
-            child = dict(child)
-        if isinstance(nxt, int) and nxt >= len(child):
-            raise IndexError(f"index {nxt} is out of range: {_dotted(path[: i + 1])} has "
-                             f"{len(child)} values here")
-        node[part] = child
-        node = child
-    last = path[-1]
-    if isinstance(last, int) and last >= len(node):
-        raise IndexError(f"index {last} is out of range: {_dotted(path[:-1])} has {len(node)} values here")
-    node[last] = value
-
-
-def _dotted(path) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
-
-
-# --------------------------------------------------------------------------- parsing entries
-
-def _number(key, kind, option, value, integer):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if integer:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        raise SearchSpaceError(key, f"{kind}.{option} must be {'an integer' if integer else 'a number'}; "
-                                    f"Received: {option}={value!r}")
-    return int(value) if integer else float(value)
-
-
-def parse_param(key: str, spec) -> Param:
-    path = parse_key(key)
-    dotted = _dotted(path)
-    for bad in FORBIDDEN:
-        if dotted == bad or dotted.startswith(bad + ".") or dotted.startswith(bad + "["):
-            raise SearchSpaceError(key, f"cannot be searched ({bad} belongs to the search itself); "
-                                        "search model.kwargs, optimizer, schedule, epochs, batch_size, ...")
-    if not isinstance(spec, Mapping) or len(spec) != 1:
-        raise SearchSpaceError(key, f"must be one mapping such as {EXAMPLE}; Received: {spec!r}")
-    (kind, body), = spec.items()
-    if kind not in KINDS:
-        guess = difflib.get_close_matches(str(kind), KINDS, n=1)
-        hint = f"; did you mean {guess[0]}?" if guess else ""
-        raise SearchSpaceError(key, f"has unknown kind {kind!r}{hint} use one of: {', '.join(KINDS)} "
-                                    f"(e.g. {EXAMPLE})")
-    if kind == "choice":
-        if not isinstance(body, (list, tuple)) or not body:
-            raise SearchSpaceError(key, f"choice needs a non-empty list of values; Received: choice={body!r}")
-        values = [list(v) if isinstance(v, tuple) else v for v in body]
-        seen = []
-        for v in values:
-            if v in seen and type(v) is type(seen[seen.index(v)]):
-                raise SearchSpaceError(key, f"choice lists {v!r} twice; Received: choice={body!r}")
-            seen.append(v)
-        return Param(key, path, kind, values=tuple(values), default=values[0])
-    if not isinstance(body, Mapping):
-        raise SearchSpaceError(key, f"{kind} needs a mapping {{min: ..., max: ...}}; Received: {kind}={body!r}")
-    for option in body:
-        if option not in OPTIONS[kind]:
-            guess = difflib.get_close_matches(str(option), OPTIONS[kind], n=1)
-            hint = f"; did you mean {guess[0]}?" if guess else ""
-            raise SearchSpaceError(key, f"{kind} has no option {option!r}{hint} allowed: "
-                                        f"{', '.join(OPTIONS[kind])}")
-    for option in ("min", "max"):
-        if option not in body:
-            raise SearchSpaceError(key, f"{kind} needs {option}; e.g. {kind}: {{min: 1, max: 4}}")
-    integer = kind == "int"
-    low, high = (_number(key, kind, o, body[o], integer) for o in ("min", "max"))
-    if not low < high:
-        raise SearchSpaceError(key, f"{kind} needs min < max; Received: min={body['min']!r}, max={body['max']!r}")
-    step = body.get("step")
-    if step is not None:
-        step = _number(key, kind, "step", step, integer)
-        if step <= 0:
-            raise SearchSpaceError(key, f"{kind}.step must be positive; Received: step={body['step']!r}")
-    sampling = body.get("sampling", "linear")
-    if sampling not in SAMPLINGS[kind]:
-        raise SearchSpaceError(key, f"{kind}.sampling must be one of {', '.join(SAMPLINGS[kind])}; "
-                                    f"Received: sampling={sampling!r}")
-    if sampling != "linear" and low <= 0:
-        raise SearchSpaceError(key, f"{kind} with sampling: {sampling} needs min > 0; Received: min={body['min']!r}")
-    return Param(key, path, kind, low=low, high=high, step=step, sampling=sampling, default=low)
-
 
 # --------------------------------------------------------------------------- the space
 
@@ -309,6 +58,7 @@ class SearchSpace:
             raise SearchSpaceError(None, f"of recipe {recipe.name!r} is empty: give the recipe a "
                                          "search_space, e.g. model.kwargs.filters: {choice: [[16, 32], "
                                          "[32, 64]]} (see recipes/convnet-fashion_mnist.yaml)")
+        self._family = None
         self.params = tuple(parse_param(k, v) for k, v in _flatten(raw).items())
         self._model_keys = {p.key for p in self.params if p.base_path[:2] == ("model", "kwargs")}
         self._base = recipe.to_dict()
@@ -331,8 +81,27 @@ class SearchSpace:
         return self._base["model"]["name"]
 
     @property
-    def is_convnet(self) -> bool:
-        return self.model == "convnet"
+    def family(self):
+        """The model's :class:`~cnn_zoo.family.Family` (imports its module, and Keras, once)."""
+        if self._family is None:
+            from cnn_zoo.family import DEFAULT
+            from cnn_zoo.registry import get_family
+
+            try:
+                self._family = get_family(self.model)
+            except ValueError:
+                self._family = DEFAULT  # an unknown model name is reported when the model is built
+        return self._family
+
+    @property
+    def planner(self):
+        """The family's shape planner, or None: then every trial is feasible until built."""
+        return self.family.planner
+
+    def _plans(self, param: Param) -> bool:
+        """Whether ``param`` is a builder argument that the planner plans."""
+        return self.planner is not None and param.base_path[:2] == ("model", "kwargs") \
+            and len(param.base_path) >= 3 and param.base_path[2] in self.planner.arguments
 
     def _check_values(self, param: Param):
         """Each candidate value must make a valid recipe (and, for a model argument,
@@ -353,7 +122,7 @@ class SearchSpace:
                     error = f"cannot be applied to the recipe: {e}"
             if error:
                 raise SearchSpaceError(param.key, error)
-        if self.is_convnet and len(param.base_path) >= 3 and param.base_path[2] in PLAN_ARGS:
+        if self._plans(param):
             self._check_plan_values(param)
 
     def _check_model_argument(self, param: Param):
@@ -376,24 +145,24 @@ class SearchSpace:
         return set(inspect.signature(builder).parameters)
 
     def _check_plan_values(self, param: Param):
-        """A convnet value must be well formed (a SpecError) for at least one spec the
-        space allows; a shape that cannot exist (a ShapeError) is the search's business."""
+        """A planned value must be well formed (the planner's ``malformed`` errors) for at least
+        one spec the space allows; a shape that cannot exist (a ShapeError) is the search's business."""
         errors = []
         for value in param.candidates():
             ok = False
             for spec_values in self._spec_variants():
                 kwargs = self.model_kwargs({param.key: value, **spec_values})
                 try:
-                    plan_convnet(self.input_shape or (1024, 1024, 1), **_plan_kwargs(kwargs))
+                    self.planner.plan(self.input_shape or (1024, 1024, 1), kwargs)
                     ok = True
                 except ShapeError:
                     ok = True
-                except (SpecError, IndexError, TypeError) as e:
+                except (*self.planner.malformed, IndexError, TypeError) as e:
                     errors.append(str(e))
                 if ok:
                     break
             if not ok:
-                raise SearchSpaceError(param.key, f"value {json.dumps(value)} is not a valid convnet "
+                raise SearchSpaceError(param.key, f"value {json.dumps(value)} is not a valid {self.model} "
                                                   f"argument: {errors[-1]}")
 
     def _spec_variants(self):
@@ -459,24 +228,21 @@ class SearchSpace:
     def _stage_lengths(self, path: tuple, data: dict) -> int:
         """How many values a scalar at ``path`` expands to when a key indexes it."""
         kwargs = data["model"].get("kwargs") or {}
-        if self.is_convnet and path[:2] == ("model", "kwargs") and len(path) >= 3:
-            stages, fc = parse_spec(kwargs.get("spec", PLAN_DEFAULTS["spec"]))
-            if len(path) == 3 and path[2] in PER_STAGE:
-                return len(stages)
-            if len(path) == 3 and path[2] == "fc_units":
-                return fc
-            if len(path) == 4 and path[2] in PER_STAGE and isinstance(path[3], int):
-                return stages[path[3]].convs
+        if self.planner is not None and path[:2] == ("model", "kwargs") and len(path) >= 3:
+            length = self.planner.lengths(kwargs, path[2:])
+            if length is not None:
+                return length
         raise IndexError(f"{_dotted(path)} holds one value, which has no parts to index")
 
     def model_kwargs(self, values: Mapping) -> dict:
-        """The model's kwargs for these values (model.kwargs.* keys applied; defaults
-        of the convnet filled in where an index needed them)."""
+        """The model's kwargs for these values (model.kwargs.* keys applied; the planner's
+        defaults filled in where an index needed them)."""
         # This runs for every draw: copy only what changes (_assign copies along its path).
         kwargs = dict(self._base["model"].get("kwargs") or {})
-        if self.is_convnet:
-            for name in PLAN_ARGS:
-                kwargs.setdefault(name, PLAN_DEFAULTS[name])
+        if self.planner is not None:
+            for name in self.planner.arguments:
+                if name in self.planner.defaults:
+                    kwargs.setdefault(name, self.planner.defaults[name])
         base = {"model": {**self._base["model"], "kwargs": kwargs}}
         keys = self._model_keys
         return self._apply({k: v for k, v in values.items() if k in keys}, base, copied=True)["model"]["kwargs"]
@@ -504,17 +270,17 @@ class SearchSpace:
     # -- feasibility
 
     def check(self, values: Mapping) -> tuple[bool, str | None]:
-        """(True, None), or (False, reason) when these values give a convnet whose
-        shapes cannot exist (or whose per-stage values do not fit its spec), or one
-        over the recipe's ``tuning.max_multiply_adds``."""
-        if not self.is_convnet or self.input_shape is None:
+        """(True, None), or (False, reason) when the family's planner finds that these
+        values give shapes that cannot exist (or per-stage values that do not fit),
+        or a model over the recipe's ``tuning.max_multiply_adds``."""
+        if self.input_shape is None or self.planner is None:
             return True, None
         try:
-            plan = plan_convnet(self.input_shape, **_plan_kwargs(self.model_kwargs(values)))
-        except (ShapeError, SpecError, IndexError) as e:
+            cost = self.planner.plan(self.input_shape, self.model_kwargs(values))
+        except (ShapeError, *self.planner.malformed, IndexError) as e:
             return False, str(e)
         budget = self.recipe.tuning.max_multiply_adds
-        if budget is not None and (cost := plan.multiply_adds) > budget:
+        if budget is not None and cost is not None and cost > budget:
             return False, (f"budget: {cost:,} multiply-adds per image (conv and hidden FC "
                            f"layers) exceed tuning.max_multiply_adds = {budget:,}")
         return True, None
@@ -523,8 +289,7 @@ class SearchSpace:
         return self.check(self.decode(hp_values))
 
     def shape_params(self) -> list[Param]:
-        return [p for p in self.params if self.is_convnet and p.base_path[:2] == ("model", "kwargs")
-                and len(p.base_path) >= 3 and p.base_path[2] in PLAN_ARGS]
+        return [p for p in self.params if self._plans(p)]
 
     def feasibility(self, seed: int = 0) -> dict | None:
         """How much of the shape subspace exists: counted when it has at most
@@ -574,10 +339,6 @@ def _sample(p: Param, rng: random.Random):
     if p.kind == "int":
         return rng.randint(p.low, p.high)
     return rng.uniform(p.low, p.high)
-
-
-def _plan_kwargs(kwargs: Mapping) -> dict:
-    return {k: kwargs[k] for k in PLAN_ARGS if k in kwargs}
 
 
 def _after_source(error: RecipeError) -> str:
