@@ -1,33 +1,20 @@
-"""Preprocessing as plain data, implemented once in NumPy.
+"""The preprocessing steps of small images (and the shared array helpers), in NumPy.
 
-A recipe declares its preprocessing as a list of steps; each step is a
-one-key mapping from a step name to its parameters, with a shorthand for the
-main parameter and a bare name for steps without any:
-
-    [{"pad": 2}, "lenet_scale", {"random_shift": 2}]
-    == [{"pad": {"width": [2, 2], "value": 0.0}}, {"lenet_scale": {}},
-        {"random_shift": {"max": 2, "fill": "edge", "value": 0.0}}]   # canonical form
-
-`apply(x, steps)` is the one implementation, used for training, evaluation and
-prediction: the canonical list is JSON, so it is stored with a trained model
-(`to_json`/`from_json`) and prediction always repeats the training
-preprocessing. Input: uint8 or float images, (N, H, W) or (N, H, W, C). Output:
-float32 NHWC. Steps run in order, in the units the previous step left: pad
-before lenet_scale pads raw pixels, so padding 0 becomes LeNet's background -0.1.
-
-Augmentation steps (random_*) change images only when training=True; at
-evaluation random_shift and random_flip do nothing and random_crop takes the
-centre crop, so shapes agree. Put them last: the input pipeline applies the
-steps before the first augmentation once to the whole array and only the rest
-to each batch.
+Each step: NAME, PRIMARY (the parameter a shorthand value fills), DEFAULTS
+(None = required), check(p) -> p, shape(hwc, p) -> hwc, apply(x, p, training,
+rng) on a batch, describe(p) -> str. Steps that can run on one image inside a
+tf.data map also have tf_apply(image, p, training, seed) (cnn_zoo.preprocess.tfops):
+the streamed path calls the same objects. AUGMENT steps act only when training.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Iterable, Sequence
-
 import numpy as np
+
+from cnn_zoo.preprocess import tfops
+from cnn_zoo.preprocess.params import (PreprocessError, _choice, _int, _num, _pair,
+                                       _scalar_or_list)
+
 
 # LeCun et al. 1998, Appendix A: background (white) -0.1, ink (black) 1.175,
 # so that the input has mean about 0 and variance about 1. MNIST stores
@@ -36,56 +23,6 @@ LENET_BACKGROUND = -0.1
 LENET_INK = 1.175  # = 255/255*1.275 - 0.1
 _CHUNK = 8192  # images per chunk of float64 arithmetic (bounds temporary memory)
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
-
-
-class PreprocessError(ValueError):
-    """A preprocessing step that is unknown or has bad parameters."""
-
-
-# --------------------------------------------------------------------------- param checks
-
-def _err(key: str, value, what: str) -> PreprocessError:
-    return PreprocessError(f"{key} must be {what}. Received: {key}={value!r}")
-
-
-def _int(v, key, lo=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise _err(key, v, f"an integer >= {lo}")
-    return int(v)
-
-
-def _num(v, key):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
-        raise _err(key, v, "a finite number")
-    return float(v)
-
-
-def _pair(v, key, lo=0):
-    """An int (both axes) or [height, width] -> [h, w]."""
-    try:
-        if isinstance(v, (list, tuple)) and len(v) == 2:
-            return [_int(v[0], key, lo), _int(v[1], key, lo)]
-        if not isinstance(v, (list, tuple)):
-            return [_int(v, key, lo)] * 2
-    except PreprocessError:
-        pass
-    raise _err(key, v, f"an integer >= {lo} or a pair [height, width] of them")
-
-
-def _choice(v, key, options):
-    if v not in options:
-        raise _err(key, v, f"one of {', '.join(map(str, options))}")
-    return v
-
-
-def _scalar_or_list(v, key, positive=False):
-    vals = v if isinstance(v, (list, tuple)) else [v]
-    if not vals:
-        raise _err(key, v, "a number or a list of numbers, one per channel")
-    out = [_num(a, key) for a in vals]
-    if positive and min(out) <= 0:
-        raise _err(key, v, "positive")
-    return out if isinstance(v, (list, tuple)) else out[0]
 
 
 # --------------------------------------------------------------------------- array helpers
@@ -171,6 +108,11 @@ class Pad(_Step):
         return _pad(x, *p["width"], "constant", p["value"])
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        (h, w) = p["width"]
+        return tfops.tf().pad(img, [[h, h], [w, w], [0, 0]], constant_values=p["value"])
+
+    @staticmethod
     def describe(p):
         (h, w), v = p["width"], p["value"]
         return f"pad: {h} px top and bottom, {w} px left and right, with value {v:g}"
@@ -182,6 +124,10 @@ class LenetScale(_Step):
     @staticmethod
     def apply(x, p, training, rng):
         return _in_float64(x, lambda v: v / 255 * 1.275 - 0.1)
+
+    @staticmethod
+    def tf_apply(img, p, training, seed):
+        return img * (1.275 / 255) - 0.1
 
     @staticmethod
     def describe(p):
@@ -199,6 +145,10 @@ class Rescale(_Step):
     @staticmethod
     def apply(x, p, training, rng):
         return _in_float64(x, lambda v: v * p["scale"] + p["offset"])
+
+    @staticmethod
+    def tf_apply(img, p, training, seed):
+        return img * p["scale"] + p["offset"]
 
     @staticmethod
     def describe(p):
@@ -230,6 +180,11 @@ class Normalize(_Step):
         return _in_float64(x, lambda v: (v - mean) / std)
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        t = tfops.tf()
+        return (img - t.constant(p["mean"], t.float32)) / t.constant(p["std"], t.float32)
+
+    @staticmethod
     def describe(p):
         return f"normalize: (x - mean) / std with mean={p['mean']}, std={p['std']}"
 
@@ -251,6 +206,10 @@ class Resize(_Step):
     @staticmethod
     def apply(x, p, training, rng):
         return _resize(x, *p["size"], p["method"])
+
+    @staticmethod
+    def tf_apply(img, p, training, seed):
+        return tfops.resize(img, *p["size"], p["method"])
 
     @staticmethod
     def describe(p):
@@ -281,6 +240,15 @@ class Channels(_Step):
         return (x @ np.asarray(_LUMA, np.float32))[..., None]
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        c = img.shape[-1]
+        if c == p["count"]:
+            return img
+        if c == 1:
+            return tfops.tf().repeat(img, p["count"], axis=-1)
+        return tfops.luma(img)
+
+    @staticmethod
     def describe(p):
         return (f"channels: to {p['count']} (grey repeated to RGB; RGB to grey by "
                 "ITU-R BT.601 luma; same count unchanged)")
@@ -305,6 +273,10 @@ class ChannelOrder(_Step):
         return x if p["order"] == "rgb" else x[..., ::-1]
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        return img if p["order"] == "rgb" else img[..., ::-1]
+
+    @staticmethod
     def describe(p):
         return "channel_order: RGB kept" if p["order"] == "rgb" else "channel_order: RGB to BGR (as Caffe)"
 
@@ -325,6 +297,10 @@ class CenterCrop(_Step):
     @staticmethod
     def apply(x, p, training, rng):
         return _random_crop(x, p["size"], 0, "constant", 0.0, False, rng)
+
+    @staticmethod
+    def tf_apply(img, p, training, seed):
+        return tfops.center_crop(img, *p["size"])
 
     @staticmethod
     def describe(p):
@@ -394,6 +370,18 @@ class RandomFlip(_Step):
         return x
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        if not training:
+            return img
+        t = tfops.tf()
+        u = tfops.uniform(seed, (2,))
+        if p["mode"] in ("horizontal", "both"):
+            img = t.cond(u[0] < 0.5, lambda: t.reverse(img, [1]), lambda: img)
+        if p["mode"] in ("vertical", "both"):
+            img = t.cond(u[1] < 0.5, lambda: t.reverse(img, [0]), lambda: img)
+        return img
+
+    @staticmethod
     def describe(p):
         return f"random_flip: training only, {p['mode']} flips, each with probability 0.5"
 
@@ -420,132 +408,26 @@ class RandomCrop(_Step):
         return _random_crop(x, p["size"], p["padding"], p["fill"], p["value"], training, rng)
 
     @staticmethod
+    def tf_apply(img, p, training, seed):
+        t = tfops.tf()
+        pad, (h, w) = p["padding"], p["size"]
+        if pad:
+            mode = "SYMMETRIC" if p["fill"] == "edge" else "CONSTANT"
+            if mode == "SYMMETRIC" and pad > 1:
+                raise PreprocessError("random_crop with fill: edge streams only with padding <= 1; "
+                                      f"use fill: constant. Received: random_crop.padding={pad}")
+            img = t.pad(img, [[pad, pad], [pad, pad], [0, 0]], mode=mode,
+                        constant_values=p["value"] if mode == "CONSTANT" else 0)
+        if not training:
+            return tfops.center_crop(img, h, w)
+        shape = t.shape(img)
+        u = tfops.uniform(seed, (2,))
+        top = t.cast(u[0] * t.cast(shape[0] - h + 1, t.float32), t.int32)
+        left = t.cast(u[1] * t.cast(shape[1] - w + 1, t.float32), t.int32)
+        return img[top:top + h, left:left + w]
+
+    @staticmethod
     def describe(p):
         pad = f"pad {p['padding']} px, then " if p["padding"] else ""
         return (f"random_crop: training only, {pad}crop {p['size'][0]}x{p['size'][1]} at a random "
                 "place (the centre crop at evaluation)")
-
-
-STEPS: dict[str, type[_Step]] = {s.NAME: s for s in (
-    Pad, LenetScale, Rescale, Normalize, Resize, Channels, ChannelOrder, CenterCrop,
-    RandomShift, RandomFlip, RandomCrop)}
-
-
-# --------------------------------------------------------------------------- public API
-
-def normalize_steps(steps: Iterable | None) -> list[dict[str, dict]]:
-    """Validates steps and returns their canonical form: [{name: {param: value}}]."""
-    if steps is None:
-        return []
-    if isinstance(steps, (str, dict)) or not isinstance(steps, Iterable):
-        raise PreprocessError(f"preprocessing must be a list of steps. Received: preprocessing={steps!r}")
-    out = []
-    for i, entry in enumerate(steps):
-        if isinstance(entry, str):
-            name, value = entry, None
-        elif isinstance(entry, dict) and len(entry) == 1:
-            (name, value), = entry.items()
-        else:
-            raise PreprocessError(f"step {i} must be a step name or a one-key mapping "
-                                  f"{{name: params}}. Received: {entry!r}")
-        if name not in STEPS:
-            raise PreprocessError(f"step {i}: unknown preprocessing step {name!r}; "
-                                  f"available: {', '.join(STEPS)}")
-        step = STEPS[name]
-        if value is None or value is True or value == {}:
-            params = {}
-        elif isinstance(value, dict):
-            params = dict(value)
-        elif step.PRIMARY is not None:
-            params = {step.PRIMARY: value}
-        else:
-            raise PreprocessError(f"{name} takes no parameters. Received: {name}={value!r}")
-        unknown = sorted(set(params) - set(step.DEFAULTS))
-        if unknown:
-            allowed = ", ".join(step.DEFAULTS) or "none"
-            raise PreprocessError(f"{name}: unknown parameter {unknown[0]!r}; allowed: {allowed}. "
-                                  f"Received: {name}={value!r}")
-        out.append({name: step.check({**step.DEFAULTS, **params})})
-    return out
-
-
-def _parsed(steps):
-    for entry in normalize_steps(steps):
-        (name, params), = entry.items()
-        yield STEPS[name], params
-
-
-def _hwc(raw_shape: Sequence[int]) -> tuple[int, int, int]:
-    shape = tuple(int(d) for d in raw_shape)
-    if len(shape) == 2:
-        return (*shape, 1)
-    if len(shape) == 3:
-        return shape
-    raise PreprocessError(f"An image shape is (H, W) or (H, W, C). Received: raw_shape={raw_shape}")
-
-
-def input_shape_after(steps, raw_shape: Sequence[int]) -> tuple[int, int, int]:
-    """Shape (H, W, C) of one image after the steps, e.g. (28, 28) -> (32, 32, 1)."""
-    shape = _hwc(raw_shape)
-    for step, params in _parsed(steps):
-        shape = step.shape(shape, params)
-    return shape
-
-
-def describe(steps) -> list[str]:
-    """One line per step, in order."""
-    return [step.describe(params) for step, params in _parsed(steps)]
-
-
-def short(steps) -> str:
-    """One compact line for tables: every step's name, and an augmentation's main
-    parameter, e.g. "rescale, normalize, random_shift 2, random_flip horizontal"."""
-    parts = []
-    for step, params in _parsed(steps):
-        main = params.get(step.PRIMARY) if step.AUGMENT and step.PRIMARY else None
-        parts.append(step.NAME if main is None else f"{step.NAME} {main}")
-    return ", ".join(parts)
-
-
-def is_augmentation(entry) -> bool:
-    """True for a step that acts only when training (random_*)."""
-    (name,) = normalize_steps([entry])[0]
-    return STEPS[name].AUGMENT
-
-
-def split_static(steps) -> tuple[list, list]:
-    """(steps before the first augmentation, the rest): the first part can be
-    applied once to a whole dataset, the second must run on every batch."""
-    steps = normalize_steps(steps)
-    first = next((i for i, s in enumerate(steps) if is_augmentation(s)), len(steps))
-    return steps[:first], steps[first:]
-
-
-def apply(x, steps, *, training: bool = False, rng=None) -> np.ndarray:
-    """Applies steps to a batch. x: (N, H, W) or (N, H, W, C); returns float32 NHWC.
-
-    training=True turns augmentation on; rng (a numpy Generator or a seed)
-    makes it reproducible.
-    """
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
-    if x.ndim != 4:
-        raise PreprocessError(f"apply expects a batch (N, H, W) or (N, H, W, C). Received: shape={x.shape}")
-    parsed = list(_parsed(steps))
-    input_shape_after(steps, x.shape[1:])  # checks every step against the shapes first
-    x = x.astype(np.float32, copy=False)
-    if training and any(step.AUGMENT for step, _ in parsed):
-        rng = np.random.default_rng(rng)
-    for step, params in parsed:
-        x = step.apply(x, params, training, rng)
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def to_json(steps) -> str:
-    """Canonical JSON, to store with a trained model."""
-    return json.dumps(normalize_steps(steps))
-
-
-def from_json(text: str) -> list[dict[str, dict]]:
-    return normalize_steps(json.loads(text))
