@@ -54,7 +54,11 @@ def _tf_files(files, y, batch_size, steps, shuffle, seed, augment, drop_remainde
 
     def load(i, s):
         raw = tf.io.read_file(paths[i])
-        img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+        img = tf.cond(tf.io.is_jpeg(raw),
+                      # INTEGER_ACCURATE: the IDCT Pillow uses, so a streamed image equals the
+                      # in-memory and the prediction one (the fast default differs by up to 3 levels)
+                      lambda: tf.io.decode_jpeg(raw, channels=channels, dct_method="INTEGER_ACCURATE"),
+                      lambda: tf.io.decode_image(raw, channels=channels, expand_animations=False))
         img = preprocess.tf_apply(img, steps, training=augment, seed=s)
         img = tf.ensure_shape(img, shape)
         return img if labels is None else (img, labels[i])

@@ -85,8 +85,11 @@ def scan_folder(root: Path, split: str) -> FolderScan:
         raise DataError(f"folder:{root}: no class sub-folders in {base}; expected one folder per "
                         "class holding .png/.jpg images (and optionally train/ and test/ above them)")
     split_root = root / split if has_splits else root
+    if has_splits and split == "test" and not split_root.is_dir() and (root / "val").is_dir():
+        split_root = root / "val"  # ImageNet's layout: train/ and val/
     if has_splits and not split_root.is_dir():
-        raise DataError(f"folder:{root}: has train/ but no {split}/ folder")
+        raise DataError(f"folder:{root}: has train/ but no {split}/ folder (for the test split: "
+                        "test/ or val/)")
     files, labels, modes, sizes, skipped = [], [], [], [], []
     for d in _class_dirs(split_root):
         if d.name not in classes:

@@ -55,3 +55,25 @@ class ImageFiles:
 
     def __repr__(self):
         return f"ImageFiles({len(self)} files, {self.channels} channels)"
+
+
+def input_record(splits) -> dict:
+    """For the run manifest: how each split reaches the model, and what the scan skipped."""
+    out = {}
+    for name, ds in splits.items():
+        info = ds.info
+        out[name] = {"streamed": bool(info.get("streamed", False)),
+                     "why": info.get("stream_reason", "in memory: not a folder source"),
+                     "skipped": len(info.get("skipped", ())), "converted": info.get("converted", 0)}
+    return out
+
+
+def skipped_rows(splits) -> list[dict]:
+    """Every file or folder the scan skipped, once (train and validation share a scan)."""
+    seen, rows = set(), []
+    for ds in splits.values():
+        for row in ds.info.get("skipped", ()):
+            if row["path"] not in seen:
+                seen.add(row["path"])
+                rows.append(row)
+    return rows

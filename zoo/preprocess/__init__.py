@@ -179,9 +179,9 @@ def tf_apply(image, steps, *, training: bool = False, seed=None):
     parsed = list(_parsed(steps))
     check_streamable(steps)
     image = t.cast(image, t.float32)
-    seeds = tfops.split(seed, max(len(parsed), 1)) if training else [None] * len(parsed)
-    for (step, params), s in zip(parsed, seeds):
-        image = step.tf_apply(image, params, training, s)
+    seeds = tfops.split(seed, max(len(parsed), 1)) if training else None
+    for i, (step, params) in enumerate(parsed):
+        image = step.tf_apply(image, params, training, None if seeds is None else seeds[i])
     return image
 
 

@@ -308,6 +308,8 @@ class CenterCrop(_Step):
 
 
 def _crop_shape(s, size, padding, name):
+    if s[0] is None or s[1] is None:  # sizes vary (a streamed dataset): checked per image
+        return (size[0], size[1], s[2])
     if size[0] > s[0] + 2 * padding or size[1] > s[1] + 2 * padding:
         raise PreprocessError(f"{name}.size {size} is larger than the (padded) image "
                               f"{s[0] + 2 * padding}x{s[1] + 2 * padding}. Received: {name}.size={size}")
