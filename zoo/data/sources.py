@@ -312,7 +312,8 @@ def _load_folder(root: Path, split: str, image_size, color_mode: str, stream="au
     if color_mode == "auto":
         color_mode = "grayscale" if scan.grey else "rgb"
     channels = 1 if color_mode == "grayscale" else 3
-    streamed, why = should_stream(stream, scan.pixel_bytes(channels))
+    streamed, why = should_stream(stream, scan.pixel_bytes(channels),
+                                  sizes_vary=image_size is None and len(set(scan.sizes)) > 1)
     files, y = np.asarray(scan.files, dtype=object), scan.labels
     if not scan.has_splits:
         keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)

@@ -23,12 +23,16 @@ from cnn_zoo.data.errors import DataError
 STREAM_BYTES = 2 * 2**30
 
 
-def should_stream(stream, pixel_bytes: int) -> tuple[bool, str]:
-    """(stream?, why) for dataset.stream = "auto" | True | False."""
+def should_stream(stream, pixel_bytes: int, sizes_vary: bool = False) -> tuple[bool, str]:
+    """(stream?, why) for dataset.stream = "auto" | True | False. sizes_vary: the images
+    differ in size and nothing resizes them on load (no image_size), so only a stream,
+    whose preprocessing resizes each image, can batch them."""
     if stream is True or stream is False:
         return stream, f"dataset.stream: {str(stream).lower()}"
     if stream != "auto":
         raise DataError(f"dataset.stream must be auto, true or false. Received: stream={stream!r}")
+    if sizes_vary:
+        return True, "auto: the images differ in size and dataset.image_size is not set"
     big = pixel_bytes > STREAM_BYTES
     return big, (f"auto: {pixel_bytes / 2**20:,.0f} MiB of decoded pixels "
                  f"{'>' if big else '<='} the {STREAM_BYTES / 2**20:,.0f} MiB threshold")
