@@ -13,6 +13,7 @@ from cnn_zoo.data import DataError, load_dataset, load_splits, make_pipeline
 from cnn_zoo.data import stream
 from cnn_zoo.data.scan import decode_pil, scan_folder
 from cnn_zoo.data.stream import ImageFiles, should_stream
+from data_fixtures import raw_fashion, raw_mnist, tfds_dir  # noqa: F401
 from imagefolders import photo, write_folder
 
 DEEP = np.arange(40, dtype=np.uint8) * 6  # one row of the 16-bit PNG, in 8 bits
@@ -190,3 +191,26 @@ def test_train_streams_and_records_it(tmp_path):
     skipped = json.loads((result.run_dir / "skipped.json").read_text())
     assert sorted(r["path"].split("/")[-1] for r in skipped) == ["c", "cut.jpg", "garbage.jpg", "notes.txt"]
     assert result.metrics["accuracy"] >= 0
+
+
+# --------------------------------------------------------------------------- tfds:NAME
+
+@pytest.mark.slow  # reads the 70,000 MNIST labels twice: about 40 s here
+def test_tfds_streams_the_same_examples(tfds_dir, monkeypatch):
+    from cnn_zoo.data.tfds_stream import TfdsRecords
+
+    monkeypatch.setenv("ZOO_TFDS_DIR", str(tfds_dir))
+    memory = load_splits("tfds:mnist", validation_fraction=0.1, max_examples=300, stream=False)
+    streamed = load_splits("tfds:mnist", validation_fraction=0.1, max_examples=300, stream=True)
+    assert isinstance(streamed["validation"].x, TfdsRecords) and streamed["train"].info["streamed"]
+    for split in ("validation", "test"):
+        np.testing.assert_array_equal(streamed[split].y, memory[split].y)
+        steps = [{"pad": 2}, "lenet_scale"]
+        want, _ = _batches(make_pipeline(memory[split].x, memory[split].y, 64, steps=steps))
+        got, gy = _batches(make_pipeline(streamed[split].x, streamed[split].y, 64, steps=steps,
+                                         backend="tensorflow"))
+        np.testing.assert_array_equal(gy, memory[split].y)
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    got, gy = _batches(make_pipeline(streamed["train"].x, streamed["train"].y, 64, shuffle=True,
+                                     augment=True, steps=[{"random_crop": {"size": 24}}]))
+    assert got.shape == (300, 24, 24, 1) and sorted(gy) == sorted(streamed["train"].y)

@@ -24,15 +24,21 @@ from cnn_zoo.data.scan import decode_pil
 from cnn_zoo.data.stream import ImageFiles
 
 
-def file_pipeline(files: ImageFiles, y, batch_size: int, *, steps=(), shuffle=False, seed=0,
+def file_pipeline(files, y, batch_size: int, *, steps=(), shuffle=False, seed=0,
                   augment=False, drop_remainder=False, backend=None):
-    """Batches of (float32 NHWC, int32 labels) decoded from `files` while iterating."""
+    """Batches of (float32 NHWC, int32 labels) decoded from `files` (ImageFiles, or the
+    TfdsRecords of a streamed TFDS split) while iterating."""
     steps = preprocess.normalize_steps(steps)
-    shape = preprocess.input_shape_after(steps, (None, None, files.channels))
+    shape = preprocess.input_shape_after(steps, files.shape[1:])
     if shape[0] is None or shape[1] is None:
         raise DataError("a streamed dataset has images of many sizes: its preprocessing must end "
                         "at one size (resize, center_crop or random_resized_crop). Received: "
                         f"preprocessing={preprocess.short(steps) or 'none'}")
+    if not isinstance(files, ImageFiles):  # a streamed TFDS split: TensorFlow only
+        preprocess.check_streamable(steps)
+        from cnn_zoo.data.tfds_stream import records_pipeline
+        return records_pipeline(files, batch_size, steps, shuffle, seed, augment, drop_remainder,
+                                shape, with_labels=y is not None)
     if (backend or keras.backend.backend()) == "tensorflow":
         preprocess.check_streamable(steps)
         return _tf_files(files, y, batch_size, steps, shuffle, seed, augment, drop_remainder, shape)

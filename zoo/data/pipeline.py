@@ -27,6 +27,7 @@ import numpy as np
 
 from cnn_zoo import preprocess
 from cnn_zoo.data.stream import ImageFiles
+from cnn_zoo.data.tfds_stream import TfdsRecords
 
 
 def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, seed: int = 0,
@@ -44,7 +45,7 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     if y is not None and len(y) != len(x):
         raise ValueError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
-    if isinstance(x, ImageFiles):  # a streamed dataset: files decoded while iterating
+    if isinstance(x, (ImageFiles, TfdsRecords)):  # streamed: decoded while iterating
         from cnn_zoo.data.files_pipeline import file_pipeline
 
         return file_pipeline(x, y, batch_size, steps=steps, shuffle=shuffle, seed=seed,

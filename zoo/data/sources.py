@@ -203,7 +203,7 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
               color_mode, stream="auto") -> Dataset:
     if source.kind == "tfds":
-        x, y, names, info = load_tfds(source.arg, split, data_dir)
+        x, y, names, info = load_tfds(source.arg, split, data_dir, stream)
     elif source.kind == "idx":
         x, y, names, info = _load_idx(Path(source.arg).expanduser(), split)
     elif source.kind == "npz":
@@ -213,11 +213,11 @@ def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
                                          color_mode, stream)
     else:
         x, y, names, info = _load_embedded(source.arg, split)
-    if x.ndim == 3:
+    if isinstance(x, np.ndarray) and x.ndim == 3:
         x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
     if class_names is not None:
         names = tuple(str(n) for n in class_names)
-    if not isinstance(x, ImageFiles):
+    if isinstance(x, np.ndarray):
         x = np.ascontiguousarray(x)
     return Dataset(x, np.asarray(y, np.int32), tuple(names),
                    str(source), split, info)
