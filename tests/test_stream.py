@@ -191,6 +191,16 @@ def test_train_streams_and_records_it(tmp_path):
     skipped = json.loads((result.run_dir / "skipped.json").read_text())
     assert sorted(r["path"].split("/")[-1] for r in skipped) == ["c", "cut.jpg", "garbage.jpg", "notes.txt"]
     assert result.metrics["accuracy"] >= 0
+    # Its model predicts images of any size: the contract's raw shape is [None, None, C].
+    import keras
+
+    from cnn_zoo.hub.prediction import predict
+    contract = json.loads((result.run_dir / "preprocessing.json").read_text())
+    assert contract["raw_shape"] == [None, None, 3] and contract["input_shape"] == [32, 32, 1]
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    rng = np.random.default_rng(1)
+    got = predict(model, [photo(rng, 50, 70), photo(rng, 90, 40)], preprocessing=contract, top_k=1)
+    assert [len(p.labels) for p in got] == [1, 1]
 
 
 # --------------------------------------------------------------------------- tfds:NAME
