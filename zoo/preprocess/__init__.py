@@ -1,4 +1,4 @@
-"""Preprocessing as plain data, implemented once in NumPy.
+"""Preprocessing as plain data: each step one definition, in NumPy and in TensorFlow.
 
 A recipe declares its preprocessing as a list of steps; each step is a
 one-key mapping from a step name to its parameters, with a shorthand for the
@@ -15,11 +15,18 @@ preprocessing. Input: uint8 or float images, (N, H, W) or (N, H, W, C). Output:
 float32 NHWC. Steps run in order, in the units the previous step left: pad
 before lenet_scale pads raw pixels, so padding 0 becomes LeNet's background -0.1.
 
-Augmentation steps (random_*) change images only when training=True; at
-evaluation random_shift and random_flip do nothing and random_crop takes the
-centre crop, so shapes agree. Put them last: the input pipeline applies the
-steps before the first augmentation once to the whole array and only the rest
-to each batch.
+Augmentation steps (random_*, color_jitter) change images only when
+training=True; at evaluation random_shift, random_flip and color_jitter do
+nothing, random_crop takes the centre crop and random_resized_crop resizes and
+takes the centre crop, so shapes agree. Put them last: the in-memory pipeline
+applies the steps before the first augmentation once to the whole array and only
+the rest to each batch.
+
+Modules: params (checks), steps (the small-image steps), image (image-scale
+steps: resize_shorter, random_resized_crop, color_jitter), tfops (the helpers of
+the TensorFlow forms). `tf_apply(image, steps)` runs the same steps on one image
+inside a tf.data map (the streamed path, cnn_zoo.data.files_pipeline); tests
+check each step's two forms agree.
 """
 
 
