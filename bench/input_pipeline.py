@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -99,15 +98,14 @@ def _timed_epoch(batches) -> dict:
 
 def side_zoo(folder: Path) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from cnn_zoo.data import load_dataset, make_pipeline
+    import numpy as np
 
-    # Only the train split is wanted: the folder has no test/, so read it as an 80/20 split
-    # and use both parts (all files), via the spec's parent holding the class folders.
-    from cnn_zoo.data.sources import load_splits
+    from cnn_zoo.data import load_splits, make_pipeline
+    from cnn_zoo.data.stream import ImageFiles
+
+    # The folder holds class folders only, so it loads as an 80/20 split: time all its files.
     splits = load_splits(f"folder:{folder}", stream=True)
     ds = splits["train"]
-    import numpy as np
-    from cnn_zoo.data.stream import ImageFiles
     x = ImageFiles(np.concatenate([ds.x.paths, splits["test"].x.paths]), 3)
     y = np.concatenate([ds.y, splits["test"].y])
     steps = [{"random_resized_crop": 224}, "random_flip", {"rescale": 1 / 255},

@@ -159,7 +159,7 @@ def test_streamed_training_batches_shuffle_augment_and_repeat_by_seed(tmp_path, 
         return _batches(make_pipeline(ds.x, ds.y, 5, steps=steps, shuffle=True, seed=seed,
                                       augment=True, backend=backend))
 
-    (x1, y1), (x2, y2), (x3, y3) = epoch(3), epoch(3), epoch(4)
+    (x1, y1), (x2, y2), (x3, _) = epoch(3), epoch(3), epoch(4)
     assert x1.shape == (12, 16, 16, 3) and 0 <= x1.min() and x1.max() <= 1
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)

@@ -42,7 +42,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from cnn_zoo.data.errors import DataError
-from cnn_zoo.data.scan import IMAGE_SUFFIXES, decode_pil, scan_folder
+from cnn_zoo.data.scan import decode_pil, scan_folder
 from cnn_zoo.data.stream import ImageFiles, should_stream
 from cnn_zoo.data.tfds import load_tfds
 

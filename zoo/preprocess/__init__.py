@@ -22,7 +22,8 @@ takes the centre crop, so shapes agree. Put them last: the in-memory pipeline
 applies the steps before the first augmentation once to the whole array and only
 the rest to each batch.
 
-Modules: params (checks), steps (the small-image steps), image (image-scale
+Modules: params (checks), steps (the small-image steps), augment (their
+augmentations), image (image-scale
 steps: resize_shorter, random_resized_crop, color_jitter), tfops (the helpers of
 the TensorFlow forms). `tf_apply(image, steps)` runs the same steps on one image
 inside a tf.data map (the streamed path, cnn_zoo.data.files_pipeline); tests
@@ -37,11 +38,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from cnn_zoo.preprocess.augment import RandomCrop, RandomFlip, RandomShift
 from cnn_zoo.preprocess.image import ColorJitter, RandomResizedCrop, ResizeShorter
 from cnn_zoo.preprocess.params import PreprocessError
 from cnn_zoo.preprocess.steps import (LENET_BACKGROUND, LENET_INK, CenterCrop, ChannelOrder,
-                                      Channels, LenetScale, Normalize, Pad, RandomCrop,
-                                      RandomFlip, RandomShift, Rescale, Resize, _Step)
+                                      Channels, LenetScale, Normalize, Pad, Rescale, Resize, _Step)
 
 __all__ = ["LENET_BACKGROUND", "LENET_INK", "STEPS", "PreprocessError", "apply", "describe",
            "from_json", "input_shape_after", "is_augmentation", "normalize_steps", "short",
