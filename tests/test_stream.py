@@ -224,3 +224,24 @@ def test_tfds_streams_the_same_examples(tfds_dir, monkeypatch):
     got, gy = _batches(make_pipeline(streamed["train"].x, streamed["train"].y, 64, shuffle=True,
                                      augment=True, steps=[{"random_crop": {"size": 24}}]))
     assert got.shape == (300, 24, 24, 1) and sorted(gy) == sorted(streamed["train"].y)
+
+
+def test_fused_decode_and_crop_equals_decode_then_crop(tmp_path):
+    """random_resized_crop first, on a JPEG: the pipeline decodes only the crop's window;
+    the pixels are those of decoding the whole image and running the step."""
+    import tensorflow as tf
+
+    from cnn_zoo.preprocess import tfops
+    from cnn_zoo.preprocess.image import RandomResizedCrop
+
+    root = write_folder(tmp_path, classes=1, per_class=2, size=(90, 120))
+    p = preprocess.normalize_steps([{"random_resized_crop": 32}])[0]["random_resized_crop"]
+    for path in sorted((root / "train").rglob("*.JPEG")):
+        raw = tf.io.read_file(str(path))
+        for k in range(5):
+            s = tf.constant([k, 7], tf.int64)
+            fused = RandomResizedCrop.tf_decode_crop(raw, p, s, 3).numpy()
+            whole = tf.cast(tf.io.decode_jpeg(raw, channels=3, dct_method=tfops.DCT), tf.float32)
+            want = RandomResizedCrop.tf_apply(whole, p, True, s).numpy()
+            # libjpeg upsamples chroma differently at the window's edge: a few levels there
+            assert np.abs(fused - want).mean() < 0.1 and np.abs(fused - want).max() <= 8

@@ -22,6 +22,8 @@ from cnn_zoo import preprocess
 from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.scan import decode_pil
 from cnn_zoo.data.stream import ImageFiles
+from cnn_zoo.preprocess import tfops
+from cnn_zoo.preprocess.image import RandomResizedCrop
 
 
 def file_pipeline(files, y, batch_size: int, *, steps=(), shuffle=False, seed=0,
@@ -58,14 +60,23 @@ def _tf_files(files, y, batch_size, steps, shuffle, seed, augment, drop_remainde
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
 
+    crop = steps[0].get("random_resized_crop") if augment and steps else None
+
+    def decode(raw):
+        return tf.cond(tf.io.is_jpeg(raw),
+                       lambda: tf.io.decode_jpeg(raw, channels=channels, dct_method=tfops.DCT),
+                       lambda: tf.io.decode_image(raw, channels=channels, expand_animations=False))
+
     def load(i, s):
         raw = tf.io.read_file(paths[i])
-        img = tf.cond(tf.io.is_jpeg(raw),
-                      # INTEGER_ACCURATE: the IDCT Pillow uses, so a streamed image equals the
-                      # in-memory and the prediction one (the fast default differs by up to 3 levels)
-                      lambda: tf.io.decode_jpeg(raw, channels=channels, dct_method="INTEGER_ACCURATE"),
-                      lambda: tf.io.decode_image(raw, channels=channels, expand_animations=False))
-        img = preprocess.tf_apply(img, steps, training=augment, seed=s)
+        if crop is None:
+            img = preprocess.tf_apply(decode(raw), steps, training=augment, seed=s)
+        else:  # a JPEG decodes only the window random_resized_crop keeps (same box, same seed)
+            s0 = preprocess.tf_seeds(s, steps)[0]
+            img = tf.cond(tf.io.is_jpeg(raw),
+                          lambda: RandomResizedCrop.tf_decode_crop(raw, crop, s0, channels),
+                          lambda: RandomResizedCrop.tf_apply(tf.cast(decode(raw), tf.float32), crop, True, s0))
+            img = preprocess.tf_apply(img, steps, training=True, seed=s, first=1)
         img = tf.ensure_shape(img, shape)
         return img if labels is None else (img, labels[i])
 

@@ -177,20 +177,29 @@ def from_json(text: str) -> list[dict[str, dict]]:
     return normalize_steps(json.loads(text))
 
 
-def tf_apply(image, steps, *, training: bool = False, seed=None):
+def tf_apply(image, steps, *, training: bool = False, seed=None, first: int = 0):
     """The steps on ONE image (H, W, C) in TensorFlow ops, inside a tf.data map: the
     streamed path. Each step's tf_apply repeats its NumPy apply; `seed` (a [2] int
-    tensor) drives the augmentations with stateless random ops."""
+    tensor) drives the augmentations with stateless random ops, step i with
+    tf_seeds(seed, steps)[i]. `first`: skip the steps before it (a caller ran them,
+    e.g. random_resized_crop fused with the JPEG decode)."""
     from cnn_zoo.preprocess import tfops
 
     t = tfops.tf()
     parsed = list(_parsed(steps))
     check_streamable(steps)
     image = t.cast(image, t.float32)
-    seeds = tfops.split(seed, max(len(parsed), 1)) if training else None
-    for i, (step, params) in enumerate(parsed):
+    seeds = tf_seeds(seed, steps) if training else None
+    for i, (step, params) in enumerate(parsed[first:], start=first):
         image = step.tf_apply(image, params, training, None if seeds is None else seeds[i])
     return image
+
+
+def tf_seeds(seed, steps):
+    """One stateless seed per step, from the image's seed."""
+    from cnn_zoo.preprocess import tfops
+
+    return tfops.split(seed, max(len(normalize_steps(steps)), 1))
 
 
 def check_streamable(steps) -> None:

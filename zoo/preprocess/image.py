@@ -165,6 +165,17 @@ class RandomResizedCrop(_Step):
         top, left, h, w = cls.tf_box(shape[0], shape[1], p, tfops.uniform(seed, (cls.TRIES, 4)))
         return tfops.resize(img[top:top + h, left:left + w], *p["size"])
 
+    @classmethod
+    def tf_decode_crop(cls, raw, p, seed, channels):
+        """tf_apply(decode(raw)) for a JPEG in training, decoding only the crop's window
+        (tf.io.decode_and_crop_jpeg): the same box from the same seed, less work."""
+        t = tfops.tf()
+        hw = t.io.extract_jpeg_shape(raw)
+        top, left, h, w = cls.tf_box(hw[0], hw[1], p, tfops.uniform(seed, (cls.TRIES, 4)))
+        img = t.io.decode_and_crop_jpeg(raw, t.stack([top, left, h, w]), channels=channels,
+                                        dct_method=tfops.DCT)
+        return tfops.resize(t.cast(img, t.float32), *p["size"])
+
     @staticmethod
     def describe(p):
         (h, w), (s0, s1), (r0, r1) = p["size"], p["scale"], p["ratio"]
