@@ -81,8 +81,11 @@ def _tf_files(files, y, batch_size, steps, shuffle, seed, augment, drop_remainde
         return img if labels is None else (img, labels[i])
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    # A file that passed the scan but fails to decode is dropped with a warning naming it.
-    ds = ds.ignore_errors(log_warning=True)
+    # A file that passed the scan but fails to decode is dropped with a warning naming it,
+    # and the epoch made up to n images from the next shuffle: Keras needs a known length
+    # (else it warns "ran out of data" every epoch). repeat() ends if a pass yields nothing.
+    ds = ds.ignore_errors(log_warning=True).repeat().take(n)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 

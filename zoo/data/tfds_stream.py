@@ -92,5 +92,8 @@ def records_pipeline(records: TfdsRecords, batch_size, steps, shuffle, seed, aug
         return (img, tf.cast(e[records.label_key], tf.int32)) if with_labels else img
 
     ds = tf.data.Dataset.zip((ds, seeds)).map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.ignore_errors(log_warning=True)
+    # filter and ignore_errors hide the length, which Keras needs: as files_pipeline
+    n = len(records)
+    ds = ds.ignore_errors(log_warning=True).repeat().take(n)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n))
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
