@@ -72,7 +72,7 @@ class DatasetConfig:
     class_names: Optional[list[str]] = None
     image_size: Optional[list[int]] = None  # folder sources: resize on load
     color_mode: Literal["auto", "grayscale", "rgb"] = "auto"  # folder sources
-    stream: Literal["auto", True, False] = "auto"  # folder sources: from disk while training (cnn_zoo.data.stream)
+    stream: Literal["auto", True, False] = "auto"  # folder: and tfds: sources read while training (cnn_zoo.data.stream)
 
     def _problems(self):
         try:
