@@ -145,7 +145,8 @@ def test_folder_errors_and_image_size(tmp_path):
     write_pngs(tmp_path, {"a": 2}, size=(8, 6))
     write_pngs(tmp_path, {"b": 2}, size=(5, 5), seed=3)
     with pytest.raises(DataError, match=r"images differ in size.*image_size: \[H, W\]"):
-        load_dataset(f"folder:{tmp_path}")
+        load_dataset(f"folder:{tmp_path}", stream=False)
+    assert load_dataset(f"folder:{tmp_path}").info["streamed"]  # auto: only a stream can batch them
     ds = load_dataset(f"folder:{tmp_path}", image_size=(7, 7))
     assert ds.x.shape[1:] == (7, 7, 1)
     with pytest.raises(DataError, match="no class sub-folders"):

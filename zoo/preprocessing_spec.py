@@ -22,10 +22,15 @@ FIELDS = ("steps", "raw_shape", "input_shape")
 
 
 def _shape(value, field: str) -> tuple[int, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value or any(
-            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
-        raise ZooError(f"preprocessing: `{field}` must be positive ints (height, width, channels). "
-                       f"Received: {field}={value!r}")
+    # A model trained on streamed images of any size stores raw_shape [None, None, C].
+    def ok(i, v):
+        return (v is None and field == "raw_shape" and i < 2) or (
+            not isinstance(v, bool) and isinstance(v, int) and v >= 1)
+
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value or not all(
+            ok(i, v) for i, v in enumerate(value)):
+        raise ZooError(f"preprocessing: `{field}` must be positive ints (height, width, channels; "
+                       f"raw_shape's height and width may be null: any size). Received: {field}={value!r}")
     return tuple(value)
 
 

@@ -46,6 +46,7 @@ class DatasetConfig:
     class_names: Optional[list[str]] = None
     image_size: Optional[list[int]] = None  # folder sources: resize on load
     color_mode: Literal["auto", "grayscale", "rgb"] = "auto"  # folder sources
+    stream: Literal["auto", True, False] = "auto"  # folder: and tfds: sources read while training (cnn_zoo.data.stream)
 
     def _problems(self):
         try:
@@ -66,7 +67,8 @@ class DatasetConfig:
         return load_splits(self.source, validation_fraction=self.validation_fraction, seed=seed,
                            stratify=self.stratify, max_examples=self.max_examples,
                            data_dir=data_dir, class_names=self.class_names,
-                           image_size=self.image_size, color_mode=self.color_mode)
+                           image_size=self.image_size, color_mode=self.color_mode,
+                           stream=self.stream)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -266,6 +266,8 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
     keras.utils.set_random_seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
     manifest.update(status="running", started=runs.now(), examples={k: len(v) for k, v in splits.items()})
+    from cnn_zoo.data.stream import input_record  # issue 20: streamed or in memory, and why
+    manifest.update(input=input_record(splits))
     return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes)
 
 
@@ -287,6 +289,9 @@ def _write_start(run: _Run) -> None:
         run.ledger.record(run_dir / "preprocessing.json")
     if run.resume:
         runs.truncate_history(run_dir, run.start.epoch)
+    from cnn_zoo.data.stream import skipped_rows  # issue 20: what the data scan skipped
+    if skipped_rows(run.splits):
+        runs.write_json(run_dir / "skipped.json", skipped_rows(run.splits))
     runs.write_json(run_dir / "manifest.json", run.manifest)
 
 

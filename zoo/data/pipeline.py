@@ -26,13 +26,16 @@ import keras
 import numpy as np
 
 from cnn_zoo import preprocess
+from cnn_zoo.data.stream import ImageFiles
+from cnn_zoo.data.tfds_stream import TfdsRecords
 
 
 def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, seed: int = 0,
                   augment: bool = False, drop_remainder: bool = False, backend: str | None = None):
     """Batches of (preprocessed images float32 NHWC, labels int32).
 
-    x: raw images (N, H, W[, C]); y: (N,) labels or None (prediction).
+    x: raw images (N, H, W[, C]), or the ImageFiles of a streamed dataset
+    (cnn_zoo.data.files_pipeline); y: (N,) labels or None (prediction).
     steps: preprocessing steps (cnn_zoo.preprocess); augment=True applies their
     augmentations (training), augment=False their evaluation form.
     backend: "tensorflow" for tf.data, anything else for a PyDataset;
@@ -42,6 +45,11 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
         raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     if y is not None and len(y) != len(x):
         raise ValueError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
+    if isinstance(x, (ImageFiles, TfdsRecords)):  # streamed: decoded while iterating
+        from cnn_zoo.data.files_pipeline import file_pipeline
+
+        return file_pipeline(x, y, batch_size, steps=steps, shuffle=shuffle, seed=seed,
+                             augment=augment, drop_remainder=drop_remainder, backend=backend)
     static, dynamic = preprocess.split_static(steps) if augment else (steps, [])
     x = preprocess.apply(x, static)  # once, whole array: (N, H', W', C') float32
     y = None if y is None else np.asarray(y, np.int32)

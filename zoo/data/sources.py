@@ -8,7 +8,9 @@ A source is named by a spec string:
     idx:DIR        the 4 official idx files (MNIST / Fashion-MNIST layout, .gz or not).
     npz:PATH       one .npz with x_train, y_train, x_test, y_test (keras' mnist.npz).
     folder:DIR     one sub-folder per class holding PNG/JPEG files; DIR/train and
-                   DIR/test if the folder has them, else a fixed 80/20 split.
+                   DIR/test if the folder has them, else a fixed 80/20 split. Scanned
+                   first (cnn_zoo.data.scan: bad files skipped and counted), then loaded
+                   whole, or streamed when large (cnn_zoo.data.stream).
     embedded:mnist5k   the dataset that ships inside a pip package (below).
     mnist, fashion_mnist   shorthands for tfds:mnist and tfds:fashion_mnist.
 
@@ -40,6 +42,8 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from cnn_zoo.data.errors import DataError
+from cnn_zoo.data.scan import decode_pil, scan_folder
+from cnn_zoo.data.stream import ImageFiles, should_stream
 from cnn_zoo.data.tfds import load_tfds
 
 SPLITS = ("train", "validation", "test")
@@ -49,7 +53,6 @@ EMBEDDED = ("mnist5k",)
 # Fixed, so that a test split never moves when a recipe's seed changes.
 HOLDOUT_SEED = 0
 HOLDOUT_FRACTION = 0.2
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -148,15 +151,17 @@ def holdout_split(y: np.ndarray, fraction: float, seed: int, stratify: bool = Tr
 def load_splits(spec: str, *, validation_fraction: float = 0.0, seed: int = 0,
                 stratify: bool = True, max_examples: int | None = None,
                 data_dir: str | os.PathLike | None = None,
-                class_names=None, image_size=None, color_mode: str = "auto") -> dict[str, Dataset]:
+                class_names=None, image_size=None, color_mode: str = "auto",
+                stream="auto") -> dict[str, Dataset]:
     """Loads train and test (and validation, carved from train when
     validation_fraction > 0) in one go: {"train": Dataset, "validation": ..., "test": ...}.
 
     max_examples caps every split with a seeded random subset (quick runs).
+    stream: "auto" | True | False, for folder sources (cnn_zoo.data.stream).
     """
     source = parse_spec(spec)
     kwargs = dict(data_dir=data_dir, class_names=class_names, image_size=image_size,
-                  color_mode=color_mode)
+                  color_mode=color_mode, stream=stream)
     out = {"train": _load_raw(source, "train", **kwargs)}
     if validation_fraction:
         keep, held = holdout_split(out["train"].y, validation_fraction, seed, stratify)
@@ -176,7 +181,7 @@ def load_splits(spec: str, *, validation_fraction: float = 0.0, seed: int = 0,
 def load_dataset(spec: str, split: str = "train", *, validation_fraction: float = 0.0,
                  seed: int = 0, stratify: bool = True, max_examples: int | None = None,
                  data_dir: str | os.PathLike | None = None, class_names=None,
-                 image_size=None, color_mode: str = "auto") -> Dataset:
+                 image_size=None, color_mode: str = "auto", stream="auto") -> Dataset:
     """One split of a dataset. split: "train", "validation" or "test".
 
     "train" and "validation" depend on validation_fraction and seed (the same
@@ -188,7 +193,7 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
         raise DataError("The validation split is taken from train: give validation_fraction > 0. "
                         f"Received: validation_fraction={validation_fraction}")
     kwargs = dict(data_dir=data_dir, class_names=class_names, image_size=image_size,
-                  color_mode=color_mode)
+                  color_mode=color_mode, stream=stream)
     if split == "test" and max_examples is None:
         return _load_raw(parse_spec(spec), "test", **kwargs)
     return load_splits(spec, validation_fraction=validation_fraction, seed=seed,
@@ -196,22 +201,25 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 
 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
-              color_mode) -> Dataset:
+              color_mode, stream="auto") -> Dataset:
     if source.kind == "tfds":
-        x, y, names, info = load_tfds(source.arg, split, data_dir)
+        x, y, names, info = load_tfds(source.arg, split, data_dir, stream)
     elif source.kind == "idx":
         x, y, names, info = _load_idx(Path(source.arg).expanduser(), split)
     elif source.kind == "npz":
         x, y, names, info = _load_npz(Path(source.arg).expanduser(), split)
     elif source.kind == "folder":
-        x, y, names, info = _load_folder(Path(source.arg).expanduser(), split, image_size, color_mode)
+        x, y, names, info = _load_folder(Path(source.arg).expanduser(), split, image_size,
+                                         color_mode, stream)
     else:
         x, y, names, info = _load_embedded(source.arg, split)
-    if x.ndim == 3:
+    if isinstance(x, np.ndarray) and x.ndim == 3:
         x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
     if class_names is not None:
         names = tuple(str(n) for n in class_names)
-    return Dataset(np.ascontiguousarray(x), np.asarray(y, np.int32), tuple(names),
+    if isinstance(x, np.ndarray):
+        x = np.ascontiguousarray(x)
+    return Dataset(x, np.asarray(y, np.int32), tuple(names),
                    str(source), split, info)
 
 
@@ -297,67 +305,47 @@ def _load_npz(path: Path, split: str):
 
 # --------------------------------------------------------------------------- folder
 
-def _class_dirs(root: Path) -> list[Path]:
-    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name)
-
-
-def _load_folder(root: Path, split: str, image_size, color_mode: str):
-    from PIL import Image  # only this source needs Pillow
-
-    if not root.is_dir():
-        raise DataError(f"folder:{root}: no such directory")
+def _load_folder(root: Path, split: str, image_size, color_mode: str, stream="auto"):
     if color_mode not in ("auto", "grayscale", "rgb"):
         raise DataError(f"color_mode must be auto, grayscale or rgb. Received: color_mode={color_mode!r}")
-    has_splits = (root / "train").is_dir()
-    base = root / "train" if has_splits else root
-    classes = [p.name for p in _class_dirs(base)]
-    if not classes:
-        raise DataError(f"folder:{root}: no class sub-folders in {base}; expected one folder per "
-                        "class holding .png/.jpg images (and optionally train/ and test/ above them)")
-    split_root = root / split if has_splits else root
-    if has_splits and not split_root.is_dir():
-        raise DataError(f"folder:{root}: has train/ but no {split}/ folder")
-    files, labels = [], []
-    for d in _class_dirs(split_root):
-        if d.name not in classes:
-            raise DataError(f"folder:{root}: class folder {split}/{d.name} is not among the "
-                            f"train classes ({', '.join(classes)})")
-        found = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        files += found
-        labels += [classes.index(d.name)] * len(found)
-    if not files:
-        raise DataError(f"folder:{split_root}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
-    images = []
-    for p in files:
-        with Image.open(p) as im:
-            im.load()
-            images.append(im.copy())
+    scan = scan_folder(root, split)
     if color_mode == "auto":
-        color_mode = "grayscale" if all(im.mode in ("1", "L", "I", "I;16") for im in images) else "rgb"
-    mode = "L" if color_mode == "grayscale" else "RGB"
-    arrays = []
-    for p, im in zip(files, images):
-        im = im.convert(mode)
-        if image_size is not None:
-            im = im.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)
-        arrays.append(np.asarray(im, np.uint8))
+        color_mode = "grayscale" if scan.grey else "rgb"
+    channels = 1 if color_mode == "grayscale" else 3
+    streamed, why = should_stream(stream, scan.pixel_bytes(channels),
+                                  sizes_vary=image_size is None and len(set(scan.sizes)) > 1)
+    files, y = np.asarray(scan.files, dtype=object), scan.labels
+    if not scan.has_splits:
+        keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)
+        idx = keep if split == "train" else held
+        files, y = files[idx], y[idx]
+    info = {"kind": "folder", "path": str(root), "color_mode": color_mode,
+            "split_by": "folders" if scan.has_splits else
+            f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}",
+            "streamed": streamed, "stream_reason": why, "skipped": scan.skipped,
+            "converted": scan.converted}
+    if streamed:
+        return ImageFiles(files, channels), y, scan.classes, info
+    arrays = [_resized(decode_pil(p, channels), image_size) for p in files]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         first = arrays[0].shape
-        odd = next(p for p, a in zip(files, arrays) if a.shape != first)
-        raise DataError(f"folder:{root}: images differ in size ({files[0].name}: {first[:2]}, "
-                        f"{odd.name}: {arrays[files.index(odd)].shape[:2]}); set the dataset's "
+        odd = next(i for i, a in enumerate(arrays) if a.shape != first)
+        raise DataError(f"folder:{root}: images differ in size ({Path(files[0]).name}: {first[:2]}, "
+                        f"{Path(files[odd]).name}: {arrays[odd].shape[:2]}); set the dataset's "
                         "image_size: [H, W] to resize them on load")
-    x, y = np.stack(arrays), np.asarray(labels)
-    if not has_splits:
-        keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)
-        idx = keep if split == "train" else held
-        x, y = x[idx], y[idx]
-    info = {"kind": "folder", "path": str(root), "color_mode": color_mode,
-            "split_by": "folders" if has_splits else
-            f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}"}
-    return x, y, tuple(classes), info
+    x = np.stack(arrays) if arrays else np.zeros((0, 1, 1, channels), np.uint8)
+    return x, y, scan.classes, info
+
+
+def _resized(a: np.ndarray, image_size) -> np.ndarray:
+    if image_size is None:
+        return a
+    from PIL import Image
+
+    im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
+    im = im.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)
+    return np.asarray(im, np.uint8).reshape(int(image_size[0]), int(image_size[1]), a.shape[2])
 
 
 # --------------------------------------------------------------------------- embedded

@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from cnn_zoo.data.errors import DataDownloadError, DataError, DataOfflineError
 
 # Why we download the raw files ourselves instead of calling TFDS'
@@ -211,19 +213,25 @@ def prepare_tfds(name: str, data_dir: str | os.PathLike | None = None, *,
     return prepare_tfds_offline(name, fetch_raw_files(name, data_dir, quiet=quiet), data_dir)
 
 
-def load_tfds(name: str, split: str, data_dir):
-    """(x, y, class names, info) of one split, preparing the dataset first if needed."""
+def load_tfds(name: str, split: str, data_dir, stream=False):
+    """(x, y, class names, info) of one split, preparing the dataset first if needed.
+    With stream true (or "auto" and a large split), x is a TfdsRecords (tfds_stream)."""
     tfds = _import_tfds()
     prepare_tfds(name, data_dir)
     builder = tfds.builder(name, data_dir=_data_dir(data_dir))
     if split not in builder.info.splits:
         raise DataError(f"tfds:{name} has no {split!r} split; it has {', '.join(builder.info.splits)}")
     image_key, label_key = builder.info.supervised_keys or ("image", "label")
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-    x, y = data[image_key], data[label_key]
+    from cnn_zoo.data.tfds_stream import open_streamed
+
+    x, y, why = open_streamed(builder, split, image_key, label_key, stream)
+    if x is None:
+        data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+        x, y = data[image_key], data[label_key]
     feature = builder.info.features[label_key]
     names = tuple(feature.names) if hasattr(feature, "names") else \
         tuple(str(i) for i in range(int(y.max()) + 1 if len(y) else 0))
     info = {"kind": "tfds", "name": builder.info.full_name, "data_dir": str(builder.data_dir),
-            "homepage": builder.info.homepage or ""}
+            "homepage": builder.info.homepage or "", "streamed": not isinstance(x, np.ndarray),
+            "stream_reason": why}
     return x, y, names, info

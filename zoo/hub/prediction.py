@@ -145,7 +145,7 @@ def read_image(source, raw_shape, name: str | None = None) -> np.ndarray:
             image = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
             image.alpha_composite(rgba)
         image = image.convert("L" if channels == 1 else "RGB")
-        if image.size != (width, height):
+        if height and width and image.size != (width, height):  # None: any size (streamed data)
             image = image.resize((width, height), Image.Resampling.BILINEAR)
     except (OSError, ValueError, TypeError) as error:
         raise ImageError(f"{name}: cannot convert its {image.mode} pixels to "
@@ -223,7 +223,10 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
                 raise
             results.append(Prediction(_name(source, i), error=str(error)))
     if arrays:
-        x = preprocessing.apply(np.stack(arrays), training=False)
+        if all(preprocessing.raw_shape[:2]):
+            x = preprocessing.apply(np.stack(arrays), training=False)
+        else:  # trained on images of any size (streamed): each brought to size by its steps
+            x = np.concatenate([preprocessing.apply(a[None]) for a in arrays])
         probs = _probabilities(model, x, family)
         k = min(top_k, probs.shape[-1])
         for row, i in zip(probs, where):

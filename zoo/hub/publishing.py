@@ -170,7 +170,8 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
         from cnn_zoo import preprocess
 
         rng = np.random.default_rng(0)
-        raw = rng.integers(0, 256, size=(4, *contract["raw_shape"]), dtype=np.uint8)
+        raw_shape = [d or 256 for d in contract["raw_shape"]]  # None: any size (streamed data)
+        raw = rng.integers(0, 256, size=(4, *raw_shape), dtype=np.uint8)
         x = preprocess.apply(raw, contract["steps"], training=False)
         family = registry.get_family(arch)
         expected = _main_output(keras.saving.load_model(trained, compile=False)(x, training=False), family)
