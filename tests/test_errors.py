@@ -40,7 +40,7 @@ def test_every_exception_class_of_the_zoo_is_a_zoo_error_or_named_beside_it():
     classes = zoo_exception_classes()
     # the walk sees every package: the errors the CLI once listed one by one are all here
     for name in ("cnn_zoo.recipe_schema.RecipeError", "cnn_zoo.run.RunError", "cnn_zoo.data.errors.DataError",
-                 "cnn_zoo.preprocess.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
+                 "cnn_zoo.preprocess.params.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
                  "cnn_zoo.tune.errors.TuneError", "cnn_zoo.tune.params.SearchSpaceError",
                  "cnn_zoo.hub.errors.HubError", "cnn_zoo.errors.CardError"):
         assert name in classes
