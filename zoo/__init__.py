@@ -32,11 +32,13 @@ __all__ = [
     "model_card",
     "pull", "register_model", "convert_weights", "__version__",
 ]
+__all__.append("export")  # issue 19: zoo.export(model_or_tag_or_run, format, path)
 
 # Public names that live in modules importing Keras: loaded on first access.
 _LAZY = {"model_card": "cnn_zoo.card", "card_for": "cnn_zoo.card", "Card": "cnn_zoo.card",
          "load": "cnn_zoo.hub", "pull": "cnn_zoo.hub", "list_pretrained": "cnn_zoo.hub.tags",
          "convert_weights": "cnn_zoo.convert"}  # publishers' ImageNet weights (issue 18)
+_LAZY["export"] = "cnn_zoo.export"  # issue 19: the package is callable, see cnn_zoo/export
 
 
 def __getattr__(name):  # PEP 562
