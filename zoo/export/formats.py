@@ -48,9 +48,12 @@ def _all_layers(model):
 def cannot_express(fmt: str, error: Exception, model, instead: str) -> ExportError:
     where = layer_in(str(error), model)
     what = f"layer {where[0]!r} ({where[1]})" if where else "a layer of this model"
-    first = next((line.strip() for line in str(error).splitlines() if "error" in line.lower()),
-                 str(error).splitlines()[0] if str(error) else type(error).__name__)
-    return ExportError(f"{fmt} cannot express {what}: {first[:300]}. Instead: {instead}")
+    ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", str(error))))
+    if ops:
+        why = f"no {fmt} kernel for the TensorFlow op(s) {', '.join(ops)}"
+    else:
+        why = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return ExportError(f"{fmt} cannot express {what}: {why[:300]}. Instead: {instead}")
 
 
 def write_keras(served, tmp: Path, **_):
