@@ -164,3 +164,17 @@ def test_int8_agrees_on_1000_test_images(tag, int8, tmp_path, tfds_dir):  # noqa
     assert check["top1_agreement"] >= 0.99 and abs(check["accuracy_drop"]) < 0.01
     zoo.export(model, "tflite", tmp_path / "f.tflite")
     assert path.stat().st_size < 0.5 * (tmp_path / "f.tflite").stat().st_size  # int8 weights
+
+
+def test_cli_export_json(tmp_path):
+    from click.testing import CliRunner
+
+    from cnn_zoo.cli import main
+
+    out = tmp_path / "lenet5.tflite"
+    result = CliRunner().invoke(main, ["export", "lenet5.mnist", "--format", "tflite", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output[result.output.index("{"):])
+    assert record["tag"] == "lenet5.mnist" and record["input"]["shape"] == [None, 28, 28, 1]
+    assert record["labels"] == [str(i) for i in range(10)] and out.stat().st_size > 100_000
+    assert json.loads(Path(f"{out}.json").read_text())["sha256"] == record["sha256"]
