@@ -178,3 +178,17 @@ def test_cli_export_json(tmp_path):
     assert record["tag"] == "lenet5.mnist" and record["input"]["shape"] == [None, 28, 28, 1]
     assert record["labels"] == [str(i) for i in range(10)] and out.stat().st_size > 100_000
     assert json.loads(Path(f"{out}.json").read_text())["sha256"] == record["sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["lenet5.mnist", "googlenet.fashion_mnist"])
+def test_keras_format_reloads_with_cnn_zoo_and_matches(tag, tmp_path, tfds_dir):  # noqa: F811
+    """The .keras file holds the zoo's custom layers: it loads where cnn-zoo is installed."""
+    import cnn_zoo as zoo
+    from cnn_zoo.export.runtime import Runner
+
+    model, images = zoo.load(tag), real_test_images(tag, tfds_dir)
+    zoo.export(model, "keras", tmp_path / "m.keras")
+    got, want = Runner(tmp_path / "m.keras", "keras")(images), zoo_predict(model, images)
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
