@@ -123,7 +123,7 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     (int8 weights) or "full" (int8 weights and activations). ``calibration``: raw
     uint8 images for "full" (default: 200 images of the recipe's training split,
     through the data layer). ``evaluation``: (images, labels) for the int8 accuracy
-    drop (default: the first 1,000 images of the recipe's test split).
+    drop (default: a fixed sample of 1,000 images of the recipe's test split).
     """
     from cnn_zoo.export import graph
     from cnn_zoo.export.int8 import accuracy_drop, recipe_images
