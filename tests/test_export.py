@@ -77,6 +77,11 @@ def standin(tag, seed=0):
         else:
             continue
         w.assign(value.astype("float32"))
+    if not any("rescale" in step for step in info.preprocessing["steps"]):
+        # Caffe's GoogLeNet takes pixels in 0..255: first kernels 100x smaller keep the logits
+        # moderate (else every photo saturates to one class and top-1 proves nothing).
+        first = next(w for w in model.weights if w.path.endswith("kernel"))
+        first.assign(first.numpy() / 100)
     model.zoo_info = info
     return model
 
