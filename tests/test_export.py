@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from data_fixtures import tfds_dir  # noqa: F401
-from hub_fixtures import write_photos
+from hub_fixtures import published, write_photos  # noqa: F401
 
 RUNNER = Path(__file__).with_name("export_runner.py")
 SMALL_TAGS = ("lenet5.mnist", "lenet5_modern.mnist", "lenet5.fashion_mnist", "convnet.fashion_mnist",
@@ -195,5 +195,20 @@ def test_keras_format_reloads_with_cnn_zoo_and_matches(tag, tmp_path, tfds_dir):
     model, images = zoo.load(tag), real_test_images(tag, tfds_dir)
     zoo.export(model, "keras", tmp_path / "m.keras")
     got, want = Runner(tmp_path / "m.keras", "keras")(images), zoo_predict(model, images)
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.slow
+def test_a_run_folder_exports_and_matches(published, tmp_path, tfds_dir):  # noqa: F811
+    """A `zoo train --out` folder (its model.keras and preprocessing.json) exports too."""
+    import cnn_zoo as zoo
+    from cnn_zoo.hub.loading import load_run
+
+    path = tmp_path / "run.onnx"
+    record = zoo.export(str(published.run_dir), "onnx", path)
+    assert record["source"]["kind"] == "run" and record["source"]["file"].endswith("model.keras")
+    images = real_test_images("lenet5.mnist", tfds_dir)[:100]
+    got, want = run_fresh("onnx", path, images, tmp_path), zoo_predict(load_run(published.run_dir), images)
     np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
