@@ -111,7 +111,7 @@ def timed(fn, x, repeats):
 
 def measure(fn, one, batch, repeats, fn_batch=None):
     latency = statistics.median(timed(fn, one, max(10, repeats * 10)))
-    throughput = len(batch) / min(timed(fn_batch or fn, batch, repeats))
+    throughput = len(batch) / min(timed(fn if fn_batch is None else fn_batch, batch, repeats))
     return latency * 1e3, throughput
 
 
