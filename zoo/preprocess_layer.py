@@ -17,6 +17,8 @@ from keras import ops
 
 from cnn_zoo import preprocess
 
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as preprocess's channels step (the tests compare the two)
+
 
 def _pad_edge(x, top, bottom, left, right):
     """Edge padding by concatenating repeated border rows/columns (every runtime has concat)."""
@@ -66,7 +68,7 @@ class PreprocessingLayer(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.steps = preprocess.normalize_steps(steps)
-        self.raw_shape = preprocess._hwc(raw_shape)
+        self.raw_shape = preprocess.input_shape_after([], raw_shape)  # (H, W) -> (H, W, 1)
         # Checks every step against the shapes now, as keras validates in __init__.
         self.output_hwc = preprocess.input_shape_after(self.steps, self.raw_shape)
 
@@ -101,7 +103,7 @@ class PreprocessingLayer(keras.layers.Layer):
                 return x
             if hwc[2] == 1:
                 return ops.repeat(x, p["count"], axis=-1)
-            luma = ops.convert_to_tensor(list(preprocess._LUMA), "float32")
+            luma = ops.convert_to_tensor(list(_LUMA), "float32")
             return ops.expand_dims(ops.tensordot(x, luma, axes=1), -1)
         if name == "channel_order":
             return x if p["order"] == "rgb" else ops.flip(x, axis=-1)

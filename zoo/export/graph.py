@@ -41,7 +41,7 @@ def contract_of(info) -> Contract:
     from cnn_zoo import preprocess
 
     pre = info.preprocessing
-    raw = preprocess._hwc(pre["raw_shape"])
+    raw = preprocess.input_shape_after([], pre["raw_shape"])  # (H, W) -> (H, W, 1)
     config = (getattr(info, "recipe", None) or {}).get("config") or {}
     # Images read from files at a size (ImageNet: image_size 256x256) may come at any size;
     # a dataset of fixed-size arrays (MNIST) defines the one size its model takes.
