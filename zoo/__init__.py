@@ -31,13 +31,14 @@ __all__ = [
     "Card", "DuplicateModelError", "UnknownArgumentError", "UnknownModelError", "ZooError",
     "card_for", "describe_models", "get_builder", "get_family", "get_model", "list_models", "list_pretrained", "load",
     "model_card",
-    "pull", "register_model", "convert_weights", "__version__",
+    "pull", "register_model", "convert_weights", "export", "__version__",
 ]
 
 # Public names that live in modules importing Keras: loaded on first access.
 _LAZY = {"model_card": "cnn_zoo.card", "card_for": "cnn_zoo.card", "Card": "cnn_zoo.card",
          "load": "cnn_zoo.hub", "pull": "cnn_zoo.hub", "list_pretrained": "cnn_zoo.hub.tags",
-         "convert_weights": "cnn_zoo.convert"}  # publishers' ImageNet weights (issue 18)
+         "convert_weights": "cnn_zoo.convert",  # publishers' ImageNet weights
+         "export": "cnn_zoo.export"}  # zoo.export(model_or_tag_or_run, format, path): a callable package
 
 
 def __getattr__(name):  # PEP 562

@@ -23,6 +23,7 @@ import os
 import click
 
 from cnn_zoo.cli import convert, hub, models, training
+from cnn_zoo.cli import export as export_cli  # issue 19
 from cnn_zoo.cli.common import USAGE_ERROR, ZooGroup  # noqa: F401
 
 __all__ = ["main"]
@@ -64,7 +65,8 @@ def _verbose_after_command(ctx, param, value):
             del os.environ["TF_CPP_MIN_LOG_LEVEL"]
 
 
-for _command in (*models.COMMANDS, *hub.COMMANDS, *training.COMMANDS, *convert.COMMANDS):
+for _command in (*models.COMMANDS, *hub.COMMANDS, *training.COMMANDS, *convert.COMMANDS,
+                 *export_cli.COMMANDS):
     _command.params.append(click.Option(["-v", "--verbose"], is_flag=True, expose_value=False,
                                         callback=_verbose_after_command,
                                         help="Show the libraries' own log lines and warnings."))

@@ -1,0 +1,214 @@
+"""zoo.export: every shipped tag in every format gives zoo predict's answers, in its own runtime.
+
+The exported file runs in a fresh process where cnn_zoo is not importable
+(tests/export_runner.py) on real MNIST / Fashion-MNIST test images through the
+data layer; the ImageNet tags get stand-in weights and generated photos. Float
+formats: top-1 equal on every image, probabilities within 1e-4. int8: top-1
+agreement >= 99% on 1,000 test images, the accuracy drop in the JSON record.
+"""
+
+from __future__ import annotations
+
+import json
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_fixtures import tfds_dir  # noqa: F401
+from hub_fixtures import published, write_photos  # noqa: F401
+
+RUNNER = Path(__file__).with_name("export_runner.py")
+SMALL_TAGS = ("lenet5.mnist", "lenet5_modern.mnist", "lenet5.fashion_mnist", "convnet.fashion_mnist",
+              "googlenet.fashion_mnist")
+IMAGENET_TAGS = ("googlenet.imagenet", "googlenet_bn.imagenet")
+FLOAT_FORMATS = {"savedmodel": "sm", "tflite": "m.tflite", "onnx": "m.onnx"}
+FLOAT_IMAGES = 300
+
+
+def run_fresh(fmt, model_path, images, tmp_path) -> np.ndarray:
+    """Probabilities from the exported file, computed in a process that cannot import cnn_zoo."""
+    x, out = tmp_path / "x.npy", tmp_path / "y.npy"
+    np.save(x, np.ascontiguousarray(images, np.uint8))
+    dirs = [d for d in site.getsitepackages() if not d.startswith(sys.prefix)] or site.getsitepackages()
+    proc = subprocess.run([sys.executable, "-I", "-S", str(RUNNER), fmt, str(model_path), str(x), str(out),
+                           *dirs], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
+                                                      "HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.load(out)
+
+
+def zoo_predict(model, images) -> np.ndarray:
+    """Full probability vectors from cnn_zoo.hub.predict (top_k = every class), image by image."""
+    from cnn_zoo.hub import predict
+
+    n = model.zoo_info.num_classes if hasattr(model.zoo_info, "num_classes") else len(model.zoo_info.class_names)
+    arrays = [im[..., 0] if im.shape[-1] == 1 else im for im in images]
+    probs = np.zeros((len(images), n))
+    for row, p in zip(probs, predict(model, arrays, top_k=n)):
+        row[list(p.indices)] = p.probabilities
+    return probs
+
+
+def standin(tag, seed=0):
+    """The tag's architecture with random weights whose outputs depend on the input (He-scaled
+    kernels, perturbed biases and BatchNorm statistics), carrying the tag's manifest entry."""
+    import cnn_zoo as zoo
+    from cnn_zoo.hub import store
+
+    info = store.info(tag)
+    kwargs = dict(info.kwargs)
+    if kwargs.get("aux_classifiers"):
+        kwargs["aux_classifiers"] = False
+    model = zoo.get_model(info.arch, **kwargs)
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape, name = tuple(w.shape), w.path.rsplit("/", 1)[-1]
+        if name == "kernel":
+            value = rng.normal(0, np.sqrt(2.0 / max(1, np.prod(shape[:-1]))), shape)
+        elif name in ("gamma", "moving_variance"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name in ("bias", "beta", "moving_mean"):
+            value = rng.normal(0, 0.1, shape)
+        else:
+            continue
+        w.assign(value.astype("float32"))
+    if not any("rescale" in step for step in info.preprocessing["steps"]):
+        # Caffe's GoogLeNet takes pixels in 0..255: first kernels 100x smaller keep the logits
+        # moderate (else every photo saturates to one class and top-1 proves nothing).
+        first = next(w for w in model.weights if w.path.endswith("kernel"))
+        first.assign(first.numpy() / 100)
+    model.zoo_info = info
+    return model
+
+
+def real_test_images(tag, tfds_dir):  # noqa: F811
+    """The first FLOAT_IMAGES test images of the tag's dataset, raw uint8, through the data layer."""
+    from cnn_zoo.data import load_dataset
+
+    name = tag.split(".")[1]
+    data = load_dataset(name, "test", data_dir=tfds_dir)
+    return data.x[:FLOAT_IMAGES]
+
+
+def check_float(model, fmt, images, tmp_path):
+    import cnn_zoo as zoo
+
+    path = tmp_path / FLOAT_FORMATS[fmt]
+    record = zoo.export(model, fmt, path)
+    got = run_fresh(fmt, path, images, tmp_path)
+    want = zoo_predict(model, images)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    on_disk = json.loads(Path(f"{path}.json").read_text())
+    assert on_disk["labels"] == list(model.zoo_info.class_names) == record["labels"]
+    assert on_disk["input"]["dtype"] == "uint8" and len(on_disk["sha256"]) == 64
+    assert {"keras", "numpy", "cnn-zoo"} <= set(on_disk["versions"])
+    return got
+
+
+def test_lenet5_mnist_onnx_matches_zoo_predict_without_cnn_zoo(tmp_path, tfds_dir):  # noqa: F811
+    """The quick one: LeNet-5's connection table, trainable subsampling and RBF head in onnxruntime."""
+    import cnn_zoo as zoo
+
+    model = zoo.load("lenet5.mnist")
+    got = check_float(model, "onnx", real_test_images("lenet5.mnist", tfds_dir), tmp_path)
+    assert len(set(got.argmax(-1))) == 10  # real digits, every class predicted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", sorted(FLOAT_FORMATS))
+@pytest.mark.parametrize("tag", SMALL_TAGS)
+def test_small_tags_match_zoo_predict(tag, fmt, tmp_path, tfds_dir):  # noqa: F811
+    import cnn_zoo as zoo
+
+    check_float(zoo.load(tag), fmt, real_test_images(tag, tfds_dir), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", sorted(FLOAT_FORMATS))
+@pytest.mark.parametrize("tag", IMAGENET_TAGS)
+def test_imagenet_standins_match_zoo_predict_on_photos(tag, fmt, tmp_path):
+    from PIL import Image
+
+    model = standin(tag)
+    # Photos at the raw size (256x256): zoo predict reads them as they are, so answers must agree.
+    paths = write_photos(tmp_path / "photos", sizes=[(256, 256)] * 6)
+    images = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+    got = check_float(model, fmt, images, tmp_path)
+    assert len(set(got.argmax(-1))) > 1  # the stand-in weights see the image
+    # Any other size is resized inside the file (bilinear, no antialias): it runs, gives probabilities.
+    other = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in
+                      write_photos(tmp_path / "other", sizes=[(300, 200)] * 2, seed=1)])
+    probs = run_fresh(fmt, tmp_path / FLOAT_FORMATS[fmt], other, tmp_path)
+    assert probs.shape == (2, 1000) and np.allclose(probs.sum(-1), 1, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("int8", ["dynamic", "full"])
+@pytest.mark.parametrize("tag", ["lenet5.mnist", "convnet.fashion_mnist"])
+def test_int8_agrees_on_1000_test_images(tag, int8, tmp_path, tfds_dir):  # noqa: F811
+    import cnn_zoo as zoo
+    from cnn_zoo.data import load_dataset
+
+    model = zoo.load(tag)
+    path = tmp_path / "q.tflite"
+    record = zoo.export(model, "tflite", path, int8=int8, data_dir=tfds_dir)
+    data = load_dataset(tag.split(".")[1], "test", data_dir=tfds_dir)
+    images = data.x[:1000]
+    got = run_fresh("tflite", path, images, tmp_path).argmax(-1)
+    want = zoo_predict(model, images).argmax(-1)
+    assert np.mean(got == want) >= 0.99
+    check = json.loads(Path(f"{path}.json").read_text())["int8_check"]
+    assert check == record["int8_check"] and check["images"] == 1000
+    assert check["top1_agreement"] >= 0.99 and abs(check["accuracy_drop"]) < 0.01
+    zoo.export(model, "tflite", tmp_path / "f.tflite")
+    assert path.stat().st_size < 0.5 * (tmp_path / "f.tflite").stat().st_size  # int8 weights
+
+
+def test_cli_export_json(tmp_path):
+    from click.testing import CliRunner
+
+    from cnn_zoo.cli import main
+
+    out = tmp_path / "lenet5.tflite"
+    result = CliRunner().invoke(main, ["export", "lenet5.mnist", "--format", "tflite", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output[result.output.index("{"):])
+    assert record["tag"] == "lenet5.mnist" and record["input"]["shape"] == [None, 28, 28, 1]
+    assert record["labels"] == [str(i) for i in range(10)] and out.stat().st_size > 100_000
+    assert json.loads(Path(f"{out}.json").read_text())["sha256"] == record["sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["lenet5.mnist", "googlenet.fashion_mnist"])
+def test_keras_format_reloads_with_cnn_zoo_and_matches(tag, tmp_path, tfds_dir):  # noqa: F811
+    """The .keras file holds the zoo's custom layers: it loads where cnn-zoo is installed."""
+    import cnn_zoo as zoo
+    from cnn_zoo.export.runtime import Runner
+
+    model, images = zoo.load(tag), real_test_images(tag, tfds_dir)
+    zoo.export(model, "keras", tmp_path / "m.keras")
+    got, want = Runner(tmp_path / "m.keras", "keras")(images), zoo_predict(model, images)
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.slow
+def test_a_run_folder_exports_and_matches(published, tmp_path, tfds_dir):  # noqa: F811
+    """A `zoo train --out` folder (its model.keras and preprocessing.json) exports too."""
+    import cnn_zoo as zoo
+    from cnn_zoo.hub.loading import load_run
+
+    path = tmp_path / "run.onnx"
+    record = zoo.export(str(published.run_dir), "onnx", path)
+    assert record["source"]["kind"] == "run" and record["source"]["file"].endswith("model.keras")
+    images = real_test_images("lenet5.mnist", tfds_dir)[:100]
+    got, want = run_fresh("onnx", path, images, tmp_path), zoo_predict(load_run(published.run_dir), images)
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
