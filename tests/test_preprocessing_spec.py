@@ -62,3 +62,16 @@ def test_a_bad_contract_is_one_line(data, fragment):
 def test_a_bad_step_is_preprocess_error():
     with pytest.raises(preprocess.PreprocessError, match="nope"):
         Preprocessing.of([{"nope": 1}], (28, 28, 1))
+
+
+@pytest.mark.parametrize("steps,raw", [(LENET, (28, 28, 1)),
+                                      ([{"center_crop": {"size": [24, 24]}}, {"rescale": {"scale": 1 / 255}},
+                                        {"normalize": {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.3, 0.25]}}],
+                                       (32, 32, 3))])
+def test_layer_is_the_evaluation_time_steps_as_keras_and_agrees_with_apply(steps, raw):
+    spec = Preprocessing.of(steps, raw)
+    x = np.random.default_rng(0).integers(0, 256, size=(3, *raw), dtype=np.uint8)
+    layer = spec.layer()
+    got = np.asarray(layer(x))
+    assert got.shape == (3, *spec.input_shape)
+    np.testing.assert_allclose(got, spec.apply(x), rtol=1e-5, atol=1e-5)
