@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 sys.modules.setdefault("triton", None)
 
 import numpy as np  # noqa: E402
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
 FORMATS = (("savedmodel", None, "sm"), ("tflite", None, "f32.tflite"), ("tflite", "dynamic", "dyn.tflite"),
            ("tflite", "full", "int8.tflite"), ("onnx", None, "m.onnx"))
@@ -162,15 +162,6 @@ def bench_case(case, folder, repeats, rows):
             rows.append((case, label, None, ms, ips))
             print(rows[-1], flush=True)
 
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main():

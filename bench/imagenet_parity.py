@@ -26,16 +26,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from bvlc_graph import bgr_images, bvlc_onnx, onnx_logits  # noqa: E402
 from convert_fixtures import (differences, images, keras_logits_in, torch_logits,  # noqa: E402
                               torchvision_pth)
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 
@@ -37,6 +36,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cnn_zoo import layers  # noqa: E402
+from machine import cpu_flags, cpu_name  # noqa: E402  (bench/machine.py)
 
 K = keras.layers
 
@@ -136,11 +136,7 @@ def main():
     backend = keras.backend.backend()
     jit = backend == "jax"  # TF: plain tf.function (XLA was slower here); JAX: jit is the norm
     started = time.perf_counter()
-    machine = platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                 if line.startswith("model name")]
-        machine = names[0] if names else machine
+    machine = f"{cpu_name()} ({', '.join(cpu_flags()) or 'no AVX2'})"
     print(f"# bench/layer_speed.py — {datetime.date.today()} — {machine}, {os.cpu_count()} cores — "
           f"keras {keras.__version__}, backend {backend} (jit_compile={jit})")
     if backend == "tensorflow":
