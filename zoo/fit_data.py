@@ -45,17 +45,21 @@ def repeat_labels(data, model):
     return RepeatLabels(data, names)
 
 
-def fit_inputs(recipe, splits, model, *, seed, skip_epochs: int = 0):
+def fit_inputs(recipe, splits, model, *, seed, skip_epochs: int = 0, cluster=None):
     """(training data, validation data or None) for ``model.fit``: what ``train`` and the
     tuner's trials feed. The training pipeline shuffles (seeded) and augments; its draws of
     the first ``skip_epochs`` epochs are replayed (a resumed run sees the batches an
-    uninterrupted one would)."""
+    uninterrupted one would). With a ``cluster`` (:mod:`cnn_zoo.cluster`), this worker's share."""
+    from cnn_zoo.cluster import distribute, shard
     from cnn_zoo.data import make_pipeline
 
     train_ds, val_ds, steps = splits["train"], splits.get("validation"), recipe.preprocessing
-    fit_data = make_pipeline(train_ds.x, train_ds.y, recipe.batch_size, steps=steps, shuffle=True,
+    train_ds, batch_size = shard(train_ds, cluster, recipe.batch_size)
+    if val_ds is not None:
+        val_ds, _ = shard(val_ds, cluster, recipe.batch_size)
+    fit_data = make_pipeline(train_ds.x, train_ds.y, batch_size, steps=steps, shuffle=True,
                              seed=seed, augment=True)
     run_state.replay_epochs(fit_data, skip_epochs)
-    val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, recipe.batch_size,
-                                                         steps=steps)
-    return repeat_labels(fit_data, model), repeat_labels(val_data, model)
+    val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, batch_size, steps=steps)
+    return (distribute(repeat_labels(fit_data, model), cluster, model),
+            distribute(repeat_labels(val_data, model), cluster))

@@ -40,3 +40,32 @@ def deferred_variables_forgotten():
 def backup_state(backup) -> dict:
     """A ``BackupAndRestore``'s private state: where it writes and where it is."""
     return {name: getattr(backup, name) for name in BACKUP_ATTRIBUTES}
+
+
+def defer_symbolic_build(model) -> None:
+    """Keras 3.15's TensorFlow ``fit`` under a strategy builds the model from a first batch
+    reduced by ``strategy.reduce("MEAN", (x, y))``, which MultiWorkerMirroredStrategy refuses
+    for a tuple ("Attempt to convert a value (PerReplica...) to a Tensor"). Without the strategy
+    recorded at compile, ``fit`` takes the one in scope and builds when it traces the step."""
+    if getattr(model, "_distribute_strategy", None) is not None:
+        model._distribute_strategy = None
+
+
+def first_replica_logs_under_multi_worker() -> None:
+    """Keras 3.15's TensorFlow train step reduces its logs with ``reduction="auto"``, i.e.
+    "mean", which under MultiWorkerMirroredStrategy is ``strategy.reduce("MEAN", v, axis=0)``
+    and fails on the scalar logs ("Invalid reduction dimension 0"). The logs are metrics the
+    strategy already synchronised, so the first replica's are everyone's (Keras' "first")."""
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "zoo_first", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction == "auto" and trainer._collective_all_reduce_multi_worker(strategy):
+            reduction = "first"
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.zoo_first = True
+    trainer.reduce_per_replica = reduce_per_replica

@@ -64,9 +64,14 @@ def _dtype_policy(name):
 
 
 @contextlib.contextmanager
-def _distribution(recipe):
-    """The backend's own data-parallel engine, over every visible device, if asked."""
-    if not recipe.distribute:
+def _distribution(recipe, cluster=None):
+    """The backend's own data-parallel engine, over every visible device, if asked
+    (over every worker's, with a cluster: :mod:`cnn_zoo.cluster`)."""
+    if cluster is not None and cluster.strategy is not None:
+        with cluster.strategy.scope():
+            yield cluster.strategy.num_replicas_in_sync
+        return
+    if not recipe.distribute and cluster is None:
         yield 1
         return
     backend = keras.backend.backend()
@@ -115,8 +120,10 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch)
 def steps_per_execution(recipe):
     """The recipe's value, except 1 under tf.distribute: Keras 3.15's multi-step loop fails
     inside MirroredStrategy ("You must feed a value for placeholder tensor ... while/cond")."""
-    if recipe.distribute and keras.backend.backend() == "tensorflow":
-        return 1
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        if recipe.distribute or tf.distribute.has_strategy():  # also a cluster's
+            return 1
     return recipe.steps_per_execution
 
 
@@ -196,25 +203,30 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
     With ``resume=True`` the recipe is the one stored in ``out_dir`` (``recipe``,
     if given, must name it). ``callbacks`` are extra Keras callbacks (the tuner adds its own).
     """
+    from cnn_zoo import cluster as clusters  # issue 20: several workers
+    cluster = clusters.from_env(keras.backend.backend())
+    if cluster is not None:  # before any TensorFlow op: the strategy must come first
+        out_dir = clusters.worker_folder(clusters.connect(cluster), out_dir, resume)
     run_dir = runs.prepare_folder(out_dir, resume)
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(run_state.run_lock(run_dir))
         run = _prepare(recipe, run_dir, overrides, resume, data_dir)
-        with _dtype_policy(run.recipe.dtype_policy), _distribution(run.recipe) as replicas:
+        with _dtype_policy(run.recipe.dtype_policy), _distribution(run.recipe, cluster) as replicas:
             train_ds = run.splits["train"]
             steps_per_epoch = math.ceil(len(train_ds) / run.recipe.batch_size)
             # Built before anything is written: a bad model argument leaves no folder behind.
             run.model = build_and_compile(run.recipe, run.contract["input_shape"],
                                           train_ds.num_classes, steps_per_epoch)
-            run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe))
+            run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe),
+                                cluster=cluster.record() if cluster else None)
             if not resume:
                 runs.make_folder(run_dir)
                 held.enter_context(run_state.run_lock(run_dir))
                 runs.prepare_folder(run_dir, False)  # again, now that no other start can race us
                 runs.clear_failed_start(run_dir)
             _write_start(run)
-            status, message, nan, throughput = _fit(run, verbose, callbacks)
+            status, message, nan, throughput = _fit(run, verbose, callbacks, cluster)
         return _finish(run, status, message, nan, throughput)
 
 
@@ -295,7 +307,7 @@ def _write_start(run: _Run) -> None:
     runs.write_json(run_dir / "manifest.json", run.manifest)
 
 
-def _fit(run: _Run, verbose, callbacks):
+def _fit(run: _Run, verbose, callbacks, cluster=None):
     recipe, model, start = run.recipe, run.model, run.start
     if start.weights is not None:
         if model.optimizer is not None and not model.optimizer.built:
@@ -306,7 +318,8 @@ def _fit(run: _Run, verbose, callbacks):
                                            run.ledger)
     if start.fit_done:  # killed after fit: only the final files are left to write
         return "finished", "", nan, throughput
-    fit_data, val_data = fit_inputs(recipe, run.splits, model, seed=recipe.seed, skip_epochs=start.epoch)
+    fit_data, val_data = fit_inputs(recipe, run.splits, model, seed=recipe.seed, skip_epochs=start.epoch,
+                                    cluster=cluster)
     status, message = "finished", ""
     try:
         # The pipeline shuffles (seeded) itself.

@@ -24,6 +24,7 @@ import click
 
 from cnn_zoo.cli import convert, hub, models, training
 from cnn_zoo.cli import export as export_cli  # issue 19
+from cnn_zoo.cli import launch as launch_cli  # issue 20
 from cnn_zoo.cli.common import USAGE_ERROR, ZooGroup  # noqa: F401
 
 __all__ = ["main"]
@@ -66,7 +67,7 @@ def _verbose_after_command(ctx, param, value):
 
 
 for _command in (*models.COMMANDS, *hub.COMMANDS, *training.COMMANDS, *convert.COMMANDS,
-                 *export_cli.COMMANDS):
+                 *export_cli.COMMANDS, *launch_cli.COMMANDS):
     _command.params.append(click.Option(["-v", "--verbose"], is_flag=True, expose_value=False,
                                         callback=_verbose_after_command,
                                         help="Show the libraries' own log lines and warnings."))
