@@ -54,9 +54,10 @@ def worker_envs(workers: int, backend: str) -> list[dict]:
 
 
 def launch(workers: int, recipe=None, out_dir=None, *, overrides=(), resume=False, backend=None,
-           timeout=None, env=None) -> LaunchResult:
+           timeout=None, env=None, worker_env=None) -> LaunchResult:
     """Run ``zoo train`` as ``workers`` local workers and wait for all; the first to fail
-    stops the others (its peers would wait for it forever)."""
+    stops the others (its peers would wait for it forever). ``worker_env``: {index: extra
+    variables} for single workers (the tests' ZOO_FAULT)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ClusterError(f"--workers must be a positive integer; Received: workers={workers!r}")
     base = dict(os.environ if env is None else env)
@@ -66,7 +67,8 @@ def launch(workers: int, recipe=None, out_dir=None, *, overrides=(), resume=Fals
     args += [a for o in overrides for a in ("--set", o)]
     args += [*(["--out", str(out_dir)] if out_dir else []), *(["--resume"] if resume else [])]
     procs, files = [], []
-    for extra in worker_envs(workers, backend):
+    for i, extra in enumerate(worker_envs(workers, backend)):
+        extra = {**extra, **(worker_env or {}).get(i, {})}
         err = tempfile.TemporaryFile("w+")  # a pipe nobody reads could fill and block the worker
         files.append(err)
         procs.append(subprocess.Popen([sys.executable, "-m", "cnn_zoo.cli", *args],
