@@ -58,7 +58,7 @@ class Cluster:
     def record(self) -> dict:
         """What the run manifest records."""
         return {"workers": len(self.workers), "chief": self.chief, "backend": self.backend,
-                "addresses": list(self.workers)}
+                "addresses": [a for a in self.workers if a]}  # JAX: the coordinator's
 
 
 def _parse_address(text, where) -> tuple[str, int]:
@@ -196,8 +196,9 @@ def connect(cluster: Cluster) -> Cluster:
         import jax
         import keras
 
-        if jax.default_backend() == "cpu":  # CPU collectives across processes need gloo
-            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        # CPU devices of several processes need gloo for their collectives (no effect on GPUs);
+        # asking jax which backend it has would start it, before initialize() may.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         keras.distribution.initialize()
     return cluster
 

@@ -84,7 +84,9 @@ def _distribution(recipe, cluster=None):
         with strategy.scope():
             yield strategy.num_replicas_in_sync
     elif backend == "jax":
-        distribution = keras.distribution.DataParallel()
+        distribution = keras.distribution.DataParallel()  # over every process's devices
+        if cluster is not None:  # each process already reads only its share (cnn_zoo.cluster.shard)
+            distribution.auto_shard_dataset = False
         keras.distribution.set_distribution(distribution)
         try:
             yield len(distribution.device_mesh.devices.flatten())
