@@ -138,15 +138,18 @@ def _weights(run_dir):
 
 
 @pytest.mark.slow
-def test_two_workers_match_one_with_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_workers_match_one_with_the_same_global_batch(tmp_path, backend):
     from cnn_zoo.launch import launch
 
-    one = launch(1, "default", tmp_path / "one", overrides=TINY, env=_env(), timeout=300)
-    two = launch(2, "default", tmp_path / "two", overrides=TINY, env=_env(), timeout=300)
+    env = _env(KERAS_BACKEND=backend)
+    one = launch(1, "default", tmp_path / "one", overrides=TINY, env=env, timeout=300)
+    two = launch(2, "default", tmp_path / "two", overrides=TINY, env=env, timeout=300)
     assert one.ok, one.logs
     assert two.ok, two.logs
     manifest = runs.read_json(tmp_path / "two" / "manifest.json")
     assert manifest["cluster"]["workers"] == 2 and manifest["cluster"]["chief"] == 0
+    assert manifest["cluster"]["backend"] == backend
     assert manifest["replicas"] == 2 and manifest["status"] == "finished"
     assert runs.read_json(tmp_path / "one" / "manifest.json")["cluster"]["workers"] == 1
     w1, w2 = _weights(tmp_path / "one"), _weights(tmp_path / "two")
