@@ -177,3 +177,28 @@ def test_worker_killed_mid_epoch_then_resumed_on_all_workers(tmp_path):
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
     assert manifest["status"] == "finished" and manifest["epochs"] == 3
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_keras_private_names_the_multi_worker_fixes_use():
+    """cnn_zoo.keras_private's two multi-worker adapters reach into these (Keras 3.15)."""
+    pytest.importorskip("tensorflow")
+    import keras
+    from keras.src.backend.tensorflow import trainer
+
+    from cnn_zoo.keras_private import first_replica_logs_under_multi_worker
+
+    assert callable(trainer._collective_all_reduce_multi_worker)
+    first_replica_logs_under_multi_worker()
+    assert trainer.reduce_per_replica.zoo_first
+    if keras.backend.backend() == "tensorflow":
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        assert hasattr(model, "_distribute_strategy")
+
+
+def test_cli_lists_launch():
+    from click.testing import CliRunner
+
+    from cnn_zoo.cli import main
+
+    out = CliRunner().invoke(main, ["launch", "--help"])
+    assert out.exit_code == 0 and "--workers" in out.output
