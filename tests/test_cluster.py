@@ -94,6 +94,20 @@ def test_shard_splits_every_example_once():
         clusters.shard(ds, c, 7)
 
 
+def test_shard_splits_streamed_files_once_per_epoch():
+    """A streamed dataset's files: each worker gets its own, none read by two."""
+    from cnn_zoo.data.sources import Dataset
+    from cnn_zoo.data.stream import ImageFiles
+
+    paths = [f"/data/c{i % 3}/{i}.jpg" for i in range(11)]
+    ds = Dataset(ImageFiles(paths, 3), np.arange(11, dtype=np.int32) % 3, ("a", "b", "c"), "folder:/data",
+                 "train")
+    parts = [clusters.shard(ds, clusters.parse_tf_config(_tf_config(["a:1", "b:2"], i)), 32)[0]
+             for i in range(2)]
+    seen = [list(p.x.paths) for p in parts]
+    assert sorted(seen[0] + seen[1]) == sorted(paths) and not set(seen[0]) & set(seen[1])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("config, match", [
     ("{not json", "TF_CONFIG is not valid JSON"),

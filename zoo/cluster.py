@@ -23,6 +23,7 @@ before the engine starts, so a missing peer never becomes a hang inside the engi
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -209,6 +210,7 @@ def worker_folder(cluster: Cluster, out_dir, resume: bool) -> Path:
     if cluster.is_chief:
         return Path(out_dir)
     private = Path(tempfile.mkdtemp(prefix=f"zoo-worker{cluster.index}-")) / "run"
+    atexit.register(shutil.rmtree, private.parent, ignore_errors=True)  # nothing left behind
     if resume:
         shutil.copytree(out_dir, private, ignore=shutil.ignore_patterns(".lock"))
     return private
