@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from cnn_zoo.cluster import ClusterError
+from cnn_zoo.cluster import JAX_VARS, ClusterError
 
 
 @dataclasses.dataclass
@@ -61,6 +61,8 @@ def launch(workers: int, recipe=None, out_dir=None, *, overrides=(), resume=Fals
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ClusterError(f"--workers must be a positive integer; Received: workers={workers!r}")
     base = dict(os.environ if env is None else env)
+    for name in ("TF_CONFIG", *JAX_VARS):  # each worker gets its own below
+        base.pop(name, None)
     backend = backend or base.get("KERAS_BACKEND", "tensorflow")
     base["KERAS_BACKEND"] = backend
     args = ["train", *([recipe] if recipe else []), "--json"]
