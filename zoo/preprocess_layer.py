@@ -96,6 +96,12 @@ def _resize_shorter(x, size, method, antialias):
         new = ops.cast(ops.where(hw == ops.min(hw), float(size), ops.floor(size * hw / ops.min(hw) + 1e-4)),
                        "int32")
         new_h, new_w = new[0], new[1]
+    return resize(x, new_h, new_w, method, antialias)
+
+
+def resize(x, new_h, new_w, method="bilinear", antialias=False):
+    """(N, H, W, C) float -> (N, new_h, new_w, C) as steps._resize (antialias: as PIL's bilinear)."""
+    h, w = ops.shape(x)[1], ops.shape(x)[2]
     if method == "nearest":
         rows, cols = _nearest(h, new_h), _nearest(w, new_w)
     else:
@@ -180,4 +186,23 @@ class PreprocessingLayer(keras.layers.Layer):
         return {**super().get_config(), "steps": self.steps, "raw_shape": list(self.raw_shape)}
 
 
+class ResizeLayer(keras.layers.Layer):
+    """Images of any size -> (N, height, width, C) float32 by :func:`resize` (antialias: PIL's bilinear)."""
+
+    def __init__(self, height, width, antialias=True, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.height, self.width, self.antialias = int(height), int(width), bool(antialias)
+
+    def call(self, inputs):
+        return resize(ops.cast(inputs, "float32"), self.height, self.width, antialias=self.antialias)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width, "antialias": self.antialias}
+
+
 keras.saving.register_keras_serializable(package="cnn_zoo")(PreprocessingLayer)
+keras.saving.register_keras_serializable(package="cnn_zoo")(ResizeLayer)
