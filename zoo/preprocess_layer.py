@@ -106,7 +106,11 @@ def resize(x, new_h, new_w, method="bilinear", antialias=False):
         rows, cols = _nearest(h, new_h), _nearest(w, new_w)
     else:
         rows, cols = _weights(h, new_h, antialias), _weights(w, new_w, antialias)
-    y = ops.matmul(ops.matmul(rows, ops.transpose(x, (0, 3, 1, 2))), ops.transpose(cols))
+    # Rank-4 weights, always the left operand: a rank-2 operand becomes tensordot's reshapes in TF,
+    # which TFLite refuses with free height and width; and TF 2.21's CPU BatchMatMul returned NaN
+    # for a (N, 1, ., .) @ (1, 1, ., .) broadcast (measured), while (1, 1, ., .) @ (N, C, ., .) is right.
+    y = ops.matmul(cols[None, None], ops.transpose(x, (0, 3, 2, 1)))            # (N, C, new_w, H)
+    y = ops.matmul(rows[None, None], ops.transpose(y, (0, 1, 3, 2)))            # (N, C, new_h, new_w)
     return ops.transpose(y, (0, 2, 3, 1))
 
 
