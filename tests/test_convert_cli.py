@@ -61,7 +61,7 @@ def test_zoo_convert_then_predict_and_show_a_local_tag(served, tmp_path, photo, 
     record = read_manifest(tmp_path / "home" / "weights" / MANIFEST)["googlenet_bn.mine"]
     assert record.source["url"] is None and record.source["file"] == "googlenet-standin.pth"
     model = zoo.load("googlenet_bn.mine", hub=Hub(home=tmp_path / "home", offline=True))
-    assert model.zoo_info.preprocessing["raw_shape"] == [256, 256, 3] and model.input_shape == (None, 224, 224, 3)
+    assert model.zoo_info.preprocessing["raw_shape"] == [None, None, 3] and model.input_shape == (None, 224, 224, 3)
     # The builder takes transform_input from the tag, as it was converted.
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
     built = zoo.get_model("googlenet_bn", weights="googlenet_bn.mine")

@@ -109,3 +109,33 @@ def test_wrong_arch_and_missing_torch_are_one_line(published, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     with pytest.raises(MissingExtraError, match=r"cnn-zoo\[convert\]"):
         torchvision_layout.read(published[0])
+
+
+# The tag's stored preprocessing against torchvision's own evaluation transform. Both resize with
+# PIL's antialiased bilinear kernel; torchvision's PIL resize of an RGB image works in fixed point and
+# rounds to uint8, the zoo's stays in float (PIL's mode "F"): at most one 0..255 level apart, i.e.
+# 1/255/0.224 = 0.0175 after Normalize; rounding alone averages a quarter level (measured on these
+# photos: max 0.0174, mean 0.0045 = 0.26 level; 2e-7 where no resize happens, 256x256).
+PREPROCESS_TOLERANCE, PREPROCESS_MEAN_TOLERANCE = 1 / 255 / 0.224 + 1e-5, 0.3 / 255 / 0.224
+
+
+@pytest.mark.parametrize("size", [(400, 300), (300, 400), (256, 256), (500, 333), (200, 180)])
+def test_tag_preprocessing_equals_torchvision_transforms(size, tmp_path):
+    from PIL import Image
+    from torchvision import transforms
+
+    from cnn_zoo.hub import store
+    from cnn_zoo.hub.prediction import read_image
+    from cnn_zoo.preprocessing_spec import Preprocessing
+    from hub_fixtures import write_photos
+
+    (path,) = write_photos(tmp_path, sizes=[size])
+    pre = Preprocessing.from_dict(store.info("googlenet_bn.imagenet").preprocessing)
+    ours = pre.apply(read_image(path, pre.raw_shape)[None])[0]  # what zoo predict feeds the model
+    theirs = transforms.Compose([
+        transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])(Image.open(path).convert("RGB")).numpy().transpose(1, 2, 0)
+    assert ours.shape == theirs.shape == (224, 224, 3)
+    diff = np.abs(ours - theirs)
+    assert diff.max() <= PREPROCESS_TOLERANCE and diff.mean() <= PREPROCESS_MEAN_TOLERANCE, (diff.max(), diff.mean())

@@ -37,6 +37,13 @@ CASES = [
     ([{"random_crop": {"size": [4, 3], "padding": 0}}], (7, 6, 1)),
     ([{"random_crop": {"size": [8, 9], "padding": 2, "fill": "edge"}}], (6, 5, 1)),
     ([{"random_crop": {"size": [9, 7], "padding": 2, "fill": "constant", "value": 5.0}}], (6, 5, 3)),
+    ([{"resize_shorter": 4}], (6, 5, 3)),
+    ([{"resize_shorter": 9}], (7, 6, 1)),
+    ([{"resize_shorter": {"size": 3, "method": "nearest"}}], (5, 8, 3)),
+    ([{"resize_shorter": {"size": 7, "antialias": True}}], (12, 17, 3)),
+    ([{"random_resized_crop": [4, 4]}], (9, 7, 3)),
+    ([{"random_resized_crop": {"size": [5, 3], "eval_crop": 0.5}}], (6, 8, 1)),
+    ([{"color_jitter": {}}], (6, 5, 3)),
     # the shipped tags
     ([{"pad": 2}, "lenet_scale", {"random_flip": "horizontal"}], (28, 28, 1)),
     ([{"rescale": 1 / 255}, {"normalize": {"mean": 0.286, "std": 0.353}}, {"random_shift": 1},
@@ -46,7 +53,20 @@ CASES = [
      (28, 28, 1)),
     ([{"center_crop": [24, 24]}, {"channel_order": "bgr"},
       {"normalize": {"mean": [104.0, 117.0, 123.0], "std": 1.0}}], (32, 32, 3)),
+    # the ImageNet tags' lists, scaled down (resize_shorter 256, center_crop 224 on photos)
+    ([{"resize_shorter": {"size": 24, "antialias": True}}, {"center_crop": [20, 20]}, {"rescale": 1 / 255},
+      {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}], (30, 41, 3)),
+    ([{"resize_shorter": {"size": 24, "antialias": True}}, {"center_crop": [20, 20]},
+      {"channel_order": "bgr"}, {"normalize": {"mean": [104.0, 117.0, 123.0], "std": 1.0}}], (37, 29, 3)),
 ]
+# The antialiased resize is PIL's in the NumPy form and the backend's (TF, JAX) in the layer: the
+# same widened triangle kernel, measured apart by up to 0.0004 of a 0..255 level on these cases (0.005
+# on 400x300 photos to 256), where the other steps agree to float32 rounding.
+ANTIALIAS_TOLERANCE, TOLERANCE = 1e-3, 2e-6
+
+
+def tolerances() -> list[float]:
+    return [ANTIALIAS_TOLERANCE if "antialias" in json.dumps(steps) else TOLERANCE for steps, _ in CASES]
 
 
 def max_errors() -> list[float]:
@@ -70,7 +90,7 @@ def max_errors() -> list[float]:
 
 def test_matches_numpy_reference_on_tensorflow():
     errors = max_errors()
-    assert max(errors) < 2e-6, list(zip([c[0] for c in CASES], errors))
+    assert all(e < t for e, t in zip(errors, tolerances())), list(zip([c[0] for c in CASES], errors))
 
 
 def test_matches_numpy_reference_on_jax():
@@ -81,7 +101,7 @@ def test_matches_numpy_reference_on_jax():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     errors = json.loads(out.stdout.strip().splitlines()[-1])
-    assert len(errors) == len(CASES) and max(errors) < 2e-6, errors
+    assert len(errors) == len(CASES) and all(e < t for e, t in zip(errors, tolerances())), errors
 
 
 def test_symbolic_shape_and_config_round_trip():
@@ -95,6 +115,27 @@ def test_symbolic_shape_and_config_round_trip():
     again = PreprocessingLayer.from_config(layer.get_config())
     assert again.steps == layer.steps and again.raw_shape == (28, 28, 1)
     json.dumps(layer.get_config())  # plain data
+
+
+def test_any_size_input_in_a_graph_matches_numpy_per_image():
+    """raw_shape [null, null, 3]: one model takes photos of any size (a traced graph, free H and W)."""
+    import keras
+
+    from cnn_zoo import preprocess
+    from cnn_zoo.preprocess_layer import PreprocessingLayer
+
+    steps = [{"resize_shorter": {"size": 12, "antialias": True}}, {"center_crop": [10, 10]},
+             {"rescale": 1 / 255}, {"random_resized_crop": [8, 8]}, {"color_jitter": {}}]
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    layer = PreprocessingLayer(steps, (None, None, 3))
+    assert tuple(layer(inputs).shape) == (None, 8, 8, 3)
+    model = keras.Model(inputs, layer(inputs))
+    rng = np.random.default_rng(1)
+    for hw in ((15, 23), (23, 15), (12, 12), (40, 31)):
+        x = rng.integers(0, 256, (2, *hw, 3), dtype=np.uint8)
+        got = model.predict(x, verbose=0)
+        want = preprocess.apply(x, steps, training=False)
+        assert got.shape == want.shape == (2, 8, 8, 3) and np.max(np.abs(got - want)) < 1e-5, hw
 
 
 def test_bad_steps_fail_in_init():

@@ -212,6 +212,20 @@ def test_show_draws_filters_and_feature_maps(model, photos, tmp_path):
             assert image.format == "PNG" and min(image.size) > 50
 
 
+def test_a_bgr_models_filters_are_drawn_in_rgb_order(tmp_path):
+    """googlenet.imagenet's conv1 kernel is BGR (Caffe): a filter that sees only blue draws blue."""
+    from cnn_zoo.hub import store
+    from cnn_zoo.hub.pictures import filter_tiles, rgb_kernel
+
+    kernel = np.zeros((3, 3, 3, 2), np.float32)
+    kernel[1, 1, 0, 0] = 1.0  # BGR channel 0: blue
+    kernel[1, 1, 2, 1] = 1.0  # BGR channel 2: red
+    tiles = filter_tiles(rgb_kernel(kernel, store.info("googlenet.imagenet").preprocessing["steps"]))
+    assert tiles[0][1, 1].tolist() == [0.0, 0.0, 1.0] and tiles[1][1, 1].tolist() == [1.0, 0.0, 0.0]
+    rgb = filter_tiles(rgb_kernel(kernel, store.info("googlenet_bn.imagenet").preprocessing["steps"]))
+    assert rgb[0][1, 1].tolist() == [1.0, 0.0, 0.0]  # an RGB model's kernel drawn as it is
+
+
 # ----------------------------------------------------------------------- CLI
 
 

@@ -21,6 +21,7 @@ def _tf(img, steps, training=False, seed=(1, 2)):
     [{"resize": [20, 30]}],
     [{"resize": {"size": [20, 30], "method": "nearest"}}],
     [{"resize_shorter": 24}],
+    [{"resize_shorter": {"size": 24, "antialias": True}}],  # PIL's kernel (NumPy) vs tf.image's
     [{"center_crop": [21, 17]}],
     [{"pad": 2}, "lenet_scale"],
     [{"rescale": 1 / 255}, {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}],
@@ -35,6 +36,19 @@ def test_evaluation_forms_agree(steps):
     got = _tf(IMAGE, steps)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-3)
+
+
+def test_resize_shorter_antialias_is_pils_resize():
+    """antialias: PIL's bilinear resize itself (what torchvision's Resize runs on PIL images), up to
+    PIL's uint8 rounding; without it the shrink is plain half-pixel bilinear (no wider kernel)."""
+    from PIL import Image
+
+    steps = [{"resize_shorter": {"size": 24, "antialias": True}}]
+    pil = np.asarray(Image.fromarray(IMAGE).resize((34, 24), Image.Resampling.BILINEAR), np.float32)
+    assert np.max(np.abs(preprocess.apply(IMAGE[None], steps)[0] - pil)) <= 1.0
+    assert np.max(np.abs(preprocess.apply(IMAGE[None], [{"resize_shorter": 24}])[0] - pil)) > 5
+    with pytest.raises(preprocess.PreprocessError, match="antialias"):
+        preprocess.normalize_steps([{"resize_shorter": {"size": 24, "method": "nearest", "antialias": True}}])
 
 
 def test_grey_to_rgb_agrees():

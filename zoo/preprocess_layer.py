@@ -6,8 +6,10 @@
 It puts a model's own preprocessing inside the graph, so an exported file takes raw
 uint8 images. The steps are the same canonical data (preprocess.normalize_steps);
 preprocess.apply stays the NumPy reference the tests compare against.
-Augmentation steps do what they do at evaluation: random_shift and random_flip
-nothing, random_crop the centre crop (after its padding).
+Augmentation steps do what they do at evaluation: random_shift, random_flip and
+color_jitter nothing, random_crop the centre crop (after its padding),
+random_resized_crop the shorter side to size / eval_crop and the centre crop.
+resize_shorter takes images of any height and width (raw_shape [null, null, C]).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import keras
 from keras import ops
 
 from cnn_zoo import preprocess
+from cnn_zoo.preprocess.image import RandomResizedCrop, shorter_side_size
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as preprocess's channels step (the tests compare the two)
 
@@ -59,6 +62,64 @@ def _center_crop(x, hw, size, padding, fill, value):
             x = ops.pad(x, ((0, 0), (pad_t, pad_b), (pad_l, pad_r), (0, 0)), constant_values=value)
         top, left = top + pad_t, left + pad_l
     return x[:, top:top + h, left:left + w]
+
+
+def _weights(n_in, n_out, antialias):
+    """(n_out, n_in) bilinear weights, half-pixel centres: the triangle kernel at (i + 0.5) * n_in / n_out,
+    widened by the scale when shrinking with antialias (PIL's rule), each row normalised (which at the
+    borders equals steps._resize's clamping). Sizes may be tensors (free height/width in a graph)."""
+    scale = ops.cast(n_in, "float32") / ops.cast(n_out, "float32")
+    width = ops.maximum(scale, 1.0) if antialias else 1.0
+    centre = (ops.cast(ops.arange(n_out), "float32") + 0.5) * scale
+    j = ops.cast(ops.arange(n_in), "float32") + 0.5
+    w = ops.relu(1.0 - ops.abs(j[None, :] - centre[:, None]) / width)
+    return w / ops.sum(w, axis=1, keepdims=True)
+
+
+def _nearest(n_in, n_out):
+    """(n_out, n_in) one-hot rows: steps._resize's nearest source pixel."""
+    src = (ops.cast(ops.arange(n_out), "float32") + 0.5) * (ops.cast(n_in, "float32") / ops.cast(n_out, "float32"))
+    idx = ops.clip(ops.floor(src), 0.0, ops.cast(n_in, "float32") - 1.0)  # floor(src - 0.5 + 0.5)
+    return ops.cast(ops.cast(ops.arange(n_in), "float32")[None, :] == idx[:, None], "float32")
+
+
+def _resize_shorter(x, size, method, antialias):
+    """The shorter side to ``size``, the longer int(size * long / short), as preprocess.image.
+
+    Two matrix products (rows, then columns), so any-size inputs export to every runtime
+    (TFLite's builtins and ONNX have batched matmul; none has an antialiased resize op)."""
+    h, w = ops.shape(x)[1], ops.shape(x)[2]
+    if isinstance(h, int) and isinstance(w, int):  # static (JAX always): exactly shorter_side_size
+        new_h, new_w = shorter_side_size(h, w, size)
+    else:  # a graph with free height/width (an exported any-size model): tf_apply's arithmetic
+        hw = ops.cast(ops.stack([h, w]), "float32")
+        new = ops.cast(ops.where(hw == ops.min(hw), float(size), ops.floor(size * hw / ops.min(hw) + 1e-4)),
+                       "int32")
+        new_h, new_w = new[0], new[1]
+    return resize(x, new_h, new_w, method, antialias)
+
+
+def resize(x, new_h, new_w, method="bilinear", antialias=False):
+    """(N, H, W, C) float -> (N, new_h, new_w, C) as steps._resize (antialias: as PIL's bilinear)."""
+    h, w = ops.shape(x)[1], ops.shape(x)[2]
+    if method == "nearest":
+        rows, cols = _nearest(h, new_h), _nearest(w, new_w)
+    else:
+        rows, cols = _weights(h, new_h, antialias), _weights(w, new_w, antialias)
+    # Rank-4 weights, always the left operand: a rank-2 operand becomes tensordot's reshapes in TF,
+    # which TFLite refuses with free height and width; and TF 2.21's CPU BatchMatMul returned NaN
+    # for a (N, 1, ., .) @ (1, 1, ., .) broadcast (measured), while (1, 1, ., .) @ (N, C, ., .) is right.
+    y = ops.matmul(cols[None, None], ops.transpose(x, (0, 3, 2, 1)))            # (N, C, new_w, H)
+    y = ops.matmul(rows[None, None], ops.transpose(y, (0, 1, 3, 2)))            # (N, C, new_h, new_w)
+    return ops.transpose(y, (0, 2, 3, 1))
+
+
+def _dynamic_center_crop(x, h, w):
+    """The centre h x w of images whose size is known only at run time (rounding down, as center_crop)."""
+    shape = ops.shape(x)
+    top, left = (shape[1] - h) // 2, (shape[2] - w) // 2
+    x = ops.slice(x, (0, top, left, 0), (shape[0], h, w, shape[3]))
+    return ops.reshape(x, (-1, h, w, x.shape[3]))  # the static shape, for the layers after
 
 
 class PreprocessingLayer(keras.layers.Layer):
@@ -107,11 +168,18 @@ class PreprocessingLayer(keras.layers.Layer):
             return ops.expand_dims(ops.tensordot(x, luma, axes=1), -1)
         if name == "channel_order":
             return x if p["order"] == "rgb" else ops.flip(x, axis=-1)
+        if name == "resize_shorter":
+            return _resize_shorter(x, p["size"], p["method"], p.get("antialias", False))
+        if name == "random_resized_crop":  # at evaluation: resize the shorter side, centre crop
+            x = _resize_shorter(x, RandomResizedCrop.eval_resize(p), "bilinear", False)
+            return _dynamic_center_crop(x, *p["size"])
         if name == "center_crop":
+            if hwc[0] is None or hwc[1] is None:
+                return _dynamic_center_crop(x, *p["size"])
             return _center_crop(x, hwc, p["size"], 0, "constant", 0.0)
         if name == "random_crop":
             return _center_crop(x, hwc, p["size"], p["padding"], p["fill"], p["value"])
-        if name in ("random_shift", "random_flip"):
+        if name in ("random_shift", "random_flip", "color_jitter"):
             return x  # augmentation: nothing at evaluation
         raise ValueError(f"PreprocessingLayer has no implementation of step {name!r}")
 
@@ -122,4 +190,23 @@ class PreprocessingLayer(keras.layers.Layer):
         return {**super().get_config(), "steps": self.steps, "raw_shape": list(self.raw_shape)}
 
 
+class ResizeLayer(keras.layers.Layer):
+    """Images of any size -> (N, height, width, C) float32 by :func:`resize` (antialias: PIL's bilinear)."""
+
+    def __init__(self, height, width, antialias=True, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.height, self.width, self.antialias = int(height), int(width), bool(antialias)
+
+    def call(self, inputs):
+        return resize(ops.cast(inputs, "float32"), self.height, self.width, antialias=self.antialias)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width, "antialias": self.antialias}
+
+
 keras.saving.register_keras_serializable(package="cnn_zoo")(PreprocessingLayer)
+keras.saving.register_keras_serializable(package="cnn_zoo")(ResizeLayer)

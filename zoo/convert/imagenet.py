@@ -44,15 +44,17 @@ PUBLISHED = {
                     "source": "GoogLeNet_Weights.IMAGENET1K_V1.meta['_metrics'] (acc@1 69.778, acc@5 "
                               f"89.530), {TORCHVISION_PAGE}"},
         "preprocessing": {
-            "steps": [{"center_crop": {"size": [224, 224]}}, {"rescale": {"scale": 1 / 255, "offset": 0.0}},
+            # Resize(256) (the shorter side, PIL's antialiased bilinear), CenterCrop(224), ToTensor, Normalize
+            "steps": [{"resize_shorter": {"size": 256, "method": "bilinear", "antialias": True}},
+                      {"center_crop": {"size": [224, 224]}}, {"rescale": {"scale": 1 / 255, "offset": 0.0}},
                       {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}],
-            "raw_shape": [256, 256, 3], "input_shape": [224, 224, 3],
+            "raw_shape": [None, None, 3], "input_shape": [224, 224, 3],
             "publisher": {"resize": 256, "resize_mode": "shorter side, bilinear", "center_crop": 224,
                           "channel_order": "RGB", "scale": "0..1", "mean": [0.485, 0.456, 0.406],
                           "std": [0.229, 0.224, 0.225],
                           "transform_input": "inside the model (googlenet_bn(transform_input=True))"},
-            "note": "image files are resized to 256x256 whole (the aspect ratio is not kept), then "
-                    "centre-cropped; torchvision resizes the shorter side to 256",
+            "note": "as torchvision's Resize(256), CenterCrop(224): images of any size, the shorter side "
+                    "resized to 256 keeping the aspect ratio (antialiased, as PIL), then the centre 224x224",
         },
     },
     "bvlc": {
@@ -80,6 +82,10 @@ PUBLISHED = {
             "publisher": {"resize": [256, 256], "resize_mode": "whole image (Caffe's ImageNet LMDB)",
                           "center_crop": 224, "channel_order": "BGR", "scale": "0..255",
                           "mean": {"B": 104, "G": 117, "R": 123}},
+            "note": "BVLC's centre-crop figures were measured as Caffe prepares ImageNet: every image resized "
+                    "to 256x256 whole (BVLC/caffe examples/imagenet/readme.md: convert -resize 256x256\\!, the "
+                    "aspect ratio not kept), then the centre 224x224; kept so (the ONNX zoo's README sample "
+                    "instead resizes to 224x224 whole, without a crop)",
         },
     },
 }
@@ -91,14 +97,16 @@ def class_names() -> list[str]:
     return list(json.loads(text)["class_names"])
 
 
-def _recipe(arch: str, kwargs: dict, steps: list) -> dict:
+def _recipe(arch: str, kwargs: dict, steps: list, raw_shape: list) -> dict:
     from cnn_zoo.recipe import Recipe
 
     model_kwargs = {k: v for k, v in kwargs.items() if k not in ("input_shape", "num_classes")}
     config = Recipe.from_dict({
         "name": f"{arch}-imagenet", "version": 1,
         "description": f"{arch} with a publisher's ImageNet weights, converted by cnn-zoo (not trained here)",
-        "dataset": {"source": DATASET["source"], "image_size": [256, 256], "color_mode": "rgb"},
+        # image_size: files read at one size (Caffe's 256x256); streamed at any size where the steps resize
+        "dataset": {"source": DATASET["source"], "color_mode": "rgb",
+                    **({"image_size": raw_shape[:2]} if all(raw_shape[:2]) else {"stream": True})},
         "preprocessing": steps, "model": {"name": arch, "kwargs": model_kwargs}, "epochs": 1,
     }, source=f"{arch}.imagenet").to_dict()
     return {"name": config["name"], "config": config}
@@ -120,7 +128,8 @@ def entry(source: str, tag: str, *, sha256=None, size=None, file_source=None):
         tag=tag, arch=module.ARCH, file=f"{tag}.weights.h5", sha256=sha256, size=size,
         kwargs=dict(module.KWARGS), preprocessing=json.loads(json.dumps(block["preprocessing"])),
         class_names=tuple(class_names()), metrics=dict(block["metrics"]),
-        recipe=_recipe(module.ARCH, module.KWARGS, block["preprocessing"]["steps"]), seed=0,
+        recipe=_recipe(module.ARCH, module.KWARGS, block["preprocessing"]["steps"],
+                       block["preprocessing"]["raw_shape"]), seed=0,
         dataset=dict(DATASET), created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         keras_version=keras.__version__, backend="", source=dict(file_source or block["source"]))
 

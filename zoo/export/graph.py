@@ -1,5 +1,10 @@
 """The served graph: raw uint8 images -> [resize to the raw size] -> the model's preprocessing -> probabilities.
 
+A model whose raw_shape is [null, null, C] (googlenet_bn.imagenet: resize_shorter 256, then
+the centre crop) takes any size and its steps bring it to size; one with a fixed raw size
+read from files (googlenet.imagenet: 256x256, as Caffe) is resized to it first as ``zoo
+predict`` reads files: bilinear, antialiased when shrinking (PIL's kernel).
+
 The preprocessing is :class:`cnn_zoo.preprocess_layer.PreprocessingLayer` built from
 the steps recorded with the weights, so an exported file repeats exactly what
 ``zoo predict`` does after reading an image.
@@ -17,7 +22,7 @@ class Contract:
     """What the exported model takes and returns (written into the export's JSON file)."""
 
     raw_shape: tuple          # (H, W, C) of the raw images the model was trained on
-    any_size: bool            # True: any H x W is accepted and resized (bilinear) to raw_shape inside
+    any_size: bool            # True: any H x W is accepted (resized to a fixed raw_shape inside)
     steps: list               # the canonical preprocessing steps, run inside the graph
     class_names: tuple
 
@@ -26,11 +31,17 @@ class Contract:
         h, w, c = self.raw_shape
         return (None, None, c) if self.any_size else (h, w, c)
 
+    def resized_to(self):
+        """The fixed size any input is first resized to, or None (the steps do it, or no resize)."""
+        return tuple(self.raw_shape[:2]) if self.any_size and all(self.raw_shape[:2]) else None
+
     def as_dict(self) -> dict:
+        resized = self.resized_to()
         return {"input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, *self.input_shape()],
                           "layout": "NHWC", "range": "0..255",
-                          "resized_to": list(self.raw_shape[:2]) if self.any_size else None,
-                          "resize": "bilinear, half-pixel centres, no antialias" if self.any_size else None},
+                          "resized_to": list(resized) if resized else None,
+                          "resize": "bilinear, half-pixel centres, antialiased when shrinking (as PIL)"
+                          if resized else None},
                 "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [None, len(self.class_names)],
                            "meaning": "class probabilities (sum to 1), in the order of labels"},
                 "preprocessing": self.steps}
@@ -45,7 +56,8 @@ def contract_of(info) -> Contract:
     config = (getattr(info, "recipe", None) or {}).get("config") or {}
     # Images read from files at a size (ImageNet: image_size 256x256) may come at any size;
     # a dataset of fixed-size arrays (MNIST) defines the one size its model takes.
-    any_size = bool((config.get("dataset") or {}).get("image_size"))
+    # raw_shape [null, null, C]: any size, brought to size by the steps (resize_shorter).
+    any_size = bool((config.get("dataset") or {}).get("image_size")) or not all(raw[:2])
     return Contract(raw, any_size, preprocess.normalize_steps(pre["steps"]), tuple(info.class_names))
 
 
@@ -62,13 +74,13 @@ def serving_model(model, contract: Contract):
     """A functional Keras model: uint8 NHWC images named "image" -> "probabilities"."""
     import keras
 
-    from cnn_zoo.preprocess_layer import PreprocessingLayer
+    from cnn_zoo.preprocess_layer import PreprocessingLayer, ResizeLayer
 
     inputs = keras.Input(contract.input_shape(), dtype="uint8", name=INPUT_NAME)
     x = inputs
-    if contract.any_size:
-        x = keras.layers.Resizing(*contract.raw_shape[:2], interpolation="bilinear", antialias=False,
-                                  dtype="float32", name="resize_to_raw")(keras.ops.cast(x, "float32"))
+    if contract.resized_to():
+        # as read_image's PIL resize; a matmul pair, which every runtime has (an antialias op none)
+        x = ResizeLayer(*contract.resized_to(), antialias=True, name="resize_to_raw")(x)
     x = PreprocessingLayer(contract.steps, contract.raw_shape, name="preprocessing")(x)
     y = model(x, training=False)  # inference graph: no dropout ops for a converter to choke on
     if isinstance(y, dict):

@@ -104,6 +104,18 @@ def filter_tiles(kernel: np.ndarray) -> list[np.ndarray]:
     return tiles
 
 
+def is_bgr(steps) -> bool:
+    """True when the steps turn RGB into BGR (Caffe's models): a kernel's and an input's channels
+    are then B, G, R and are drawn reversed, so a red filter looks red."""
+    return any(name == "channel_order" and p["order"] == "bgr"
+               for entry in preprocess.normalize_steps(steps) for name, p in entry.items())
+
+
+def rgb_kernel(kernel: np.ndarray, steps) -> np.ndarray:
+    """A (F, F, D, K) kernel with its input channels in RGB order (reversed after a BGR step)."""
+    return kernel[:, :, ::-1] if kernel.shape[2] == 3 and is_bgr(steps) else kernel
+
+
 def feature_layers(model):
     """The conv, pool, subsampling and inception layers with (B, H, W, C) outputs, in order."""
     import keras
@@ -136,7 +148,9 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     conv = first_conv(model)
     kernel = keras.ops.convert_to_numpy(conv.kernel)
     f1, f2, depth, count = kernel.shape
-    title = f"{conv.name}: {count} filters of {f1}×{f2}×{depth}"
+    bgr = info is not None and depth == 3 and is_bgr(info.preprocessing["steps"])
+    kernel = rgb_kernel(kernel, info.preprocessing["steps"]) if info is not None else kernel
+    title = f"{conv.name}: {count} filters of {f1}×{f2}×{depth}" + (" (BGR kernel, drawn as RGB)" if bgr else "")
     cmap = None if depth == 3 else "gray"
     written = [_save(_figure(filter_tiles(kernel), title, cmap), out / f"filters_{_safe(conv.name)}.png")]
     if image is None:
@@ -146,7 +160,7 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
                          "from zoo.load(tag)")
     raw = read_image(image, info.preprocessing["raw_shape"])
     x = preprocess.apply(raw[None], info.preprocessing["steps"], training=False)   # (1, H, W, C)
-    shown = x[0] if x.shape[-1] == 3 else x[0, ..., 0]
+    shown = (x[0, ..., ::-1] if bgr else x[0]) if x.shape[-1] == 3 else x[0, ..., 0]
     span = np.ptp(shown)
     written.append(_save(_figure([(shown - shown.min()) / span if span > 0 else shown * 0],
                                  f"input after preprocessing: {'×'.join(map(str, x.shape[1:]))}",

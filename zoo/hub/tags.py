@@ -59,6 +59,7 @@ def tag_card(tag_or_info, *, hub=None) -> str:
     info = tag_or_info if isinstance(tag_or_info, WeightsInfo) else store.info(tag_or_info, hub=hub)
     prep, data, metrics = info.preprocessing, info.dataset, info.metrics
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
+    raw = "×".join("any" if d is None else str(d) for d in prep["raw_shape"])  # null: any size
     lines = [
         f"{info.tag}: {info.arch} weights, {info.num_classes} classes",
         f"dataset: {data.get('name')} ({data.get('source')}), licence {data.get('license')}"
@@ -66,7 +67,7 @@ def tag_card(tag_or_info, *, hub=None) -> str:
         f"metrics: {metrics.get('split')} ({metrics.get('examples'):,} examples): "
         + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
         + (f" (measured by {metrics['measured_by']})" if metrics.get("measured_by") else ""),
-        f"input: raw {'×'.join(map(str, prep['raw_shape']))} → model {'×'.join(map(str, prep['input_shape']))}",
+        f"input: raw {raw} → model {'×'.join(map(str, prep['input_shape']))}",
         "preprocessing: " + ("; ".join(preprocess.describe(prep["steps"])) or "none"),
         f"labels: {', '.join(info.class_names)}",
         f"recipe: {info.recipe.get('name')} (seed {info.seed}; the full recipe: zoo info {info.tag} --json)",

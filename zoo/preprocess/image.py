@@ -1,7 +1,9 @@
 """Image-scale steps (ImageNet-style photos of any size), each in NumPy and in TensorFlow.
 
 - resize_shorter: the shorter side to `size`, the aspect ratio kept (torchvision's
-  Resize(int): the longer side int(size * long / short)).
+  Resize(int): the longer side int(size * long / short)). antialias: true widens the
+  bilinear kernel when shrinking, as PIL's resize (which torchvision's Resize calls on
+  PIL images); the NumPy form then calls PIL itself (mode "F", no rounding).
 - random_resized_crop: Szegedy et al. 2014, §6: "patches whose size is distributed
   evenly between 8% and 100% of the image area, with aspect ratio constrained to
   [3/4, 4/3]", resized to `size`; torchvision's RandomResizedCrop (10 tries, then
@@ -42,15 +44,38 @@ def shorter_side_size(h, w, size):
     return int(size * h / w), size
 
 
+def resize_antialiased(x, h, w):
+    """(N, H, W, C) float -> (N, h, w, C) by PIL's bilinear resize (antialiased), channel by channel."""
+    from PIL import Image
+
+    if x.shape[1:3] == (h, w):
+        return x
+    out = np.empty((len(x), h, w, x.shape[3]), np.float32)
+    for i, img in enumerate(x):
+        for c in range(x.shape[3]):
+            out[i, :, :, c] = np.asarray(Image.fromarray(np.ascontiguousarray(img[:, :, c], np.float32), "F")
+                                         .resize((w, h), Image.Resampling.BILINEAR))
+    return out
+
+
 class ResizeShorter(_Step):
-    NAME, PRIMARY, DEFAULTS = "resize_shorter", "size", {"size": None, "method": "bilinear"}
+    NAME, PRIMARY = "resize_shorter", "size"
+    DEFAULTS = {"size": None, "method": "bilinear", "antialias": False}
 
     @staticmethod
     def check(p):
         if p["size"] is None:
             raise PreprocessError("resize_shorter needs size (pixels). Received: resize_shorter={}")
-        return {"size": _int(p["size"], "resize_shorter.size", lo=1),
-                "method": _choice(p["method"], "resize_shorter.method", ("bilinear", "nearest"))}
+        method = _choice(p["method"], "resize_shorter.method", ("bilinear", "nearest"))
+        antialias = p.get("antialias", False)
+        if not isinstance(antialias, bool):
+            raise PreprocessError(f"resize_shorter.antialias must be true or false. "
+                                  f"Received: resize_shorter.antialias={antialias!r}")
+        if antialias and method != "bilinear":
+            raise PreprocessError("resize_shorter.antialias needs method: bilinear. "
+                                  f"Received: resize_shorter.method={method!r}")
+        return {"size": _int(p["size"], "resize_shorter.size", lo=1), "method": method,
+                "antialias": antialias}
 
     @staticmethod
     def shape(s, p):
@@ -60,7 +85,10 @@ class ResizeShorter(_Step):
 
     @staticmethod
     def apply(x, p, training, rng):
-        return _resize(x, *shorter_side_size(*x.shape[1:3], p["size"]), p["method"])
+        size = shorter_side_size(*x.shape[1:3], p["size"])
+        if p.get("antialias"):
+            return resize_antialiased(x, *size)
+        return _resize(x, *size, p["method"])
 
     @staticmethod
     def tf_apply(img, p, training, seed):
@@ -70,11 +98,12 @@ class ResizeShorter(_Step):
         # int() truncation, as shorter_side_size; the shorter side exactly size.
         new = t.cast(t.floor(p["size"] * hw / short + 1e-4), t.int32)
         new = t.where(hw == short, p["size"], new)
-        return tfops.resize(img, new[0], new[1], p["method"])
+        return tfops.resize(img, new[0], new[1], p["method"], antialias=p.get("antialias", False))
 
     @staticmethod
     def describe(p):
-        return f"resize_shorter: the shorter side to {p['size']} px, aspect ratio kept, {p['method']}"
+        return (f"resize_shorter: the shorter side to {p['size']} px, aspect ratio kept, {p['method']}"
+                + (", antialiased (as PIL and torchvision)" if p.get("antialias") else ""))
 
 
 class RandomResizedCrop(_Step):

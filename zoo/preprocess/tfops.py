@@ -20,10 +20,11 @@ def tf():
     return tensorflow
 
 
-def resize(img, h, w, method="bilinear"):
-    """As steps._resize: half-pixel centres, no antialias (tf.image.resize's own rule)."""
+def resize(img, h, w, method="bilinear", antialias=False):
+    """As steps._resize: half-pixel centres, no antialias (tf.image.resize's own rule);
+    antialias=True: the kernel widened when shrinking, as PIL (image.resize_antialiased)."""
     t = tf()
-    out = t.image.resize(img, t.stack([h, w]), method=method, antialias=False)
+    out = t.image.resize(img, t.stack([h, w]), method=method, antialias=antialias)
     return t.cast(out, t.float32)
 
 
