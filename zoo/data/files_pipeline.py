@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import keras
@@ -20,6 +19,7 @@ import numpy as np
 
 from cnn_zoo import preprocess
 from cnn_zoo.data.errors import DataError
+from cnn_zoo.data.pipeline import ArrayPyDataset
 from cnn_zoo.data.scan import decode_pil
 from cnn_zoo.data.stream import ImageFiles
 from cnn_zoo.preprocess import tfops
@@ -94,36 +94,18 @@ def _workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
 
 
-class FilesPyDataset(keras.utils.PyDataset):
-    """Batches decoded by worker threads (Pillow) for any Keras backend; batch i of
-    epoch e draws its augmentation from default_rng([seed, e, i])."""
+class FilesPyDataset(ArrayPyDataset):
+    """Batches decoded by worker threads (Pillow) for any Keras backend; the order, length and
+    per-batch seeds (default_rng([seed, e, i])) are ArrayPyDataset's, over the files."""
 
     def __init__(self, files, y, batch_size, *, steps=(), shuffle=False, seed=0,
                  augment=False, drop_remainder=False, workers=None):
-        super().__init__(workers=workers or _workers(), use_multiprocessing=False)
-        self.files, self.y = files, None if y is None else np.asarray(y, np.int32)
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.steps, self.augment, self.drop_remainder = steps, augment, drop_remainder
-        self.epoch = 0
-        self._order = self._permutation()
+        super().__init__(files, None if y is None else np.asarray(y, np.int32), batch_size,
+                         shuffle=shuffle, seed=seed, steps=steps, drop_remainder=drop_remainder,
+                         workers=workers or _workers(), use_multiprocessing=False)
+        self.files, self.augment = files, augment
 
-    def _permutation(self):
-        if not self.shuffle:
-            return np.arange(len(self.files))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.files))
-
-    def __len__(self):
-        n = len(self.files) / self.batch_size
-        return math.floor(n) if self.drop_remainder else math.ceil(n)
-
-    def __getitem__(self, i):
-        idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        xb = np.concatenate([
+    def _images(self, idx, rng):
+        return np.concatenate([
             preprocess.apply(decode_pil(self.files.paths[j], self.files.channels)[None],
                              self.steps, training=self.augment, rng=rng) for j in idx])
-        return xb if self.y is None else (xb, self.y[idx])
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._permutation()

@@ -121,11 +121,13 @@ class ArrayPyDataset(keras.utils.PyDataset):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range [0, {len(self)})")
         idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        xb = self.x[idx]
-        if self.steps:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            xb = preprocess.apply(xb, self.steps, training=True, rng=rng)
+        xb = self._images(idx, np.random.default_rng([self.seed, self.epoch, i]))
         return xb if self.y is None else (xb, self.y[idx])
+
+    def _images(self, idx, rng):
+        """Batch ``idx`` of the inputs, its augmentation drawn from ``rng``."""
+        xb = self.x[idx]
+        return preprocess.apply(xb, self.steps, training=True, rng=rng) if self.steps else xb
 
     def on_epoch_end(self):
         self.epoch += 1
