@@ -7,7 +7,7 @@ the other, several rounds interleaved (the machine is shared and noisy). Each
 side's figure is images per second over a whole epoch after a warm-up epoch;
 the ratio is zoo / PyTorch.
 
-    python bench/train_throughput.py [--rounds 2] [--batch-size 128] [--data ../shared/data/mnist]
+    python bench/train_throughput.py [--rounds 2] [--batch-size 128] [--data mnist]
 
 Needs torch (``pip install torch==2.13.0``, a CPU wheel).
 """
@@ -25,8 +25,6 @@ from pathlib import Path
 # Before TensorFlow is imported: oneDNN made LeNet-5 training 2.4x faster here.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def torch_epochs(x, y, batch_size, epochs, threads):
@@ -59,12 +57,12 @@ def torch_epochs(x, y, batch_size, epochs, threads):
     return rates
 
 
-def zoo_epochs(data_dir, batch_size, epochs, extra=()):
+def zoo_epochs(data, batch_size, epochs, extra=()):
     from cnn_zoo.train import train
 
     with tempfile.TemporaryDirectory() as out:
         result = train("lenet5_modern-mnist", Path(out) / "run", verbose=0, overrides=[
-            "callbacks.early_stopping=null", f"dataset.source=idx:{data_dir}",
+            "callbacks.early_stopping=null", f"dataset.source={data}",
             "dataset.validation_fraction=0", f"epochs={epochs}", f"batch_size={batch_size}",
             "preprocessing=[pad: 2, lenet_scale]",  # no augmentation: the same work as the torch loop
             *extra,
@@ -88,7 +86,7 @@ def one_side(args):
     from cnn_zoo import preprocess
     from cnn_zoo.data import load_dataset
 
-    train = load_dataset(f"idx:{args.data}", "train")
+    train = load_dataset(args.data, "train")
     x = preprocess.apply(train.x, [{"pad": 2}, "lenet_scale"])  # (60000, 32, 32, 1) float32
     return statistics.median(torch_epochs(x, train.y, args.batch_size, args.epochs, args.threads)[1:])
 
@@ -104,7 +102,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=2, help="per round; the first is warm-up")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--data", default="mnist",
+                    help="dataset spec: by name (downloaded, or ZOO_TFDS_RAW_DIR offline), idx:DIR, ...")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra recipe override for the zoo side, e.g. steps_per_execution=16")
     ap.add_argument("--side", choices=("zoo", "torch"), help=argparse.SUPPRESS)

@@ -28,9 +28,9 @@ same and its validation split is drawn from another order. Every folder stays in
     python bench/tune_fashion.py --budget 1m --search-examples 500 \\
         --final-epochs 1 --final-examples 2000            # a quick check that it works (2 min)
 
-Data: the shared Fashion-MNIST idx files (idx:../shared/data/fashion-mnist, ZOO_SHARED_DATA
-overrides), or --source/--data-dir for another copy (e.g. --source fashion_mnist with a
-prepared TFDS dir).
+Data: Fashion-MNIST by name, through the data layer (downloaded once; offline,
+ZOO_TFDS_RAW_DIR names a mirror folder), or --source/--data-dir for another copy
+(e.g. --source idx:DIR).
 """
 
 from __future__ import annotations
@@ -50,12 +50,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = "convnet-fashion_mnist"
 TARGET_POINTS = 1.0
-
-
-def shared_source() -> str:
-    env = os.environ.get("ZOO_SHARED_DATA")
-    data = Path(env) if env else ROOT.parent / "shared" / "data"
-    return f"idx:{data / 'fashion-mnist'}"
 
 
 def configuration(recipe) -> str:
@@ -127,7 +121,7 @@ def main(argv=None):
     parser.add_argument("--final-epochs", type=int, help="epochs of the default and tuned runs "
                                                           "(default: the recipe's)")
     parser.add_argument("--final-examples", type=int, help="examples per split of the final runs (default: all)")
-    parser.add_argument("--source", default=None, help="dataset spec (default: the shared idx files)")
+    parser.add_argument("--source", default=None, help="dataset spec (default: fashion_mnist by name: downloaded, or ZOO_TFDS_RAW_DIR offline)")
     parser.add_argument("--data-dir", default=None, help="TFDS data dir, for --source fashion_mnist")
     parser.add_argument("--default-run", default=None,
                         help="a finished run folder of the default recipe to reuse instead of training it "
@@ -145,7 +139,7 @@ def main(argv=None):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else ROOT / "runs" / f"bench-tune-fashion-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    source = [f"dataset.source={args.source or shared_source()}"]
+    source = [f"dataset.source={args.source or 'fashion_mnist'}"]
     final = [*source]
     if args.final_epochs:
         final.append(f"epochs={args.final_epochs}")
