@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 
@@ -44,14 +45,25 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 @contextlib.contextmanager
 def replacing(path, *, suffix: str = "", mode: int | None = None, before_replace=None):
     """Yields a temporary path to write ``path``'s new content into (by any writer: ``open``,
-    ``model.save``, ``save_weights``). When the block ends without error the file is
-    fsynced, given ``mode`` if set, and renamed over ``path``; on an error it is removed
-    and ``path`` is untouched. ``before_replace()`` runs just before the rename (a test hook)."""
+    ``model.save``, ``save_weights``, or one that writes a folder, as a SavedModel). When
+    the block ends without error the file is fsynced, given ``mode`` if set, and renamed
+    over ``path``; on an error it is removed and ``path`` is untouched. ``before_replace()``
+    runs just before the rename (a test hook). A folder cannot be renamed over a folder in
+    one step: the old one is moved aside first, then removed, so ``path`` is briefly absent."""
     path = Path(path)
     tmp = temp_name(path, suffix)
+    aside = temp_name(path, ".old")
     try:
         yield tmp
         _fsync_file(tmp)
@@ -59,11 +71,13 @@ def replacing(path, *, suffix: str = "", mode: int | None = None, before_replace
             os.chmod(tmp, mode)
         if before_replace is not None:
             before_replace()
+        if tmp.is_dir() and path.is_dir() and not path.is_symlink():
+            os.replace(path, aside)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove(tmp)
+        _remove(aside)
 
 
 def write_bytes(path, data: bytes, *, mode: int | None = None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError, remove
+from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
 
 __all__ = ["export", "ExportError", "FORMATS", "INT8"]
 
@@ -94,20 +94,12 @@ def _versions() -> dict:
 
 
 def _atomic_write(path: Path, write):
-    """write(tmp) into a temporary sibling, then renamed over ``path``; on any error nothing is left."""
-    tmp = path.with_name(f".{path.name}.tmp-export{_tmp_suffix(path)}")
-    remove(tmp)
-    try:
-        result = write(tmp)
-        old = path.with_name(f".{path.name}.old-export")
-        if path.is_dir() and not path.is_symlink():  # a folder (SavedModel) cannot be replaced in one rename
-            remove(old)
-            path.rename(old)
-        tmp.replace(path)
-        remove(old)
-        return result
-    finally:
-        remove(tmp)
+    """write(tmp) into a temporary sibling, then renamed over ``path`` (cnn_zoo.atomic, folders
+    included); on any error nothing is left."""
+    from cnn_zoo import atomic
+
+    with atomic.replacing(path, suffix=_tmp_suffix(path)) as tmp:
+        return write(tmp)
 
 
 def _tmp_suffix(path: Path) -> str:

@@ -7,7 +7,6 @@ into a temporary path that the caller renames over the destination.
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -121,9 +120,3 @@ def write_tflite(served, tmp: Path, *, int8=None, calibration=None, **_):
 
 WRITERS = {"keras": write_keras, "savedmodel": write_savedmodel, "tflite": write_tflite, "onnx": write_onnx}
 
-
-def remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
