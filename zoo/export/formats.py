@@ -119,4 +119,3 @@ def write_tflite(served, tmp: Path, *, int8=None, calibration=None, **_):
 
 
 WRITERS = {"keras": write_keras, "savedmodel": write_savedmodel, "tflite": write_tflite, "onnx": write_onnx}
-
