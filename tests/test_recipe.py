@@ -166,7 +166,7 @@ def test_shipped_file_is_named_in_errors():
     ("epochs: 2.5", r"epochs must be an integer; Received: epochs=2.5"),
     ("seed: true", r"seed must be an integer; Received: seed=True"),
     ("distribute: 1", r"distribute must be true or false; Received: distribute=1"),
-    ("mixed_precision: fp8", r"mixed_precision must be one of none, bfloat16, float16; Received: mixed_precision='fp8'"),
+    ("mixed_precision: fp8", r"mixed_precision must be one of auto, none, bfloat16, float16; Received: mixed_precision='fp8'"),
     ("jit_compile: sometimes", r"jit_compile must be true or false or auto; Received: jit_compile=.sometimes."),
     ("optimizer: {name: adamm}", r"optimizer.name must be one of sgd, adam, adamw"),
     ("optimizer: {learning_rate: -1}", r"optimizer.learning_rate must be positive"),

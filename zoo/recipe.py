@@ -215,7 +215,7 @@ class Recipe:
     epochs: int = 10
     batch_size: int = 128
     seed: int = 0
-    mixed_precision: Literal["none", "bfloat16", "float16"] = "none"
+    mixed_precision: Literal["auto", "none", "bfloat16", "float16"] = "none"
     jit_compile: Union[bool, Literal["auto"]] = "auto"
     distribute: bool = False
     steps_per_execution: int = 1
@@ -247,8 +247,21 @@ class Recipe:
 
     @property
     def dtype_policy(self) -> str | None:
-        """Keras dtype policy name for mixed_precision: None, mixed_bfloat16 or mixed_float16."""
-        return _DTYPE_POLICIES[self.mixed_precision]
+        """Keras dtype policy name for mixed_precision: None, mixed_bfloat16 or mixed_float16
+        (``auto``: chosen for this machine, :func:`cnn_zoo.hardware.auto_precision`)."""
+        return _DTYPE_POLICIES[self.precision()[0]]
+
+    def precision(self, backend=None, devices=None) -> tuple[str, str]:
+        """(mixed_precision, why): the recipe's value, or for ``auto`` this machine's choice."""
+        if self.mixed_precision != "auto":
+            return self.mixed_precision, "set by the recipe"
+        import keras
+
+        from cnn_zoo import hardware
+        from cnn_zoo.run import devices as list_devices
+
+        return hardware.auto_precision(backend or keras.backend.backend(),
+                                       list_devices() if devices is None else devices)
 
     def to_dict(self) -> dict:
         """Plain dict (lists, dicts, scalars) of every resolved value."""

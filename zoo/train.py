@@ -26,6 +26,7 @@ import keras
 
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
+from cnn_zoo.compute import distribution, dtype_policy, float32_twin, jit, steps_per_execution
 from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
 from cnn_zoo.recipe import Recipe, load_recipe
@@ -43,58 +44,6 @@ class RunResult:
     metrics: dict               # test metrics (empty unless evaluated)
     images_per_second: float
     message: str = ""
-
-
-def _jit(recipe):
-    if recipe.jit_compile != "auto":
-        return recipe.jit_compile
-    # XLA pays off on accelerators; on this class of CPU it made LeNet-5 slower.
-    return any("GPU" in d.upper() or "CUDA" in d.upper() for d in runs.devices())
-
-
-@contextlib.contextmanager
-def _dtype_policy(name):
-    previous = keras.config.dtype_policy()
-    if name:
-        keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-@contextlib.contextmanager
-def _distribution(recipe, cluster=None):
-    """The backend's own data-parallel engine, over every visible device, if asked
-    (over every worker's, with a cluster: :mod:`cnn_zoo.cluster`)."""
-    if cluster is not None and cluster.strategy is not None:
-        with cluster.strategy.scope():
-            yield cluster.strategy.num_replicas_in_sync
-        return
-    if not recipe.distribute and cluster is None:
-        yield 1
-        return
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-        gpus = tf.config.list_logical_devices("GPU")
-        # MirroredStrategy() alone takes only /cpu:0 when there is no GPU.
-        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices)
-        with strategy.scope():
-            yield strategy.num_replicas_in_sync
-    elif backend == "jax":
-        distribution = keras.distribution.DataParallel()  # over every process's devices
-        if cluster is not None:  # each process already reads only its share (cnn_zoo.cluster.shard)
-            distribution.auto_shard_dataset = False
-        keras.distribution.set_distribution(distribution)
-        try:
-            yield len(distribution.device_mesh.devices.flatten())
-        finally:
-            keras.distribution.set_distribution(None)
-    else:
-        raise runs.RunError(f"distribute: true is not supported on the {backend} backend; "
-                            "use tensorflow or jax")
 
 
 def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch):
@@ -115,18 +64,8 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch)
     else:
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
-                  jit_compile=_jit(recipe), steps_per_execution=steps_per_execution(recipe))
+                  jit_compile=jit(recipe), steps_per_execution=steps_per_execution(recipe))
     return model
-
-
-def steps_per_execution(recipe):
-    """The recipe's value, except 1 under tf.distribute: Keras 3.15's multi-step loop fails
-    inside MirroredStrategy ("You must feed a value for placeholder tensor ... while/cond")."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-        if recipe.distribute or tf.distribute.has_strategy():  # also a cluster's
-            return 1
-    return recipe.steps_per_execution
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
@@ -214,13 +153,17 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
         if resume:
             held.enter_context(run_state.run_lock(run_dir))
         run = _prepare(recipe, run_dir, overrides, resume, data_dir)
-        with _dtype_policy(run.recipe.dtype_policy), _distribution(run.recipe, cluster) as replicas:
+        with dtype_policy(run.recipe.dtype_policy), distribution(run.recipe, cluster) as replicas:
             train_ds = run.splits["train"]
             steps_per_epoch = math.ceil(len(train_ds) / run.recipe.batch_size)
             # Built before anything is written: a bad model argument leaves no folder behind.
             run.model = build_and_compile(run.recipe, run.contract["input_shape"],
                                           train_ds.num_classes, steps_per_epoch)
+            precision, why = run.recipe.precision()
             run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe),
+                                mixed_precision={"recipe": run.recipe.mixed_precision,
+                                                 "chosen": precision, "why": why},
+                                jit_compile=jit(run.recipe),
                                 cluster=cluster.record() if cluster else None)
             if not resume:
                 runs.make_folder(run_dir)
@@ -376,6 +319,9 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     if status != "interrupted" and (status != "nan" or good):
         test_ds = run.splits["test"]
         from cnn_zoo.registry import get_family
+        model = float32_twin(run.model, lambda: build_and_compile(
+            run.recipe, run.contract["input_shape"], run.splits["train"].num_classes,
+            math.ceil(len(run.splits["train"]) / recipe.batch_size)))
         metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size,
                                  family=get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
