@@ -19,13 +19,16 @@ and checks them against the same checksums; it never touches the network.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from cnn_zoo import atomic
 from cnn_zoo.data.errors import DataDownloadError, DataError, DataOfflineError
 
 # Why we download the raw files ourselves instead of calling TFDS'
@@ -226,8 +229,7 @@ def load_tfds(name: str, split: str, data_dir, stream=False):
 
     x, y, why = open_streamed(builder, split, image_key, label_key, stream)
     if x is None:
-        data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-        x, y = data[image_key], data[label_key]
+        x, y = _decoded(builder, split, image_key, label_key)
     feature = builder.info.features[label_key]
     names = tuple(feature.names) if hasattr(feature, "names") else \
         tuple(str(i) for i in range(int(y.max()) + 1 if len(y) else 0))
@@ -235,3 +237,32 @@ def load_tfds(name: str, split: str, data_dir, stream=False):
             "homepage": builder.info.homepage or "", "streamed": not isinstance(x, np.ndarray),
             "stream_reason": why}
     return x, y, names, info
+
+
+def _shards(data_dir: Path, split: str) -> list:
+    """(name, size) of the split's record files: what the decoded arrays were made from."""
+    return sorted((p.name, p.stat().st_size) for p in data_dir.glob(f"*-{split}.*") if ".tfrecord" in p.name
+                  or ".array_record" in p.name)
+
+
+def _decoded(builder, split: str, image_key: str, label_key: str):
+    """(x, y) of an in-memory split. Decoding the records (MNIST: 70,000 PNGs) took seconds of
+    every start, so the arrays are kept beside them, ``cnn_zoo-SPLIT.npz``, and used while the
+    record files are the ones they came from (names and sizes); written atomically."""
+    data_dir = Path(builder.data_dir)
+    cache, shards = data_dir / f"cnn_zoo-{split}.npz", _shards(data_dir, split)
+    try:
+        with np.load(cache) as held:
+            if json.loads(str(held["shards"])) == [list(s) for s in shards]:
+                return held["x"], held["y"]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # none yet, torn: decode again
+        pass
+    data = _import_tfds().as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    x, y = data[image_key], data[label_key]
+    try:
+        with atomic.replacing(cache, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, x=x, y=y, shards=json.dumps(shards))
+    except OSError:  # a read-only data dir: decode every time, as before
+        pass
+    return x, y
