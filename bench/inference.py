@@ -17,6 +17,7 @@ share a process (the pair segfaults with torch 2.14): each side is a fresh
 subprocess, the arrays go through an .npz, and rounds alternate the order.
 
     ZOO_TFDS_RAW_DIR=../shared/data python bench/inference.py [--rounds 3] [--torch-python PATH]
+        [--zoo-threads INTRA,INTER ...] [--torch-threads N ...] [--quick]
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def prepare(path, args):
     raw = load_dataset("mnist", "test").x[:BATCH]
     raw = raw[..., None] if raw.ndim == 3 else raw
     model = zoo.load(args.tag, quiet=True)
+    if model.zoo_info.arch != "lenet5_modern":
+        raise SystemExit(f"the torch side is lenet5_modern's network; {args.tag} is {model.zoo_info.arch}")
     pre = Preprocessing.from_dict(model.zoo_info.preprocessing)
     x = pre.apply(raw, training=False)
     weights = {f"{n}.{i}": w for n in LAYERS for i, w in enumerate(model.get_layer(n).get_weights())}
@@ -109,8 +112,8 @@ def zoo_side(data, args):
     import numpy as np
     import tensorflow as tf
 
-    if args.tf_threads:
-        intra, inter = (int(v) for v in args.tf_threads.split(","))
+    if args.threads:
+        intra, inter = (int(v) for v in args.threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     import cnn_zoo as zoo
@@ -160,8 +163,8 @@ def torch_side(data, args):
     import torch
     from torch import nn
 
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
+    if args.threads:
+        torch.set_num_threads(int(args.threads))
     net = nn.Sequential(
         nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
@@ -203,9 +206,8 @@ def torch_side(data, args):
 
 # --- the parent ----------------------------------------------------------------------------------
 
-def run_side(side, python, npz, args, tf_threads=""):
-    cmd = [python, __file__, "--side", side, "--npz", str(npz), "--tag", args.tag,
-           "--torch-threads", str(args.torch_threads), "--tf-threads", tf_threads]
+def run_side(side, python, npz, args, threads=""):
+    cmd = [python, __file__, "--side", side, "--npz", str(npz), "--tag", args.tag, "--threads", threads]
     if args.quick:
         cmd.append("--quick")
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -242,13 +244,14 @@ def main(argv=None):
     ap.add_argument("--tag", default="lenet5_modern.mnist")
     ap.add_argument("--torch-python", default=sys.executable,
                     help="the Python whose torch to use, e.g. /work/venvs/torch213/bin/python")
-    ap.add_argument("--torch-threads", type=int, default=0, help="0: torch's default")
+    ap.add_argument("--torch-threads", action="append", default=[], metavar="N",
+                    help="also run the torch side with N threads (repeatable)")
     ap.add_argument("--zoo-threads", action="append", default=[], metavar="INTRA,INTER",
                     help="also run the zoo side with these TensorFlow thread pools (repeatable)")
     ap.add_argument("--quick", action="store_true", help="leave out the slow Pillow-per-image row")
     ap.add_argument("--side", choices=("prepare", "zoo", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--npz", help=argparse.SUPPRESS)
-    ap.add_argument("--tf-threads", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.side == "prepare":
         prepare(args.npz, args)
@@ -264,7 +267,7 @@ def main(argv=None):
 
     load_before = os.getloadavg()
     sides = [("zoo", sys.executable, "")] + [("zoo", sys.executable, t) for t in args.zoo_threads] \
-        + [("torch", args.torch_python, "")]
+        + [("torch", args.torch_python, "")] + [("torch", args.torch_python, t) for t in args.torch_threads]
     results: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "arrays.npz"
@@ -273,7 +276,8 @@ def main(argv=None):
             start = time.perf_counter()
             for side, python, threads in sides if r % 2 == 0 else sides[::-1]:
                 for name, figures in run_side(side, python, npz, args, threads).items():
-                    key = f"{name} [TF threads {threads}]" if threads else name
+                    key = f"{name} [{'TF intra,inter' if side == 'zoo' else 'torch'} threads {threads}]" \
+                        if threads else name
                     results.setdefault(key, []).append(figures)
             print(f"round {r + 1}: {time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.2f}; " + ", ".join(
                 f"{k} {v[-1]['ips']:,.0f}" for k, v in results.items() if "uint8" not in k), flush=True)
