@@ -167,8 +167,8 @@ def _probabilities(model, x, family):
     import keras
 
     # predict_on_batch runs the model's traced predict step; model.predict builds a data
-    # adapter, a tf.data pipeline and callbacks on each call: 5-6x slower for LeNet-5 at
-    # 1,024 images and ~50 ms instead of ~1 ms for one image (bench/inference.py).
+    # adapter, a tf.data pipeline and callbacks on each call: about 6x slower for LeNet-5 at
+    # 1,024 images and 60-140 ms instead of ~1 ms for one image (bench/inference.py).
     step = batch_size_for(x.shape[1:])
     y = np.concatenate([family.main_output(model.predict_on_batch(x[i:i + step]))
                         for i in range(0, len(x), step)])
