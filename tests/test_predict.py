@@ -175,6 +175,26 @@ def test_predict_from_a_tag_an_array_and_a_bare_model(tmp_path, published, model
     np.testing.assert_allclose(got.probabilities, by_tag[0].probabilities, rtol=1e-4)
 
 
+def test_predict_in_chunks_equals_the_model_without_model_predict(model, monkeypatch):
+    from cnn_zoo.hub import prediction
+
+    assert prediction.batch_size_for((32, 32, 1)) == 1024
+    assert prediction.batch_size_for((224, 224, 3)) == 64  # GoogLeNet: as model.predict's batch before
+    assert prediction.batch_size_for((64, 64, 3)) == 2 ** 23 // (64 * 64 * 3)
+    monkeypatch.setattr(prediction, "MAX_BATCH_VALUES", 1)  # 64 images a call: chunks of 64, 64, 22
+    # model.predict sets up a data pipeline per call (~50 ms for one image): prediction calls
+    # the model's traced step instead, and must not fall back to it.
+    monkeypatch.setattr(model, "predict", lambda *a, **k: pytest.fail("model.predict was called"))
+    raw = np.random.default_rng(0).integers(0, 256, size=(150, 28, 28), dtype=np.uint8)
+    results = predict(model, list(raw), top_k=10)
+    x = preprocess.apply(raw, model.zoo_info.preprocessing["steps"], training=False)
+    expected = np.asarray(model(x, training=False))
+    got = np.zeros_like(expected)
+    for row, r in zip(got, results):
+        row[list(r.indices)] = r.probabilities
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_fine_tuned_model_predicts_class_indices(tmp_path, published):  # noqa: F811
     from cnn_zoo.hub import load
 
