@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from cnn_zoo.layers import arithmetic as ar
@@ -25,6 +26,23 @@ from cnn_zoo.layers.pointwise import explain_pointwise, input_volume
 from cnn_zoo.layers.window import normalize_data_format
 
 _SERIALIZE = keras.saving.register_keras_serializable(package="cnn_zoo")
+
+
+def _window_band(channels: int, size: int) -> np.ndarray:
+    """(C, C) float32, 1 where channels c' and c are at most (n − 1)/2 apart: Σ a_{c'}² over c's window."""
+    c = np.arange(channels)
+    return (np.abs(c[:, None] - c[None, :]) <= (size - 1) // 2).astype("float32")
+
+
+def _negative_power(scale, beta):
+    """scale^−β. β = 0.75 (every Caffe LRN) as rsqrt·sqrt(rsqrt): two cheap ops where a
+    general pow costs an exp and a log per value (11% of GoogLeNet's CPU step)."""
+    if beta == 0.75:
+        r = ops.rsqrt(scale)
+        return r * ops.sqrt(r)
+    if beta == 0.5:
+        return ops.rsqrt(scale)
+    return ops.power(scale, -beta)
 
 
 @_SERIALIZE
@@ -76,20 +94,18 @@ class LocalResponseNormalization(keras.layers.Layer):
         # the compute dtype once, at the end.
         x = ops.cast(inputs, "float32")
         channels = x.shape[self.channel_axis]
-        half = (self.size - 1) // 2
-        pads = [(0, 0)] * len(x.shape)
-        pads[self.channel_axis] = (half, half)
-        squares = ops.pad(ops.square(x), pads)  # (B, H, W, C + n − 1)
-        # Σ over the window as n shifted views of the padded squares: exact
-        # (no cumulative-sum cancellation), n adds per element, fast on every
-        # backend; the loop runs over the n window offsets, not the channels.
-        total = None
-        for offset in range(self.size):
-            view = squares[..., offset:offset + channels] if self.channel_axis == -1 \
-                else squares[:, offset:offset + channels]
-            total = view if total is None else total + view  # (B, H, W, C)
+        squares = ops.square(x)
+        if self.channel_axis != -1:
+            squares = ops.moveaxis(squares, self.channel_axis, -1)  # (B, H, W, C)
+        # Σ over each channel's window as one matmul with a 0/1 band matrix (C, C): exact
+        # (only zeros added), and with its gradient 3.5-5x faster than n shifted slices of
+        # a padded copy, whose backward pass (StridedSliceGrad) was a quarter of GoogLeNet's
+        # training step on CPU (docs/benchmarks.md, "GoogLeNet training at 224×224").
+        total = ops.matmul(squares, ops.convert_to_tensor(_window_band(channels, self.size)))
+        if self.channel_axis != -1:
+            total = ops.moveaxis(total, -1, self.channel_axis)
         scale = self.k + (self.alpha / self.size) * total
-        return ops.cast(x * ops.power(scale, -self.beta), self.compute_dtype)
+        return ops.cast(x * _negative_power(scale, self.beta), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

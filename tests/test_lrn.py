@@ -64,6 +64,24 @@ def test_caffe_alpha_is_tf_alpha_times_n():
     assert np.abs(ours - tf_unscaled).max() > 0.1 * np.abs(ours).max()
 
 
+def test_gradient_matches_tensorflows_lrn():
+    """The window sum is a band matmul and β = 0.75 an rsqrt product: their gradient is TF's own LRN's."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the reference gradient is TensorFlow's op; forward parity is tested on every backend")
+    import tensorflow as tf
+
+    x = tf.constant(20 * np.random.default_rng(1).standard_normal((2, 5, 5, 12)), tf.float32)
+    weights = tf.constant(np.random.default_rng(2).standard_normal((2, 5, 5, 12)), tf.float32)
+    grads = []
+    for form in (LocalResponseNormalization(5, 1e-3, 0.75, 1.0),
+                 lambda a: tf.nn.local_response_normalization(a, 2, bias=1.0, alpha=1e-3 / 5, beta=0.75)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(form(x) * weights)
+        grads.append(tape.gradient(loss, x).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
 def test_channels_first():
     x = 10 * np.random.default_rng(1).standard_normal((2, 6, 3, 4)).astype("float32")  # BCHW
     layer = LocalResponseNormalization(3, 0.05, data_format="channels_first")
