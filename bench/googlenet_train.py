@@ -49,7 +49,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SIZE, CLASSES, AUX_WEIGHT = 224, 1000, 0.3
-THREAD_KEYS = ("intra", "inter")
+PROCESS_KEYS = ("intra", "inter", "bn")  # set in the zoo process, not recipe overrides
 
 
 def batch(n):
@@ -65,14 +65,14 @@ def recipe_for(model, batch_size, overrides=()):
 
 
 def parse_variant(text):
-    """'k=v,k=v' -> (recipe overrides, thread settings)."""
+    """'k=v,k=v' -> (recipe overrides, process settings)."""
     overrides, threads = [], {}
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--variant: expected KEY=VALUE. Received: {item!r}")
-        if key in THREAD_KEYS:
-            threads[key] = int(value)
+        if key in PROCESS_KEYS:
+            threads[key] = value
         else:
             overrides.append(item)
     return overrides, threads
@@ -84,9 +84,11 @@ def zoo_side(args):
     import tensorflow as tf
     overrides, threads = parse_variant(args.variant)
     if "intra" in threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads["intra"])
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads["intra"]))
     if "inter" in threads:
-        tf.config.threading.set_inter_op_parallelism_threads(threads["inter"])
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads["inter"]))
+    if threads.get("bn") == "fused":
+        fuse_batch_norm()
     from cnn_zoo import registry
     from cnn_zoo.train import _dtype_policy, build_and_compile  # the `zoo train` compile path
 
@@ -106,6 +108,38 @@ def zoo_side(args):
         if args.profile:
             out["profile"] = zoo_profile(model, data, args.steps)
     return out
+
+
+def fuse_batch_norm():
+    """Bench-only experiment: Keras 3's BatchNormalization on TensorFlow is a dozen unfused ops
+    (moments, then x*scale+offset, each with its gradient); this swaps in TensorFlow's fused
+    kernel (oneDNN's batch norm here) for 4-D channels-last inputs, with Keras's semantics
+    (biased batch variance in the moving average). Not the zoo's code: a measure of the lever."""
+    import keras
+    import tensorflow as tf
+
+    keras_call = keras.layers.BatchNormalization.call
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None or len(inputs.shape) != 4 or self.axis not in (-1, 3) or self.renorm:
+            return keras_call(self, inputs, training=training, mask=mask)
+        x = tf.cast(inputs, "float32")
+        ones = tf.ones(x.shape[-1:], "float32")
+        gamma = tf.cast(self.gamma, "float32") if self.scale else ones
+        beta = tf.cast(self.beta, "float32") if self.center else 0 * ones
+        if training and self.trainable:
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon)
+            n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), "float32")
+            variance = variance * (n - 1) / n  # the op returns the unbiased variance
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + variance * (1 - m))
+        else:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, self.moving_mean, self.moving_variance,
+                                                       epsilon=self.epsilon, is_training=False)
+        return tf.cast(y, self.compute_dtype)
+
+    keras.layers.BatchNormalization.call = call
 
 
 def keras_policy():
@@ -261,7 +295,8 @@ def main(argv=None):
     ap.add_argument("--torch-bf16", action="store_true", help="also time torch under bf16 autocast")
     ap.add_argument("--torch-python", default=sys.executable,
                     help="the interpreter whose torch (and torchvision) the torch side uses")
-    ap.add_argument("--profile", action="store_true", help="then profile each side once: top ops by self time")
+    ap.add_argument("--profile", action="store_true",
+                    help="then profile the zoo (defaults and last variant) and torch once: top ops by self time")
     ap.add_argument("--side", choices=("zoo", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.side:
@@ -305,7 +340,8 @@ def main(argv=None):
 
     if args.profile:
         for m in models:
-            for side, v in (("zoo", ""), *(("zoo", v) for v in args.variant), ("torch", "")):
+            # The recipe defaults, the last variant (typically the levers combined), torch.
+            for side, v in (("zoo", ""), *(("zoo", v) for v in args.variant[-1:]), ("torch", "")):
                 profile_table(f"{m}, {label(side, v)}", run_side(side, m, v, args, profile=True)["profile"])
     return 0
 
