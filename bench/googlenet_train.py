@@ -21,9 +21,10 @@ prints the top ops by self time.
         [--torch-bf16] [--torch-python PATH] [--profile]
 
 A variant is a comma-separated list of zoo recipe overrides (``mixed_precision``,
-``jit_compile``, ``steps_per_execution``, ...) and TensorFlow thread settings
-(``intra=N``, ``inter=N``: tf.config.threading). Needs torch and torchvision in the
-``--torch-python`` interpreter.
+``jit_compile``, ``steps_per_execution``, ...), TensorFlow thread settings
+(``intra=N``, ``inter=N``: tf.config.threading) and ``bn=fused`` (a bench-only
+experiment: TensorFlow's fused batch norm in place of Keras 3's, see fuse_batch_norm).
+Needs torch and torchvision in the ``--torch-python`` interpreter.
 """
 
 from __future__ import annotations
@@ -66,47 +67,49 @@ def recipe_for(model, batch_size, overrides=()):
 
 def parse_variant(text):
     """'k=v,k=v' -> (recipe overrides, process settings)."""
-    overrides, threads = [], {}
+    overrides, settings = [], {}
     for item in filter(None, text.split(",")):
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--variant: expected KEY=VALUE. Received: {item!r}")
         if key in PROCESS_KEYS:
-            threads[key] = value
+            settings[key] = value
         else:
             overrides.append(item)
-    return overrides, threads
+    return overrides, settings
 
 
 # ---------------------------------------------------------------- zoo side (TensorFlow only)
 
 def zoo_side(args):
     import tensorflow as tf
-    overrides, threads = parse_variant(args.variant)
-    if "intra" in threads:
-        tf.config.threading.set_intra_op_parallelism_threads(int(threads["intra"]))
-    if "inter" in threads:
-        tf.config.threading.set_inter_op_parallelism_threads(int(threads["inter"]))
-    if threads.get("bn") == "fused":
+    overrides, settings = parse_variant(args.variant)
+    if "intra" in settings:
+        tf.config.threading.set_intra_op_parallelism_threads(int(settings["intra"]))
+    if "inter" in settings:
+        tf.config.threading.set_inter_op_parallelism_threads(int(settings["inter"]))
+    if settings.get("bn") == "fused":
         fuse_batch_norm()
+    import keras
     from cnn_zoo import registry
-    from cnn_zoo.train import _dtype_policy, build_and_compile  # the `zoo train` compile path
+    from cnn_zoo.train import build_and_compile  # the `zoo train` compile path
 
     recipe = recipe_for(args.model, args.batch_size, overrides)
     x, y = batch(args.batch_size)
-    with _dtype_policy(recipe.dtype_policy):
-        model = build_and_compile(recipe, (SIZE, SIZE, 3), CLASSES, steps_per_epoch=1000)
-        heads = registry.get_family(args.model).loss_weights(model)
-        target = {name: y for name in heads} if heads else y
-        data = tf.data.Dataset.from_tensors((x, target)).repeat()
-        model.fit(data, steps_per_epoch=args.warmup, verbose=0)
-        start = time.perf_counter()
-        history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
-        seconds = time.perf_counter() - start
-        out = {"rate": args.steps * args.batch_size / seconds, "loss": history.history["loss"][-1],
-               "aux": bool(heads), "jit": model.jit_compile, "policy": keras_policy()}
-        if args.profile:
-            out["profile"] = zoo_profile(model, data, args.steps)
+    if recipe.dtype_policy:  # as `zoo train` does around build_and_compile (a fresh process: no restore)
+        keras.config.set_dtype_policy(recipe.dtype_policy)
+    model = build_and_compile(recipe, (SIZE, SIZE, 3), CLASSES, steps_per_epoch=1000)
+    heads = registry.get_family(args.model).loss_weights(model)
+    target = {name: y for name in heads} if heads else y
+    data = tf.data.Dataset.from_tensors((x, target)).repeat()
+    model.fit(data, steps_per_epoch=args.warmup, verbose=0)
+    start = time.perf_counter()
+    history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
+    seconds = time.perf_counter() - start
+    out = {"rate": args.steps * args.batch_size / seconds, "loss": history.history["loss"][-1],
+           "aux": bool(heads), "jit": model.jit_compile, "policy": keras.config.dtype_policy().name}
+    if args.profile:
+        out["profile"] = zoo_profile(model, data, args.steps)
     return out
 
 
@@ -140,11 +143,6 @@ def fuse_batch_norm():
         return tf.cast(y, self.compute_dtype)
 
     keras.layers.BatchNormalization.call = call
-
-
-def keras_policy():
-    import keras
-    return keras.config.dtype_policy().name
 
 
 def zoo_profile(model, data, steps):
