@@ -147,7 +147,8 @@ def plot(results, target, path):
     ax.set_ylim(97.5, 99.6)
     ax.set_xlabel("seconds since the process started")
     ax.set_ylabel("MNIST test accuracy (%)")
-    ax.set_title(f"Time to {100 * target:.1f}% on {_machine_line()}", fontsize=9)
+    ax.set_title(f"Time to {100 * target:.1f}% MNIST test accuracy, {len(results['zoo'])} rounds\n"
+                 f"{_machine_line()}", fontsize=8)
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -219,7 +220,9 @@ def main(argv=None):
     if len(medians) == 2:
         print(f"\nratio zoo / PyTorch: {medians['zoo'] / medians['torch']:.2f}x (target <= 0.8)")
     plot(results, args.target, args.png)
-    print(f"curves: {args.png}")
+    Path(args.png).with_suffix(".json").write_text(json.dumps(
+        {"machine": _machine_line(), "load_before": load, "target": args.target, "results": results}, indent=1))
+    print(f"curves: {args.png} (the figures: {Path(args.png).with_suffix('.json')})")
     return 0
 
 
