@@ -162,15 +162,11 @@ def zoo_side(data, args):
 def torch_side(data, args):
     import torch
     from torch import nn
+    from torch_lenet import lenet5_modern
 
     if args.threads:
         torch.set_num_threads(int(args.threads))
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.ReLU(), nn.Flatten(),
-        nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10), nn.Softmax(dim=1),
-    ).eval()
+    net = lenet5_modern(softmax=True).eval()
     modules = [m for m in net if isinstance(m, (nn.Conv2d, nn.Linear))]
     with torch.no_grad():
         for name, module in zip(LAYERS, modules):

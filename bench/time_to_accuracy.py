@@ -33,6 +33,7 @@ def torch_curve(arrays, t0, epochs, threads, seed):
     import numpy as np
     import torch
     from torch import nn
+    from torch_lenet import lenet5_modern
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -41,12 +42,7 @@ def torch_curve(arrays, t0, epochs, threads, seed):
     y = torch.from_numpy(data["y"].astype("int64"))
     xt = torch.from_numpy(data["x_test"]).permute(0, 3, 1, 2).contiguous()
     yt = torch.from_numpy(data["y_test"].astype("int64"))
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.ReLU(), nn.Flatten(),
-        nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )
+    net = lenet5_modern()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     curve = []
