@@ -47,6 +47,7 @@ def test_bfloat16_run_is_recorded_and_saved_as_float32(tmp_path):
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
     assert manifest["mixed_precision"]["recipe"] == "bfloat16"
     assert manifest["mixed_precision"]["chosen"] == "bfloat16"
+    assert manifest["jit_compile"] is False  # as compiled: jit_compile auto is off on a CPU
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     saved = keras.saving.load_model(tmp_path / "run" / "model.keras")
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}

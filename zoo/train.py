@@ -163,7 +163,7 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
             run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe),
                                 mixed_precision={"recipe": run.recipe.mixed_precision,
                                                  "chosen": precision, "why": why},
-                                jit_compile=jit(run.recipe),
+                                jit_compile=bool(run.model.jit_compile),  # as compiled
                                 cluster=cluster.record() if cluster else None)
             if not resume:
                 runs.make_folder(run_dir)
@@ -247,8 +247,9 @@ def _write_start(run: _Run) -> None:
     if run.resume:
         runs.truncate_history(run_dir, run.start.epoch)
     from cnn_zoo.data.stream import skipped_rows  # issue 20: what the data scan skipped
-    if skipped_rows(run.splits):
-        runs.write_json(run_dir / "skipped.json", skipped_rows(run.splits))
+    skipped = skipped_rows(run.splits)
+    if skipped:
+        runs.write_json(run_dir / "skipped.json", skipped)
     runs.write_json(run_dir / "manifest.json", run.manifest)
 
 
