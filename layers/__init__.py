@@ -31,12 +31,14 @@ from cnn_zoo.layers.arithmetic import (  # noqa: F401
 _LAZY = {
     **dict.fromkeys(("BaseConv", "Conv1D", "Conv2D", "Conv3D"), "conv"),
     **dict.fromkeys(("BaseMaxPool", "MaxPool1D", "MaxPool2D", "MaxPool3D"), "pooling"),
+    "AdaptiveAveragePool2D": "adaptive_pooling",
     "Inception": "inception",
     "LocalResponseNormalization": "lrn",
     "TrainableSubsampling": "subsampling",
     **dict.fromkeys(("LENET5_C3_TABLE", "ConnectionTableConv2D"), "connection_table"),
     **dict.fromkeys(("ScaledTanh", "scaled_tanh"), "scaled_tanh"),
     **dict.fromkeys(("EuclideanRBF", "RandomSignCode"), "rbf"),
+    "ZeroPadShortcut": "shortcut",
 }
 
 __all__ = [

@@ -1,12 +1,14 @@
-"""Stand-ins for the publishers' GoogLeNet files, in their own formats, with random weights.
+"""Stand-ins for the publishers' files, in their own formats, with random weights.
 
 - ``torchvision_pth``: the real ``torchvision.models.googlenet`` (aux heads on,
   ``transform_input=True`` as torchvision sets it for its ImageNet weights),
   BatchNorm statistics perturbed so they are not trivial, saved as torchvision
   publishes it (``torch.save(model.state_dict())``); returns the model.
+- ``standins``: the same for any torchvision classifier (resnet50, vgg16_bn,
+  alexnet...), made in a torch-only subprocess, with torch's logits.
 - ``bvlc_onnx`` (in bvlc_graph.py): the ONNX model zoo's googlenet graph.
-- ``keras_logits_in``: the converted model's logits under another Keras
-  backend, in a subprocess (the backend is fixed at import time).
+- ``keras_logits_in`` / ``keras_logits_many``: the converted model's logits under
+  another Keras backend, in a subprocess (the backend is fixed at import time).
 """
 
 from __future__ import annotations
@@ -27,29 +29,38 @@ sys.modules.setdefault("triton", None)
 
 
 def torchvision_googlenet(seed: int = 0):
-    """torchvision's googlenet with weights whose logits depend on the input.
-
-    torchvision's init (N(0, 0.01)) with arbitrary BN statistics gives logits
-    that are BN's β alone, the same for every image, which would prove
-    nothing. So: He-normal convs, BN statistics measured on random images
-    (as training would), then γ, β and the statistics perturbed.
-    """
+    """torchvision's googlenet with weights whose logits depend on the input (see :func:`perturbed`)."""
     import torch
     import torchvision
 
     torch.manual_seed(seed)
     model = torchvision.models.googlenet(weights=None, aux_logits=True, transform_input=True,
                                          init_weights=True)
+    return perturbed(model, 224, seed)
+
+
+def perturbed(model, size: int, seed: int = 0):
+    """``model`` in eval mode with weights that make its logits depend on the input.
+
+    torchvision's init (N(0, 0.01) for GoogLeNet) with arbitrary BN statistics
+    gives logits that are BN's β alone, the same for every image, which would
+    prove nothing. So: He-normal convs, BN statistics measured on random
+    ``size``×``size`` images (as training would), then γ, β and the statistics
+    perturbed.
+    """
+    import torch
+
     generator = torch.Generator().manual_seed(seed + 1)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Conv2d):
                 torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu", generator=generator)
-        for bn in bns:
-            bn.momentum = None  # a plain average over the calibration batches
-        model.train()
-        model(torch.randn(4, 3, 224, 224, generator=generator))
+        if bns:
+            for bn in bns:
+                bn.momentum = None  # a plain average over the calibration batches
+            model.train()
+            model(torch.randn(4, 3, size, size, generator=generator))
         for bn in bns:
             n = bn.num_features
             bn.running_mean.add_(torch.randn(n, generator=generator) * 0.1 * bn.running_var.sqrt())
@@ -84,9 +95,38 @@ def torch_logits(model, x_nchw: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x_nchw)).numpy()
 
 
-def images(n: int = 3, seed: int = 0) -> np.ndarray:
-    """Random 224×224 RGB inputs, NCHW float32 (ImageNet-normalised scale)."""
-    return np.random.default_rng(seed).standard_normal((n, 3, 224, 224)).astype("float32")
+def images(n: int = 3, seed: int = 0, size: int = 224) -> np.ndarray:
+    """Random ``size``×``size`` RGB inputs, NCHW float32 (ImageNet-normalised scale)."""
+    return np.random.default_rng(seed).standard_normal((n, 3, size, size)).astype("float32")
+
+
+def standins(folder: Path, jobs) -> dict:
+    """Real torchvision models with perturbed weights, made in a torch-only subprocess (never beside
+    TensorFlow): for each (arch, size) of ``jobs``, ``<arch>.pth`` (``torch.save(state_dict)``, as
+    torchvision publishes it) and the model's logits on :func:`images` of that size.
+    Returns {(arch, size): (path, x NCHW, torch logits)}."""
+    folder = Path(folder)
+    spec = ",".join(f"{arch}:{size}" for arch, size in jobs)
+    done = subprocess.run([sys.executable, str(Path(__file__)), str(folder), spec], cwd=REPO,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {(arch, size): (folder / f"{arch}.pth", images(size=size), np.load(folder / f"{arch}-{size}.npy"))
+            for arch, size in jobs}
+
+
+def _write_standins(folder: str, spec: str) -> None:
+    """The subprocess of :func:`standins`: one state dict per arch, logits per (arch, size)."""
+    import torch
+    import torchvision
+
+    made = {}
+    for item in spec.split(","):
+        arch, size = item.split(":")
+        if arch not in made:
+            torch.manual_seed(0)
+            made[arch] = perturbed(torchvision.models.get_model(arch, weights=None), int(size))
+            torch.save(made[arch].state_dict(), Path(folder) / f"{arch}.pth")
+        np.save(Path(folder) / f"{arch}-{size}.npy", torch_logits(made[arch], images(size=int(size))))
 
 
 def keras_logits(model, x_nhwc: np.ndarray) -> np.ndarray:
@@ -96,25 +136,44 @@ def keras_logits(model, x_nhwc: np.ndarray) -> np.ndarray:
     return np.asarray(logits.predict(x_nhwc, verbose=0))
 
 
-def keras_logits_in(backend: str, source: str, path: Path, x_nhwc: np.ndarray, tmp: Path) -> np.ndarray:
+def keras_logits_in(backend: str, source: str, path: Path, x_nhwc: np.ndarray, tmp: Path,
+                    arch: str | None = None, **kwargs) -> np.ndarray:
     """The converted model's logits on ``x_nhwc`` with ``KERAS_BACKEND=backend``, in a subprocess."""
-    np.save(tmp / "x.npy", x_nhwc)
-    code = ("import sys, numpy as np, keras\n"
+    return keras_logits_many(backend, source, [(arch, path, x_nhwc, kwargs)], tmp)[0]
+
+
+def keras_logits_many(backend: str, source: str, jobs, tmp: Path) -> list:
+    """Logits of several conversions in one subprocess with ``KERAS_BACKEND=backend``: ``jobs``
+    are (arch or None, path, x NHWC, builder kwargs). One process pays the imports once."""
+    import json
+
+    for i, (_, _, x, _) in enumerate(jobs):
+        np.save(tmp / f"x{i}.npy", x)
+    plan = [[arch, str(path), {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}]
+            for arch, path, _, kwargs in jobs]
+    code = ("import json, sys, numpy as np, keras\n"
             "sys.path.insert(0, 'tests')\n"
             "from convert_fixtures import keras_logits\n"
             "from cnn_zoo.convert import convert_weights\n"
             f"assert keras.backend.backend() == {backend!r}\n"
-            f"model = convert_weights({source!r}, {str(path)!r})\n"
-            f"np.save({str(tmp / 'y.npy')!r}, keras_logits(model, np.load({str(tmp / 'x.npy')!r})))\n")
+            f"for i, (arch, path, kwargs) in enumerate(json.loads({json.dumps(plan)!r})):\n"
+            f"    model = convert_weights({source!r}, path, arch, **kwargs)\n"
+            f"    x = np.load(f'{tmp}/x{{i}}.npy')\n"
+            f"    np.save(f'{tmp}/y{{i}}.npy', keras_logits(model, x))\n"
+            "    del model; keras.backend.clear_session()\n")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
            "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
-    return np.load(tmp / "y.npy")
+    return [np.load(tmp / f"y{i}.npy") for i in range(len(jobs))]
 
 
 def differences(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     """(max |difference|, that over max |reference logit|)."""
     diff = float(np.abs(ours - ref).max())
     return diff, diff / float(np.abs(ref).max())
+
+
+if __name__ == "__main__":  # python tests/convert_fixtures.py FOLDER arch:size,... (torch only)
+    _write_standins(sys.argv[1], sys.argv[2])

@@ -18,7 +18,7 @@ from cnn_zoo.errors import CardError
 from cnn_zoo.card_ops import effect_of, handlers_for
 from cnn_zoo.keras_private import deferred_variables_forgotten
 from cnn_zoo.layers.arithmetic import ReceptiveField, grow_receptive_field
-from cnn_zoo.registry import get_model
+from cnn_zoo.registry import get_family, get_model
 
 Volume = tuple  # channels-last shape without the batch axis, e.g. (28, 28, 6)
 Field = tuple  # one ReceptiveField per spatial axis of the model input
@@ -30,7 +30,8 @@ Field = tuple  # one ReceptiveField per spatial axis of the model input
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One layer of a model card. ``input_shape`` is a list of volumes for a merge."""
+    """One layer of a model card. ``input_shape`` is a list of volumes for a merge, and
+    ``sources`` names the layers whose outputs it reads (``"input"``: the model's input)."""
 
     name: str
     type: str
@@ -41,11 +42,13 @@ class Row:
     non_trainable: int
     multiply_adds: int | None
     receptive_field: Field | None
+    sources: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["input_shape"] = _jsonable(self.input_shape)
         d["output_shape"] = list(self.output_shape)
+        d["sources"] = list(self.sources)
         d["receptive_field"] = None if self.receptive_field is None else [
             {"size": f.size, "jump": f.jump} for f in self.receptive_field]
         return d
@@ -70,11 +73,13 @@ class Totals:
 
 @dataclasses.dataclass(frozen=True)
 class Card:
-    """A model's card: its name, input volume and one :class:`Row` per layer."""
+    """A model's card: its name, input volume, one :class:`Row` per layer, and ``notes``: what
+    its family says of this configuration (its pattern, what is new in it, its sources)."""
 
     name: str
     input_shape: Volume
     rows: tuple[Row, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def totals(self) -> Totals:
@@ -86,14 +91,14 @@ class Card:
         )
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "input_shape": list(self.input_shape),
+        return {"name": self.name, "input_shape": list(self.input_shape), "notes": list(self.notes),
                 "rows": [r.as_dict() for r in self.rows], "totals": self.totals.as_dict()}
 
     def __str__(self) -> str:
         header = ("layer", "type", "input", "output", "formula", "weights", "non-train",
                   "mult-adds", "RF (jump)")
         cells = [header] + [(
-            r.name, r.type, _volume_text(r.input_shape), _volume_text(r.output_shape), r.formula,
+            r.name, r.type, _volume_text(r.input_shape, r.sources), _volume_text(r.output_shape), r.formula,
             f"{r.weights:,}", f"{r.non_trainable:,}",
             "?" if r.multiply_adds is None else f"{r.multiply_adds:,}", _field_text(r.receptive_field),
         ) for r in self.rows]
@@ -108,7 +113,7 @@ class Card:
         macs = f"{t.multiply_adds:,}" if not t.unknown else \
             f"≥ {t.multiply_adds:,} (unknown in {', '.join(t.unknown)})"
         return "\n".join([
-            f"{self.name}: input {_volume_text(self.input_shape)}",
+            f"{self.name}: input {_volume_text(self.input_shape)}", *self.notes,
             line(header), "  ".join("-" * w for w in widths), *map(line, cells[1:]), "",
             f"params: {t.params:,} ({t.weights:,} trainable, {t.non_trainable:,} non-trainable)",
             f"multiply-adds: {macs}",
@@ -119,9 +124,10 @@ def _jsonable(shape):
     return [list(s) for s in shape] if shape and isinstance(shape[0], tuple) else list(shape)
 
 
-def _volume_text(shape) -> str:
+def _volume_text(shape, sources=()) -> str:
     if shape and isinstance(shape[0], tuple):
-        return f"{len(shape)} inputs"  # a merge: the formula shows what is combined
+        # A merge: the layers it joins (the formula shows their volumes).
+        return " & ".join(sources) if len(sources) == len(shape) else f"{len(shape)} inputs"
     return "×".join(map(str, shape))
 
 
@@ -196,6 +202,7 @@ def _walk(model) -> tuple[Card, Field | None]:
     keras_shape = _check_readable(model)
     handlers = handlers_for(keras, _walk)
     fields = {id(t): (ReceptiveField(1, 1),) * (len(t.shape) - 2) for t in model.inputs}
+    producers = {id(t): "input" for t in model.inputs}
     rows = []
     # A functional model lists every op (keras.ops calls too) in graph order.
     for op in getattr(model, "operations", model.layers):
@@ -207,6 +214,8 @@ def _walk(model) -> tuple[Card, Field | None]:
         effect = effect_of(op, ins, outs, handlers)
         field = _grow(_merge([fields.get(id(t)) for t in inputs]), effect.windows)
         fields.update((id(t), field) for t in outputs)
+        sources = tuple(producers.get(id(t), "?") for t in inputs)
+        producers.update((id(t), op.name) for t in outputs)
         is_layer = isinstance(op, keras.layers.Layer)
         rows.append(Row(
             name=op.name,
@@ -218,6 +227,7 @@ def _walk(model) -> tuple[Card, Field | None]:
             non_trainable=_weight_count(getattr(op, "non_trainable_weights", [])),
             multiply_adds=effect.multiply_adds,
             receptive_field=field,
+            sources=sources,
         ))
     return Card(model.name, keras_shape, tuple(rows)), fields.get(id(model.outputs[0]))
 
@@ -236,8 +246,9 @@ def card_for(name: str, input_shape=None, **kwargs) -> Card:
     """
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
+    notes = get_family(name).card_notes(kwargs)
     if kwargs.get("weights") is not None:  # loading weights needs their values
-        return model_card(get_model(name, **kwargs))
+        return dataclasses.replace(model_card(get_model(name, **kwargs)), notes=notes)
     with deferred_variables_forgotten():  # shapes only: nothing allocated
         model = get_model(name, **kwargs)
-    return model_card(model)
+    return dataclasses.replace(model_card(model), notes=notes)

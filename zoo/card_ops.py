@@ -102,6 +102,16 @@ def _concatenate(layer, ins, outs) -> _Effect:
     return _Effect(f"{' + '.join(parts)} = {outs[0][axis if axis < 0 else axis - 1]}")
 
 
+def _elementwise(symbol):
+    """A join of equal volumes (a residual addition): each output cell combines one cell of
+    each input, so the volumes must agree; the card shows them side by side."""
+    def effect(layer, ins, outs) -> _Effect:
+        volumes = ["×".join(map(str, shape)) for shape in ins]
+        joined = f" {symbol} ".join(volumes) if len(symbol) == 1 else f"{symbol}({', '.join(volumes)})"
+        return _Effect(f"{joined} = {'×'.join(map(str, outs[0]))}")
+    return effect
+
+
 def _zero_padding(layer, ins, outs) -> _Effect:
     pads = layer.get_config()["padding"]
     return _Effect(_per_axis([f"{w} + {lo} + {hi} = {out}" for w, (lo, hi), out
@@ -151,6 +161,10 @@ def handlers_for(keras, walk):
         ((L.Flatten,), _flatten),
         ((L.Dense,), _dense),
         ((L.Concatenate,), _concatenate),
+        ((L.Add,), _elementwise("+")),
+        ((L.Average,), _elementwise("mean")),
+        ((L.Maximum,), _elementwise("max")),
+        ((L.Multiply,), _elementwise("·")),
         ((L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D), _zero_padding),
         ((L.BatchNormalization, L.LayerNormalization, L.GroupNormalization), _normalization),
         ((keras.Model,), _submodel(walk)),

@@ -49,6 +49,28 @@ class Planner:
         return None
 
 
+@dataclasses.dataclass(frozen=True)
+class Published:
+    """A parameter count printed by a family's sources, which its builder must reproduce.
+
+    ``params``: trainable parameters of the model the builder makes with its
+    defaults updated by ``kwargs`` (frozen statistics such as batch norm's moving
+    mean are buffers, not parameters, in every source); ``source``: where the
+    number is printed (paper, table, or the publisher's metadata);
+    ``rounded_to``: the unit the source rounds to (0.27M: 10,000). The
+    conformance test (tests/test_families.py) checks every family that has one.
+    """
+
+    params: int
+    source: str
+    kwargs: Mapping = dataclasses.field(default_factory=dict)
+    rounded_to: int = 1
+
+    def matches(self, count: int) -> bool:
+        """Whether ``count`` parameters print as this figure."""
+        return round(count / self.rounded_to) * self.rounded_to == self.params
+
+
 def _first_line(doc: str | None) -> str:
     lines = inspect.cleandoc(doc or "").splitlines()
     return lines[0] if lines else ""
@@ -65,6 +87,11 @@ class Family:
     ``inference_kwargs``: builder arguments that leave the training-only
     outputs out, applied where the published ones set them.
     ``converters``: weights source → module of its layout (``cnn_zoo.convert``).
+    ``published``: the :class:`Published` parameter count its sources print.
+    ``test_kwargs``: builder arguments of a small model of the family (a small
+    input, few classes), which the conformance test builds, trains a step,
+    saves and reloads on every backend. ``notes``: builder arguments → lines the
+    model card prints above its table (the pattern, what is new in the family).
     """
 
     name: str
@@ -76,6 +103,9 @@ class Family:
     inference_kwargs: Mapping = dataclasses.field(default_factory=dict)
     planner: Planner | None = None
     converters: Mapping = dataclasses.field(default_factory=dict)
+    published: Published | None = None
+    test_kwargs: Mapping = dataclasses.field(default_factory=dict)
+    notes: Callable | None = None
 
     def __post_init__(self):
         if not self.summary and self.build is not None:
@@ -120,6 +150,10 @@ class Family:
     def for_inference(self, kwargs: Mapping) -> dict:
         """Builder arguments with the training-only outputs turned off where ``kwargs`` set them."""
         return {**kwargs, **{k: v for k, v in self.inference_kwargs.items() if kwargs.get(k)}}
+
+    def card_notes(self, kwargs: Mapping) -> tuple[str, ...]:
+        """The lines a model card of this family built with ``kwargs`` prints above its table."""
+        return () if self.notes is None else tuple(self.notes(dict(kwargs)))
 
     def converter(self, source: str):
         """The layout module that converts ``source``'s weights into this family, or None."""

@@ -93,3 +93,22 @@ def conv_kernel(oihw):
     import numpy as np
 
     return np.ascontiguousarray(np.transpose(oihw, (2, 3, 1, 0)))
+
+
+def dense_after_flatten(weight, volume):
+    """A PyTorch Linear (out, C·H·W) that follows ``flatten`` of a (C, H, W) volume → the Keras
+    Dense kernel (H·W·C, out) that follows ``Flatten`` of the same volume laid out (H, W, C).
+
+    Both flatten the volume, in different orders: torch's index is (c·H + h)·W + w, Keras'
+    (h·W + w)·C + c; the kernel's rows are reordered to match.
+    """
+    import numpy as np
+
+    h, w, c = volume
+    out = weight.shape[0]
+    return np.ascontiguousarray(weight.reshape(out, c, h, w).transpose(2, 3, 1, 0).reshape(h * w * c, out))
+
+
+def linear(weight, bias):
+    """A PyTorch Linear's (weight (out, in), bias) → a Keras Dense's [kernel (in, out), bias]."""
+    return [weight.T, bias]

@@ -67,11 +67,12 @@ def global_pool(x, pooling, name="global_pool"):
     return x
 
 
-def classifier(x, num_classes, classifier_activation, dropout=0.0, dense_name="classifier"):
+def classifier(x, num_classes, classifier_activation, dropout=0.0, dense_name="classifier",
+               kernel_regularizer=None):
     """Dropout → Dense logits → float32 activation named ``predictions``."""
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    x = keras.layers.Dense(num_classes, name=dense_name)(x)
+    x = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name=dense_name)(x)
     # float32 even under a mixed policy: a bf16 softmax loses small probabilities.
     return keras.layers.Activation(classifier_activation or "linear", dtype="float32",
                                    name="predictions")(x)
@@ -111,3 +112,13 @@ def finish(inputs, outputs, name, weights, *, arch, num_classes=None):
     if entry is not None:
         model.zoo_info = entry
     return model
+
+
+def weight_decay_regularizer(weight_decay):
+    """The kernels' L2 penalty for a paper's "weight decay λ": λ/2·Σw², whose gradient λ·w is
+    added to the loss gradient and so goes through SGD's momentum, as in Caffe and
+    ``torch.optim.SGD``. (Keras optimizers' ``weight_decay`` is decoupled, w −= lr·λ·w, which
+    with momentum 0.9 decays about 10× less.) None for λ = 0."""
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ZooError(f"`weight_decay` must be a number >= 0. Received: weight_decay={weight_decay!r}")
+    return keras.regularizers.L2(weight_decay / 2) if weight_decay else None

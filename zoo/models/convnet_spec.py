@@ -7,10 +7,15 @@ tuner must be able to reject a configuration without building it.
 Grammar (case and spaces ignored; ``*1`` may be left out)::
 
     spec   := group ("-" group)* ["-" "(FC-RELU)*" K] "-SOFTMAX"
-    group  := "[" "(CONV-RELU)*" N ["-POOL"] "]*" M
+    group  := "[" "(" unit ")*" N ["-POOL"] "]*" M
+    unit   := "CONV-RELU" | "CONV-BN-RELU"
 
 e.g. ``[(CONV-RELU)*2-POOL]*3-(FC-RELU)*2-SOFTMAX`` is 3 stages of 2 convs
-and a pool, then 2 hidden FC layers. Hyperparameters are given per conv
+and a pool, then 2 hidden FC layers. ``CONV-BN-RELU`` puts batch norm
+(Ioffe & Szegedy 2015) between a group's convs and their ReLUs, as
+torchvision's ``vgg16_bn``: ``[(CONV-BN-RELU)*2-POOL]*2-...``. VGG-16 is
+``[(CONV-RELU)*2-POOL]*2-[(CONV-RELU)*3-POOL]*3-(FC-RELU)*2-SOFTMAX`` with
+K = 64, 128, 256, 512, 512 (see zoo/models/vgg.py). Hyperparameters are given per conv
 layer, per stage, or once for all: ``filters`` (K), ``kernel_size`` (F),
 ``strides`` (S), ``padding`` (P); ``pool_size`` and ``pool_strides``;
 ``fc_units``.
@@ -34,7 +39,7 @@ from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Planner
 from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, conv_weights, output_size
 
-_GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
+_GROUP = r"\[\(CONV(-BN)?-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"
 EXAMPLE = "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX"
 
@@ -55,6 +60,7 @@ class SpecError(ZooError):
 class Stage:
     convs: int
     pool: bool
+    batch_norm: bool = False  # CONV-BN-RELU
 
 
 def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
@@ -67,11 +73,11 @@ def parse_spec(spec: str) -> tuple[tuple[Stage, ...], int]:
         if not m:
             raise SpecError(f"cannot read the stage group at {rest[:30]!r} in spec {spec!r}; "
                             f"a group looks like [(CONV-RELU)*2-POOL]*3, e.g. {EXAMPLE}")
-        n, pool, groups = _count(m.group(1), spec), bool(m.group(2)), _count(m.group(3), spec)
+        n, pool, groups = _count(m.group(2), spec), bool(m.group(3)), _count(m.group(4), spec)
         if n < 1 or groups < 1:
             raise SpecError(f"N and M must be >= 1 in {m.group(0)!r} (spec {spec!r})")
         _check_depth(sum(s.convs + s.pool for s in stages) + (n + pool) * groups, spec)
-        stages += [Stage(n, pool)] * groups
+        stages += [Stage(n, pool, bool(m.group(1)))] * groups
         rest = rest[m.end():]
         rest = rest[1:] if rest.startswith("-") else rest
     if not stages:
@@ -155,6 +161,7 @@ class PlannedLayer:
     args: dict            # conv: filters, kernel_size, strides, padding; pool: pool_size, strides
     output: tuple         # output volume (H, W, D), or (units,) for dense
     stage: int = 0        # the conv stage, from 1; 0 for the FC layers
+    batch_norm: bool = False  # a conv of a CONV-BN-RELU group
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,8 +191,13 @@ class Plan:
 
 
 def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, strides=1, padding=1,
-                 pool_size=2, pool_strides=None, fc_units=128, rounding="exact") -> Plan:
+                 pool_size=2, pool_strides=None, fc_units=128, adaptive_pool=None,
+                 rounding="exact") -> Plan:
     """Check a convnet's arithmetic stage by stage before anything is built.
+
+    ``adaptive_pool=(H, W)`` averages the last conv volume onto an H×W grid
+    before the FC layers (torchvision's VGG: 7×7), so their weights fit any
+    input the convs accept.
 
     Raises :class:`SpecError` for a malformed spec or argument and
     :class:`~layers.arithmetic.ShapeError` naming the stage (e.g.
@@ -216,12 +228,20 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
             f, depth_in, d = args["kernel_size"], d, args["filters"]
             macs += conv_multiply_adds((h, w), (f, f), depth_in, d)
             _check_size(name, (h, w, d), conv_weights((f, f), depth_in, d), macs)
-            planned.append(PlannedLayer(name, "conv", args, (h, w, d), s))
+            planned.append(PlannedLayer(name, "conv", args, (h, w, d), s, stage.batch_norm))
         if stage.pool:
             name = f"stage{s}_pool"
             h, w = (output_size(v, pool_size, pool_strides, 0, rounding, layer=name) for v in (h, w))
             planned.append(PlannedLayer(name, "max_pool", dict(pool_size=pool_size, strides=pool_strides),
                                         (h, w, d), s))
+    if adaptive_pool is not None:
+        if not isinstance(adaptive_pool, (list, tuple)) or len(adaptive_pool) != 2 or any(
+                not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in adaptive_pool):
+            raise SpecError(f"`adaptive_pool` must be None or two positive ints (H, W). "
+                            f"Received: adaptive_pool={adaptive_pool!r}")
+        h, w = adaptive_pool
+        planned.append(PlannedLayer("avgpool", "adaptive_avg_pool",
+                                    dict(output_size=tuple(adaptive_pool)), (h, w, d)))
     inputs = h * w * d
     for i, u in enumerate(units, 1):
         macs += inputs * u

@@ -24,7 +24,7 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
-from cnn_zoo.family import Family
+from cnn_zoo.family import Family, Published
 from cnn_zoo.models import common
 
 # Table 1, one row per stage: (name, kind, arguments). An inception row's
@@ -197,12 +197,17 @@ def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, poolin
                            name=name)
 
 
-def _family(name, build, converters):
+def _family(name, build, converters, published):
     # The aux heads' classifiers depend on num_classes too: fine-tuning rebuilds them with the main one.
     aux = {f"aux{i}": AUX["loss_weight"] for i in range(1, len(AUX["after"]) + 1)}
     return Family(name, build, head=("classifier", *(f"{head}_classifier" for head in aux)),
-                  aux_outputs=aux, inference_kwargs={"aux_classifiers": False}, converters=converters)
+                  aux_outputs=aux, inference_kwargs={"aux_classifiers": False}, converters=converters,
+                  published=published, test_kwargs={"input_shape": (32, 32, 3), "num_classes": 3})
 
 
-FAMILIES = (_family("googlenet", googlenet, {"bvlc": "cnn_zoo.convert.bvlc_layout"}),
-            _family("googlenet_bn", googlenet_bn, {"torchvision": "cnn_zoo.convert.torchvision_layout"}))
+FAMILIES = (_family("googlenet", googlenet, {"bvlc": "cnn_zoo.convert.bvlc_layout"},
+                    Published(6_998_552, "Caffe's bvlc_googlenet (the paper's network with conv "
+                              "biases, no auxiliary heads), counted layer by layer")),
+            _family("googlenet_bn", googlenet_bn, {"torchvision": "cnn_zoo.convert.torchvision_layout"},
+                    Published(6_624_904, "torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1"
+                              ".meta['num_params']")))

@@ -24,7 +24,7 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
-from cnn_zoo.family import Family
+from cnn_zoo.family import Family, Published
 from cnn_zoo.models import common
 
 HEADS = ("rbf", "softmax")
@@ -88,5 +88,9 @@ def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling
 
 
 # The head is the layer named "output" (RBF units or Dense, both num_classes wide).
-FAMILIES = (Family("lenet5", lenet5, head=("output",)),
-            Family("lenet5_modern", lenet5_modern, head=("output",)))
+FAMILIES = (Family("lenet5", lenet5, head=("output",),
+                   published=Published(60_000, "LeCun et al. 1998, Sec. II-B: C1 156, S2 12, C3 1,516, "
+                                       "S4 32, C5 48,120, F6 10,164 trainable parameters")),
+            Family("lenet5_modern", lenet5_modern, head=("output",),
+                   published=Published(61_706, "this module's docstring: 156 + 2,416 + 48,120 + "
+                                       "10,164 + 850")))
