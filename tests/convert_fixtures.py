@@ -106,7 +106,7 @@ def standins(folder: Path, jobs) -> dict:
     torchvision publishes it) and the model's logits on :func:`images` of that size.
     Returns {(arch, size): (path, x NCHW, torch logits)}."""
     folder = Path(folder)
-    spec = ",".join(f"{arch}:{size}" for arch, size in jobs)
+    spec = ",".join(f"{arch}:{size}" for arch, size in sorted(jobs))
     done = subprocess.run([sys.executable, str(Path(__file__)), str(folder), spec], cwd=REPO,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -119,21 +119,22 @@ def _write_standins(folder: str, spec: str) -> None:
     import torch
     import torchvision
 
-    made = {}
-    for item in spec.split(","):
+    arch_made, model = None, None
+    for item in spec.split(","):  # one arch's sizes together: one model in memory at a time
         arch, size = item.split(":")
-        if arch not in made:
+        if arch != arch_made:
             torch.manual_seed(0)
-            made[arch] = perturbed(torchvision.models.get_model(arch, weights=None), int(size))
-            torch.save(made[arch].state_dict(), Path(folder) / f"{arch}.pth")
-        np.save(Path(folder) / f"{arch}-{size}.npy", torch_logits(made[arch], images(size=int(size))))
+            arch_made, model = arch, perturbed(torchvision.models.get_model(arch, weights=None), int(size))
+            torch.save(model.state_dict(), Path(folder) / f"{arch}.pth")
+        np.save(Path(folder) / f"{arch}-{size}.npy", torch_logits(model, images(size=int(size))))
 
 
 def keras_logits(model, x_nhwc: np.ndarray) -> np.ndarray:
     import keras
 
     logits = keras.Model(model.inputs, model.get_layer("classifier").output)
-    return np.asarray(logits.predict(x_nhwc, verbose=0))
+    # A direct call, not predict: no graph to trace or compile for one small batch.
+    return np.asarray(keras.ops.convert_to_numpy(logits(x_nhwc, training=False)))
 
 
 def keras_logits_in(backend: str, source: str, path: Path, x_nhwc: np.ndarray, tmp: Path,

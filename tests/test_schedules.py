@@ -59,3 +59,38 @@ def test_the_optimizer_follows_the_schedule_while_training():
     model.fit(np.ones((4, 3)), np.ones((4, 1)), batch_size=2, epochs=1, verbose=0)  # 2 steps
     assert float(model.optimizer.learning_rate) == pytest.approx(reference(2, 0.1, 2, 4, "step", decay_epochs=1.0,
                                                                            decay_rate=0.5))
+
+
+def test_piecewise_in_steps_is_caffes_multistep():
+    """He et al. 2015: 0.1, ×0.1 at 32k and 48k iterations; step k (from 0) past b when k >= b."""
+    schedule = RecipeSchedule(0.1, 352, 182, "piecewise", decay_rate=0.1, boundaries=[32000, 48000],
+                              boundaries_unit="steps")
+    rates = {k: float(schedule(k)) for k in (0, 31999, 32000, 47999, 48000, 64063)}
+    assert rates == pytest.approx({0: 0.1, 31999: 0.1, 32000: 0.01, 47999: 0.01, 48000: 0.001,
+                                   64063: 0.001})
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert again.get_config() == schedule.get_config() and again.boundaries == (32000.0, 48000.0)
+
+
+def test_piecewise_in_epochs_and_from_a_recipe():
+    schedule = RecipeSchedule(1.0, 4, 10, "piecewise", decay_rate=0.5, boundaries=[2, 5])
+    # epoch t = (k + 1)/4: the rate halves once t reaches 2, again at 5
+    got = [float(schedule(k)) for k in range(24)]
+    assert got == pytest.approx([1.0] * 7 + [0.5] * 12 + [0.25] * 5)
+    recipe = load_recipe("resnet20-cifar10")
+    assert recipe.schedule.boundaries == [32000, 48000] and recipe.schedule.boundaries_unit == "steps"
+    assert recipe.schedule.learning_rate(0.1, 100, recipe.epochs, steps_per_epoch=352) == pytest.approx(0.01)
+    assert recipe.schedule.learning_rate(0.1, 90, recipe.epochs, steps_per_epoch=352) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("schedule, fragment", [
+    ({"name": "piecewise"}, "must be given with name: piecewise"),
+    ({"name": "step", "boundaries": [3]}, "must be given with name: piecewise"),
+    ({"name": "piecewise", "boundaries": [5, 3]}, "increasing positive"),
+])
+def test_piecewise_boundaries_are_checked(schedule, fragment):
+    from cnn_zoo.recipe import Recipe, RecipeError
+
+    with pytest.raises(RecipeError, match=fragment):
+        Recipe.from_dict({"name": "x", "version": 1, "dataset": {"source": "mnist"},
+                          "model": {"name": "lenet5"}, "schedule": schedule})

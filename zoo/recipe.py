@@ -99,14 +99,18 @@ class ScheduleConfig:
     constant: lr. cosine: from lr down to alpha*lr at the last epoch.
     step: lr * decay_rate ** floor(t / decay_epochs). exponential: lr *
     decay_rate ** (t / decay_epochs) (Keras' ExponentialDecay, staircase or not),
-    t = epochs since warmup ended.
+    t = epochs since warmup ended. piecewise: lr * decay_rate ** (boundaries
+    passed), the boundaries counted in ``boundaries_unit``: epochs, or steps
+    (iterations, as papers such as He et al. 2015 state them: [32000, 48000]).
     """
 
-    name: Literal["constant", "cosine", "step", "exponential"] = "constant"
+    name: Literal["constant", "cosine", "step", "exponential", "piecewise"] = "constant"
     warmup_epochs: float = 0.0
     alpha: float = 0.0  # cosine: final learning rate as a fraction of the initial one
     decay_epochs: float = 10.0  # step, exponential
-    decay_rate: float = 0.1  # step, exponential
+    decay_rate: float = 0.1  # step, exponential, piecewise
+    boundaries: Optional[list[float]] = None  # piecewise: increasing, > 0
+    boundaries_unit: Literal["epochs", "steps"] = "epochs"  # piecewise
 
     def _problems(self):
         if self.warmup_epochs < 0:
@@ -117,15 +121,25 @@ class ScheduleConfig:
             yield "decay_epochs", "must be positive"
         if not 0 < self.decay_rate <= 1:
             yield "decay_rate", "must lie in (0, 1]"
+        if (self.name == "piecewise") != (self.boundaries is not None):
+            yield ("boundaries", "must be given with name: piecewise, and only then, e.g. "
+                   "boundaries: [32000, 48000] with boundaries_unit: steps")
+        elif self.boundaries is not None and (not self.boundaries or min(self.boundaries) <= 0 or any(
+                a >= b for a, b in zip(self.boundaries, self.boundaries[1:]))):
+            yield "boundaries", f"must be increasing positive numbers; Received: {self.boundaries}"
 
-    def learning_rate(self, base_lr: float, epoch: float, total_epochs: int) -> float:
+    def learning_rate(self, base_lr: float, epoch: float, total_epochs: int,
+                      steps_per_epoch: int = 1) -> float:
         """The rate at (fractional) epoch t, counting from 0, as training computes it: the one
-        definition is :class:`cnn_zoo.schedules.RecipeSchedule` (this imports Keras)."""
+        definition is :class:`cnn_zoo.schedules.RecipeSchedule` (this imports Keras).
+        ``steps_per_epoch`` places boundaries given in steps."""
         from cnn_zoo.schedules import RecipeSchedule
 
-        schedule = RecipeSchedule(base_lr, 1, total_epochs, self.name, self.warmup_epochs, self.alpha,
-                                  self.decay_epochs, self.decay_rate)
-        return float(schedule(epoch - 1))  # one step per epoch: step k is epoch k + 1
+        schedule = RecipeSchedule(base_lr, steps_per_epoch, total_epochs, self.name, self.warmup_epochs,
+                                  self.alpha, self.decay_epochs, self.decay_rate, self.boundaries or (),
+                                  self.boundaries_unit)
+        # step k is epoch (k + 1)/steps_per_epoch
+        return float(schedule(epoch * steps_per_epoch - 1))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,7 @@
 """The recipe's learning-rate schedule as a Keras schedule, evaluated per step.
 
 The one definition of the schedules a recipe names (``ScheduleConfig``:
-constant, cosine, step, exponential, with optional linear warmup), in
+constant, cosine, step, exponential, piecewise, with optional linear warmup), in
 ``keras.ops`` from the optimizer's step counter, so it runs inside the compiled
 train step, is saved with the optimizer and resumes exactly where a run stopped.
 ``ScheduleConfig.learning_rate`` reads it per epoch.
@@ -18,7 +18,7 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="cnn_zoo")
 class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, base_lr, steps_per_epoch, total_epochs, name="constant", warmup_epochs=0.0,
-                 alpha=0.0, decay_epochs=10.0, decay_rate=0.1):
+                 alpha=0.0, decay_epochs=10.0, decay_rate=0.1, boundaries=(), boundaries_unit="epochs"):
         self.base_lr = float(base_lr)
         self.steps_per_epoch = int(steps_per_epoch)
         self.total_epochs = int(total_epochs)
@@ -27,12 +27,15 @@ class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.alpha = float(alpha)
         self.decay_epochs = float(decay_epochs)
         self.decay_rate = float(decay_rate)
+        self.boundaries = tuple(float(b) for b in boundaries or ())
+        self.boundaries_unit = boundaries_unit
 
     @classmethod
     def from_recipe(cls, recipe, steps_per_epoch):
         s = recipe.schedule
         return cls(recipe.optimizer.learning_rate, steps_per_epoch, recipe.epochs, s.name,
-                   s.warmup_epochs, s.alpha, s.decay_epochs, s.decay_rate)
+                   s.warmup_epochs, s.alpha, s.decay_epochs, s.decay_rate, s.boundaries or (),
+                   s.boundaries_unit)
 
     def __call__(self, step):
         # The rate for step k is the recipe's rate at epoch t = (k + 1) / steps_per_epoch.
@@ -45,6 +48,13 @@ class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
             decayed = lr * (self.alpha + (1 - self.alpha) * cos)
         elif self.name == "step":
             decayed = lr * ops.power(self.decay_rate, ops.floor(after / self.decay_epochs))
+        elif self.name == "piecewise":
+            # ×decay_rate at each boundary passed: in steps, step k (from 0) is past b when k >= b
+            # (Caffe's multistep, torch's MultiStepLR stepped per iteration); in epochs, when t >= b.
+            position = ops.cast(step, "float32") if self.boundaries_unit == "steps" else t
+            passed = sum((ops.cast(position >= b, "float32") for b in self.boundaries),
+                         ops.convert_to_tensor(0.0, "float32"))
+            decayed = lr * ops.power(self.decay_rate, passed)
         elif self.name == "exponential":
             decayed = lr * ops.power(self.decay_rate, after / self.decay_epochs)
         else:
@@ -57,4 +67,5 @@ class RecipeSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return dict(base_lr=self.base_lr, steps_per_epoch=self.steps_per_epoch,
                     total_epochs=self.total_epochs, name=self.name, warmup_epochs=self.warmup_epochs,
-                    alpha=self.alpha, decay_epochs=self.decay_epochs, decay_rate=self.decay_rate)
+                    alpha=self.alpha, decay_epochs=self.decay_epochs, decay_rate=self.decay_rate,
+                    boundaries=list(self.boundaries), boundaries_unit=self.boundaries_unit)

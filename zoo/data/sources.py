@@ -12,7 +12,7 @@ A source is named by a spec string:
                    first (cnn_zoo.data.scan: bad files skipped and counted), then loaded
                    whole, or streamed when large (cnn_zoo.data.stream).
     embedded:mnist5k   the dataset that ships inside a pip package (below).
-    mnist, fashion_mnist   shorthands for tfds:mnist and tfds:fashion_mnist.
+    mnist, fashion_mnist, cifar10   shorthands for tfds:mnist, tfds:fashion_mnist, tfds:cifar10.
 
 Everything returns a `Dataset`: images uint8 NHWC, labels int32, class names and
 where the data came from. NumPy first: only `tfds:` needs TensorFlow, so a
@@ -47,7 +47,7 @@ from cnn_zoo.data.stream import ImageFiles, should_stream
 from cnn_zoo.data.tfds import load_tfds
 
 SPLITS = ("train", "validation", "test")
-SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist"}
+SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist", "cifar10": "tfds:cifar10"}
 KINDS = ("tfds", "idx", "npz", "folder", "embedded")
 EMBEDDED = ("mnist5k",)
 # Fixed, so that a test split never moves when a recipe's seed changes.

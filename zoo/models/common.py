@@ -122,3 +122,9 @@ def weight_decay_regularizer(weight_decay):
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise ZooError(f"`weight_decay` must be a number >= 0. Received: weight_decay={weight_decay!r}")
     return keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+
+
+def he_fan_out():
+    """torchvision's conv init (ResNet, VGG): ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``,
+    N(0, 2/(F·F·K)). Glorot's leaves a deep plain stack (VGG-19) dead at the start: every ReLU 0."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")

@@ -20,7 +20,7 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             classifier_activation="softmax", weights=None, spec=EXAMPLE, filters=32, kernel_size=3,
             strides=1, padding=1, pool_size=2, pool_strides=None, fc_units=128, dropout=0.0,
             stage_dropout=0.0, batch_norm=False, conv_bias=None, bn_epsilon=1e-3, adaptive_pool=None,
-            rounding="exact", name="convnet"):
+            kernel_initializer="glorot_uniform", rounding="exact", name="convnet"):
     """A CS231n-style stack: ``spec`` sets N, M and K; the rest set K/F/S/P per stage or conv.
 
     ``filters``, ``kernel_size``, ``strides``, ``padding``: one value for all
@@ -33,7 +33,8 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     sqrt(variance + ``bn_epsilon``). ``dropout`` follows each FC-RELU and
     ``stage_dropout`` each stage (after its pool, as in Keras' own small convnet
     examples). ``adaptive_pool=(H, W)`` averages the last volume onto an H×W
-    grid before the FC layers (torchvision's VGG: 7×7).
+    grid before the FC layers (torchvision's VGG: 7×7). ``kernel_initializer``: the
+    convs' (a Keras initializer or its name; He et al.'s ``"he_normal"`` suits deep stacks).
     """
     return build_convnet(
         input_shape=input_shape, default_shape=(28, 28, 1), num_classes=num_classes,
@@ -41,13 +42,14 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         weights=weights, spec=spec, filters=filters, kernel_size=kernel_size, strides=strides,
         padding=padding, pool_size=pool_size, pool_strides=pool_strides, fc_units=fc_units,
         dropout=dropout, stage_dropout=stage_dropout, batch_norm=batch_norm, conv_bias=conv_bias,
-        bn_epsilon=bn_epsilon, adaptive_pool=adaptive_pool, rounding=rounding, name=name, arch="convnet")
+        bn_epsilon=bn_epsilon, adaptive_pool=adaptive_pool, kernel_initializer=kernel_initializer,
+        rounding=rounding, name=name, arch="convnet")
 
 
 def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooling,
                   classifier_activation, weights, spec, filters, kernel_size, strides, padding,
                   pool_size, pool_strides, fc_units, dropout, stage_dropout, batch_norm, conv_bias,
-                  bn_epsilon, adaptive_pool, rounding, name, arch):
+                  bn_epsilon, adaptive_pool, kernel_initializer, rounding, name, arch):
     """:func:`convnet` for a family that is an instance of the pattern (VGG): its own default
     input and its architecture name ``arch`` (what a pretrained tag must have been trained for)."""
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
@@ -74,7 +76,8 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
             # place: (F·F·D1)·K weights, BN 2·K trainable), unless conv_bias keeps it.
             x = layers.Conv2D(**planned.args, rounding=rounding,
                               use_bias=(not bn) if conv_bias is None else conv_bias,
-                              activation=None if bn else "relu", name=planned.name)(x)
+                              activation=None if bn else "relu", kernel_initializer=kernel_initializer,
+                              name=planned.name)(x)
             if bn:
                 x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{planned.name}_bn")(x)
                 x = keras.layers.ReLU(name=f"{planned.name}_relu")(x)

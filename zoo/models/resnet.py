@@ -56,15 +56,10 @@ PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 
 PAPER_FLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 
 
-def _initializer():
-    # torchvision's: kaiming_normal_(mode="fan_out", nonlinearity="relu"), i.e. N(0, 2/(F·F·K)).
-    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
-
-
 def conv_bn(x, filters, kernel_size, strides, name, relu=True, regularizer=None):
     """Conv F×F/S with P = (F − 1)/2, no bias → BN → ReLU (unless ``relu=False``)."""
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=kernel_size // 2, use_bias=False,
-                      kernel_initializer=_initializer(), kernel_regularizer=regularizer, name=name)(x)
+                      kernel_initializer=common.he_fan_out(), kernel_regularizer=regularizer, name=name)(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -180,7 +175,7 @@ def _family(depth: int) -> Family:
                   published=Published(PARAMS[depth], f"torchvision.models.ResNet{depth}_Weights"
                                       ".IMAGENET1K_V1.meta['num_params']"),
                   converters={"torchvision": "cnn_zoo.convert.torchvision_resnet"},
-                  test_kwargs={"input_shape": (32, 32, 3), "num_classes": 3})
+                  test_kwargs={"input_shape": (64, 64, 3), "num_classes": 3})
 
 
 FAMILIES = tuple(_family(depth) for depth in DEPTHS)
