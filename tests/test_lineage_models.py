@@ -180,6 +180,7 @@ def test_alexnet_layouts_follow_torchvision_and_figure_2():
     assert pools(paper) == [(27, 27, 96), (13, 13, 256), (6, 6, 256)]  # Fig. 2 on 227×227
     rows = {r.name: r for r in paper.rows}
     assert rows["conv2"].weights == 5 * 5 * 48 * 256 + 256  # each kernel sees its GPU's 48 maps
+    assert rows["conv2"].formula == "(27 − 5 + 2·2)/1 + 1 = 27; 2 groups: each kernel 5·5·48"
     assert rows["conv3"].weights == 3 * 3 * 256 * 384 + 384  # conv3 sees both GPUs'
     assert rows["norm1"].type == "LocalResponseNormalization"
     assert "k + α/n·Σ a²" in rows["norm1"].formula and "0.0005/5" in rows["norm1"].formula

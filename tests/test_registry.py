@@ -156,7 +156,7 @@ def test_unknown_name_suggests_the_closest():
 
 def test_unknown_name_without_close_match_points_to_the_list():
     with pytest.raises(errors.UnknownModelError, match="zoo list") as caught:
-        zoo.get_model("vgg16")
+        zoo.get_model("squeezenet")
     assert caught.value.suggestions == []
 
 

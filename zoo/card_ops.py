@@ -65,7 +65,14 @@ def _conv(layer, ins, outs) -> _Effect:
                        padding=_keras_padding(c, c["kernel_size"], c["dilation_rate"]),
                        dilation=c["dilation_rate"], filters=c["filters"],
                        use_bias=c["use_bias"], name=layer.name)
-    return _from_arithmetic(a, c.get("groups", 1))
+    groups = c.get("groups", 1)
+    effect = _from_arithmetic(a, groups)
+    if groups == 1:
+        return effect
+    # Grouped (AlexNet's two GPUs): each kernel sees D1/groups of the input maps.
+    extent = "·".join(map(str, c["kernel_size"]))
+    return dataclasses.replace(effect, formula=f"{effect.formula}; {groups} groups: each kernel "
+                                               f"{extent}·{ins[0][-1] // groups}")
 
 
 def _pool(kind):

@@ -1,11 +1,12 @@
-"""TensorFlow Datasets by name, prepared on first use: `tfds:NAME` (`mnist`, `fashion_mnist`).
+"""TensorFlow Datasets by name, prepared on first use: `tfds:NAME` (`mnist`, `fashion_mnist`, `cifar10`).
 
 The data dir is `data_dir`, else ZOO_TFDS_DIR, else TFDS' own default
 (~/tensorflow_datasets, or TFDS_DATA_DIR). A dataset not prepared there is
 built from its official raw files, taken from the first of:
 
-1. the mirror folder ZOO_TFDS_RAW_DIR/<folder>/ (`mnist/`, `fashion-mnist/`: one
-   sub-folder per dataset, because both use the same file names);
+1. the mirror folder ZOO_TFDS_RAW_DIR/<folder>/ (`mnist/`, `fashion-mnist/`, `cifar10/`:
+   one sub-folder per dataset, because MNIST and Fashion-MNIST use the same file names;
+   CIFAR-10's is the one archive `cifar-10-binary.tar.gz`, which TFDS extracts);
 2. <data dir>/downloads/manual/<name>/, where an earlier download left them;
 3. a download, unless ZOO_OFFLINE=1: each file from the URL that TFDS registers
    for it (or ZOO_DATA_URL/<folder>/<file>, a mirror over HTTP laid out like the
