@@ -7,6 +7,10 @@ forward, trains a step (forward and backward: every trainable weight moves),
 saves as ``.keras`` and reloads with equal outputs, on TensorFlow here and on
 JAX and PyTorch in one subprocess each (tests/family_conformance.py); its card
 prints every layer and the family's notes.
+
+On JAX and PyTorch each model module runs once, through its family with the fewest published
+parameters: its deeper members repeat the same blocks, and JAX compiles a train step of a
+ResNet-152 for minutes. (tests/test_convert_lineage.py runs every ResNet depth on JAX.)
 """
 
 from __future__ import annotations
@@ -29,12 +33,26 @@ NAMES = zoo.list_models()
 UNPUBLISHED = {"convnet": "a parametric stack: its count is its spec's, which its card shows"}
 
 
+def representatives() -> list[str]:
+    """Per model module, its family with the fewest published parameters (see the docstring)."""
+    from cnn_zoo.models import FAMILIES
+
+    chosen = {}
+    for name in NAMES:
+        published = zoo.get_family(name).published
+        size = published.params if published else 0
+        module = FAMILIES[name][0]
+        if module not in chosen or size < chosen[module][0]:
+            chosen[module] = (size, name)
+    return sorted(name for _, name in chosen.values())
+
+
 def _assert_conforms(result: dict, name: str) -> None:
     family = zoo.get_family(name)
     classes = family.test_kwargs.get(
         "num_classes", inspect.signature(family.build).parameters["num_classes"].default)
     assert result["finite"], result
-    assert result["output_shape"] == [2, classes], result
+    assert result["output_shape"] == [4, classes], result
     assert result["moved"] == result["weights"] > 0, f"{name}: only {result['moved']} of " \
         f"{result['weights']} trainable weights moved in a training step"
     assert result["reload_difference"] <= 1e-6, result
@@ -79,16 +97,24 @@ def test_card_shows_every_layer_and_the_family_notes(name):
     json.dumps(card.as_dict())
 
 
-@pytest.mark.slow  # every family on two more backends: about a minute each on 2 cores
+def test_every_model_module_runs_on_the_other_backends():
+    from cnn_zoo.models import FAMILIES
+
+    assert {FAMILIES[name][0] for name in representatives()} == {module for module, _ in FAMILIES.values()}
+    assert {"resnet18", "vgg11", "alexnet_paper", "allconv", "resnet_cifar"} <= set(representatives())
+
+
+@pytest.mark.slow  # one family per model module on two more backends: a minute or two each
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_builds_trains_saves_and_reloads_on_other_backends(backend, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "tests/family_conformance.py", str(tmp_path), *NAMES],
+    names = representatives()
+    done = subprocess.run([sys.executable, "tests/family_conformance.py", str(tmp_path), *names],
                           cwd=os.path.dirname(os.path.dirname(__file__)) or ".", env=env,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert [r["name"] for r in results] == NAMES
+    assert [r["name"] for r in results] == names
     for result in results:
         assert result["backend"] == backend
         _assert_conforms(result, result["name"])
@@ -113,4 +139,4 @@ def test_a_new_family_gets_the_checks(fresh_registry, tmp_path):
     assert zoo.get_family("tiny").published.matches(card_for("tiny").totals.weights)
     result = check("tiny", tmp_path)
     _assert_conforms(result, "tiny")
-    assert result["output_shape"] == [2, 3] and np.isfinite(result["loss"])
+    assert result["output_shape"] == [4, 3] and np.isfinite(result["loss"])
