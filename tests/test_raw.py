@@ -71,6 +71,7 @@ def digits_file(tfds_dir, tmp_path_factory):  # noqa: F811
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_raw_lenet5_gives_predicts_probabilities_on_real_digits(backend, digits_file):
     import keras
@@ -124,6 +125,7 @@ def imagenet_hub(tmp_path_factory):
     return hub, photos
 
 
+@pytest.mark.slow
 def test_raw_imagenet_tag_gives_predicts_probabilities_on_photos_of_any_size(imagenet_hub):
     import cnn_zoo as zoo
 

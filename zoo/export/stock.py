@@ -101,48 +101,40 @@ class _Converter:
         new.set_weights(layer.get_weights())
         return y
 
-    def _pads(self, layer, x, name):
-        """(x zero-padded as the layer's plan pads it, the native padding word), or None if unknown."""
-        import keras
-
+    @staticmethod
+    def _native(layer, x):
+        """(spatial sizes, pads, native padding word) of a window layer on ``x``, as its call runs it;
+        native None (and pads the reason) where its rounding needs sizes known only at run time."""
         spatial, _ = layer._split(x.shape)
         try:
-            pads, native = layer.native_padding(spatial)
-        except ValueError as error:  # ceil/exact rounding on sizes unknown until run time
-            self.needs.append(_why(layer, str(error)))
-            return None
-        if any(p != (0, 0) for p in pads):
-            x = keras.layers.ZeroPadding2D(pads, data_format=layer.data_format, name=f"{name}_pad")(x)
-        return x, native
+            return (spatial, *layer.native_padding(spatial))
+        except ValueError as error:
+            return spatial, str(error), None
 
     def conv(self, layer, x, name):
         import keras
 
-        if layer.activation is not None and _names_cnn_zoo(layer.activation):
-            self.needs.append(_why(layer))
+        _, pads, native = self._native(layer, x)
+        if native is None or (layer.activation is not None and _names_cnn_zoo(layer.activation)):
+            self.needs.append(_why(layer, pads if native is None else None))
             return layer(x)
-        padded = self._pads(layer, x, name)
-        if padded is None:
-            return layer(x)
+        if any(p != (0, 0) for p in pads):
+            x = keras.layers.ZeroPadding2D(pads, data_format=layer.data_format, name=f"{name}_pad")(x)
         conv = keras.layers.Conv2D(
-            layer.filters, layer.kernel_size, strides=layer.strides, padding=padded[1],
+            layer.filters, layer.kernel_size, strides=layer.strides, padding=native,
             data_format=layer.data_format, dilation_rate=layer.dilation_rate, activation=layer.activation,
             use_bias=layer.use_bias, name=name, dtype=layer.dtype_policy)
-        y = conv(padded[0])
+        y = conv(x)
         conv.set_weights(layer.get_weights())
         return y
 
     def pool(self, layer, x, name):
         import keras
 
-        spatial, _ = layer._split(x.shape)
-        try:
-            pads, native = layer.native_padding(spatial)
-        except ValueError as error:
-            pads, native = str(error), None
+        spatial, pads, native = self._native(layer, x)
         if native is None or any(p != (0, 0) for p in pads):
-            self.needs.append(_why(layer, f"its −∞ padding {pads} on a {tuple(spatial)} input is "
-                                          "neither Keras' 'valid' nor 'same'"))
+            self.needs.append(_why(layer, pads if native is None else (
+                f"its −∞ padding {pads} on a {tuple(spatial)} input is neither Keras' 'valid' nor 'same'")))
             return layer(x)
         return keras.layers.MaxPooling2D(layer.pool_size, strides=layer.strides, padding=native,
                                          data_format=layer.data_format, name=name,
