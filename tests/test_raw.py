@@ -157,6 +157,26 @@ def test_imagenet_preprocessing_maps_photos_of_any_size_in_tf_data(imagenet_hub)
     assert got.shape == want.shape == (len(photos), 224, 224, 3) and np.abs(got - want).max() < 1e-3
 
 
+def test_caffe_tag_preprocessing_resizes_any_photo_to_its_raw_size_first(imagenet_hub):
+    """googlenet.imagenet's raw size is 256x256 (as Caffe): its layer resizes any photo to it first, then
+    its steps, as zoo predict reads a file (whose PIL resize rounds to whole levels: within 1.5 levels)."""
+    import tensorflow as tf
+
+    import cnn_zoo as zoo
+    from cnn_zoo.hub import read_image
+    from cnn_zoo.preprocessing_spec import Preprocessing
+
+    _, photos = imagenet_hub
+    layer = zoo.preprocessing("googlenet.imagenet")
+    assert [type(one).__name__ for one in layer.layers] == ["ResizeLayer", "PreprocessingLayer"]
+    steps = Preprocessing.from_dict(_info("googlenet.imagenet", None).preprocessing)
+    dataset = tf.data.Dataset.from_generator(lambda: iter(photos), output_signature=tf.TensorSpec(
+        (None, None, 3), tf.uint8)).map(lambda x: layer(x[None])[0])
+    for got, photo in zip(dataset, photos):
+        want = steps.apply(read_image(photo, steps.raw_shape)[None])[0]
+        assert got.shape == want.shape == (224, 224, 3) and np.abs(got.numpy() - want).max() < 1.5
+
+
 def _info(tag, hub):
     from cnn_zoo.hub import info
 

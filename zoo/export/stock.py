@@ -179,8 +179,6 @@ class _Converter:
             hwc = preprocess.STEPS[name].shape(hwc, p)
         if not stock or not isinstance(stock[0], keras.layers.Rescaling):
             stock.insert(0, keras.layers.Rescaling(1.0, name=f"{layer.name}_to_float"))  # uint8 -> float32
-        if len(x.shape) == 3:
-            x = keras.layers.Reshape((*x.shape[1:], 1), name=f"{layer.name}_channel")(x)
         for found in stock:
             x = found(x)
         return x

@@ -85,7 +85,7 @@ def family_of(info):
         return DEFAULT
 
 
-def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = False, raw: bool = False,
+def load(tag: str | Path, *, num_classes: int | None = None, hub=None, quiet: bool = False, raw: bool = False,
          **kwargs):
     """The model of ``tag`` with its pretrained weights (pulled and verified first).
 
