@@ -3,7 +3,10 @@ bad input (one Error: line, exit 2, nothing written), huge inputs without tensor
 
 The browser half (Chromium through Playwright) is tests/test_page_browser.py."""
 
+import base64
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,31 +14,18 @@ import time
 import keras
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from keras import layers as K
 
 import cnn_zoo as zoo
 from cnn_zoo import hub
 from cnn_zoo.card import card_for, model_card
-from cnn_zoo.cli import main
 from cnn_zoo.page import writer
 from cnn_zoo.page.network import INPUT, layout, network
 from cnn_zoo.page.request import MARK, PageError, check
+from hub_fixtures import published, write_photos  # noqa: F401  (fixture)
+from test_cli import assert_user_error, run  # the CLI's one-line error check, shared
 
 TAG = "lenet5.mnist"
-
-
-def run(*args):
-    return CliRunner().invoke(main, list(args))
-
-
-def assert_one_error_line(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def page_data(html: str) -> dict:
@@ -194,6 +184,30 @@ def test_a_loaded_model_draws_as_its_tag(tmp_path, digit_files):
     assert data["images"][0]["top"][0]["label"] == hub.predict(TAG, [digit_files / "one.png"])[0].labels[0]
 
 
+def test_a_run_folder_page_resizes_a_photo_and_names_the_run(tmp_path, published):  # noqa: F811
+    photo = write_photos(tmp_path / "photos", sizes=((480, 360),))[0]
+    out = tmp_path / "run.html"
+    result = run("page", str(published.run_dir), "--image", str(photo), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = page_data(out.read_text())
+    assert data["model"]["kind"] == "run" and data["provenance"]["kind"] == "run"
+    assert data["provenance"]["sha256"] == hashlib.sha256((published.run_dir / "model.keras").read_bytes()).hexdigest()
+    (view,) = data["images"]
+    assert view["size"] == [480, 360] and "photo0.jpg is 480×360: resized to 28×28" in view["note"]
+    assert view["top"][0]["label"] == hub.predict(str(published.run_dir), [photo])[0].labels[0]
+
+
+def test_training_only_heads_are_left_out_as_predict_leaves_them(tmp_path, digit_files):
+    info = hub.info("googlenet.imagenet")  # its preprocessing and labels; the weights here are random
+    trained_with_aux = zoo.get_model("googlenet", **info.kwargs, aux_classifiers=True)
+    trained_with_aux.zoo_info = info
+    data = page_data(zoo.page(trained_with_aux, images=[digit_files / "one.png"], out=tmp_path / "g.html",
+                              max_channels=1).path.read_text())
+    plain = card_for("googlenet", **info.kwargs)
+    assert [r["name"] for r in data["rows"] if not r["sub"]] == [r.name for r in plain.rows]
+    assert not any(r["name"].startswith("aux") for r in data["rows"])
+
+
 def test_the_data_cannot_end_the_script_early():
     data = writer.page_data(check("lenet5", out="/tmp/unused.html"))
     data["model"]["name"] = "</script><script>alert(1)</script>{{DATA}}"
@@ -228,14 +242,14 @@ def test_bad_input_is_one_error_line_and_no_page(tmp_path, digit_files, args, fr
     args = [a.replace("IMAGES", str(digit_files)).replace("TMP", str(tmp_path)) for a in args]
     if "--out" not in args:
         args += ["--out", str(tmp_path / "p.html")]
-    assert_one_error_line(run("page", *args), *(f.replace("TMP", str(tmp_path)) for f in fragments))
+    assert_user_error(run("page", *args), *(f.replace("TMP", str(tmp_path)) for f in fragments))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_file_zoo_page_did_not_write_is_never_replaced(tmp_path):
     precious = tmp_path / "notes.html"
     precious.write_text("<html>my notes</html>")
-    assert_one_error_line(run("page", "lenet5", "--out", str(precious)), "is not a page that zoo page wrote")
+    assert_user_error(run("page", "lenet5", "--out", str(precious)), "is not a page that zoo page wrote")
     assert precious.read_text() == "<html>my notes</html>"
 
 
@@ -272,3 +286,22 @@ def test_bad_arguments_of_the_python_function():
         check("lenet5", input_shape=(0, 32, 1))
     with pytest.raises(PageError, match="takes a model name, a pretrained tag"):
         check(42)
+
+
+@pytest.mark.slow
+def test_the_page_says_the_same_on_jax(tmp_path, digit_files):
+    """The same page data on JAX as on TensorFlow: rows, layout, top-5, feature maps within a step."""
+    args = dict(images=[str(digit_files / "one.png")], max_channels=4)
+    here = page_data(zoo.page(TAG, out=tmp_path / "tf.html", **args).path.read_text())
+    code = (f"import cnn_zoo as zoo\nzoo.page({TAG!r}, out={str(tmp_path / 'jax.html')!r}, **{args!r})\n"
+            "import keras; print(keras.backend.backend())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0 and done.stdout.split()[-1] == "jax", done.stderr[-2000:]
+    there = page_data((tmp_path / "jax.html").read_text())
+    assert there["version"]["backend"] == "jax"
+    assert there["rows"] == here["rows"] and there["layout"] == here["layout"]
+    assert [t["label"] for t in there["images"][0]["top"]] == [t["label"] for t in here["images"][0]["top"]]
+    for a, b in zip(here["images"][0]["maps"], there["images"][0]["maps"]):
+        x, y = (np.frombuffer(base64.b64decode(m["data"]), np.uint8).astype(int) for m in (a, b))
+        assert np.abs(x - y).max() <= 2  # one uint8 step of rounding, either way

@@ -12,6 +12,7 @@ layer on colour input, BGR kernels reversed as ``zoo show`` does).
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -87,15 +88,16 @@ def _input_picture(x: np.ndarray, steps) -> dict:
 
 def _resize_note(image, preprocessing) -> str:
     width, height = image.size
+    name = Path(image.name).name
     raw_h, raw_w = preprocessing.raw_shape[:2]
     model = "×".join(map(str, preprocessing.input_shape))
     if raw_h and raw_w and (width, height) != (raw_w, raw_h):
-        return (f"{image.name} is {width}×{height}: resized to {raw_w}×{raw_h} (the tag's raw size, "
+        return (f"{name} is {width}×{height}: resized to {raw_w}×{raw_h} (the tag's raw size, "
                 f"bilinear, aspect ratio not kept), then preprocessed as the tag says; the model sees {model}")
     if not raw_h:
-        return (f"{image.name} is {width}×{height}: brought to size by the tag's own preprocessing "
+        return (f"{name} is {width}×{height}: brought to size by the tag's own preprocessing "
                 f"(below); the model sees {model}")
-    return f"{image.name} is {width}×{height}, the tag's raw size; the model sees {model}"
+    return f"{name} is {width}×{height}, the tag's raw size; the model sees {model}"
 
 
 def image_views(model, request, layers: dict, rows: list[dict]) -> list[dict]:
@@ -104,7 +106,8 @@ def image_views(model, request, layers: dict, rows: list[dict]) -> list[dict]:
     steps = list(preprocessing.steps)
     by_name = {row["name"]: row["id"] for row in rows if not row["sub"]}
     stages = [layer for layer in hub.feature_layers(model) if layer.name in by_name]
-    probe = keras.Model(model.input, [layer.output for layer in stages]) if stages else None
+    single = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(single, [layer.output for layer in stages]) if stages else None
     views = []
     for image in request.images:
         x = preprocessing.apply(image.raw[None], training=False)                  # (1, H, W, C)

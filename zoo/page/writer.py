@@ -47,7 +47,12 @@ def _model(request: Request):
         kwargs = {} if request.input_shape is None else {"input_shape": request.input_shape}
         with deferred_variables_forgotten():  # shapes only, nothing allocated: any input size
             return registry.get_model(request.name, **kwargs), None
-    return hub.resolve(request.target, quiet=True)
+    model, info = hub.resolve(request.target, quiet=True)
+    arch = getattr(info, "arch", None)
+    if arch in registry.list_models():  # training-only outputs (auxiliary heads) left out, as predict runs it
+        model = registry.get_family(arch).inference_model(model)
+        model.zoo_info = info
+    return model, info
 
 
 def _sha256(path) -> str:

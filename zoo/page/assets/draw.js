@@ -8,7 +8,7 @@ const Draw = (() => {
       if (k === "class") node.className = v;
       else if (k === "text") node.textContent = v;
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k === "dataset") for (const [dk, dv] of Object.entries(v)) { if (dv !== undefined) node.dataset[dk] = dv; }
       else node.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);

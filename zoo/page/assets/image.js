@@ -28,7 +28,8 @@ const ImageView = (() => {
     const top = start[0] + y * rf[0].jump, left = start[1] + x * rf[1].jump;
     const bottom = top + rf[0].size - 1, right = left + rf[1].size - 1;
     const ct = Math.max(0, top), cl = Math.max(0, left), cb = Math.min(h - 1, bottom), cr = Math.min(w - 1, right);
-    Object.assign(box.style, { top: `${ct * inputZoom}px`, left: `${cl * inputZoom}px`,
+    const border = document.getElementById("rf-input").clientLeft;
+    Object.assign(box.style, { top: `${border + ct * inputZoom}px`, left: `${border + cl * inputZoom}px`,
       height: `${(cb - ct + 1) * inputZoom}px`, width: `${(cr - cl + 1) * inputZoom}px` });
     Object.assign(box.dataset, { row: row.name, top, left, bottom, right });
     box.hidden = false;
@@ -44,9 +45,9 @@ const ImageView = (() => {
       canvas.dataset.channel = k;
       canvas.title = `${row.name} channel ${k}: click a cell for its receptive field`;
       canvas.addEventListener("click", (e) => {
-        const r = canvas.getBoundingClientRect();
-        const x = Math.min(w - 1, Math.floor((e.clientX - r.left) / (r.width / w)));
-        const y = Math.min(h - 1, Math.floor((e.clientY - r.top) / (r.height / h)));
+        const r = canvas.getBoundingClientRect();   // the border box: the picture starts inside the border
+        const x = Math.min(w - 1, Math.floor((e.clientX - r.left - canvas.clientLeft) / (canvas.clientWidth / w)));
+        const y = Math.min(h - 1, Math.floor((e.clientY - r.top - canvas.clientTop) / (canvas.clientHeight / h)));
         showField(m.row, y, x, k);
       });
       return canvas;

@@ -33,7 +33,7 @@ const Network = (() => {
   function box(row, kind) {
     const shape = row.output_shape, small = row.sub ? 0.6 : 1;   // a block's branches stand side by side
     const node = el("button", { type: "button", class: `layer ${kind}`, dataset: { row: row.id, name: row.name,
-      shape: shape.join(",") }, "aria-label": `${row.name}: ${row.type}, output ${shapeText(shape)}`,
+      shape: shape.join(","), sub: row.sub ? "1" : undefined }, "aria-label": `${row.name}: ${row.type}, output ${shapeText(shape)}`,
     onclick: () => show(row.id) },
     Draw.cube(shape, spatial, depth, COLORS[kind], small),
     el("span", { class: "txt" },
@@ -61,8 +61,9 @@ const Network = (() => {
   function render(d) {
     data = d;
     const shapes = [d.card.input_shape, ...d.rows.map((r) => r.output_shape)];
-    spatial = Draw.scale(shapes.filter((s) => s.length > 1).flatMap((s) => s.slice(0, -1)), 6, 110);
-    depth = Draw.scale(shapes.map((s) => s[s.length - 1]), 4, 70);
+    const room = Math.max(0.5, Math.min(1, window.innerWidth / 900));   // smaller boxes in a narrow window
+    spatial = Draw.scale(shapes.filter((s) => s.length > 1).flatMap((s) => s.slice(0, -1)), 6, Math.round(110 * room));
+    depth = Draw.scale(shapes.map((s) => s[s.length - 1]), 4, Math.round(70 * room));
     const root = document.getElementById("net");
     const input = el("div", { class: "layer input", dataset: { row: "input", name: "input",
       shape: d.card.input_shape.join(",") } },
