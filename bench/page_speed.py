@@ -146,6 +146,9 @@ def main() -> None:
     subprocess.run([str(zoo_script), "page", "lenet5.mnist", "--image", str(small), "--out",
                     str(folder / "cli-lenet5.html")], check=True, stdout=subprocess.DEVNULL)
     cli = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import keras, cnn_zoo.page.writer"], check=True)
+    imports = time.perf_counter() - start
 
     opens = open_times([r["path"] for r in rows], args.repeat, args.screenshots)
     load_after = os.getloadavg()
@@ -157,7 +160,8 @@ def main() -> None:
     for r in rows:
         print(f"| {r['page']} | {statistics.median(r['write_s']):.2f} s ({r['write_s'][0]:.2f} s) | "
               f"{r['bytes'] / 1e6:.2f} MB | {statistics.median(opens[r['path']]):.2f} s |")
-    print(f"CLI, fresh process (Python + TensorFlow import + page), lenet5.mnist + 1 digit: {cli:.1f} s")
+    print(f"CLI, fresh process (Python + TensorFlow import + page), lenet5.mnist + 1 digit: {cli:.1f} s, "
+          f"of which a bare `import keras, cnn_zoo.page.writer` takes {imports:.1f} s")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def _sha256(path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _provenance(request: Request, info) -> dict | None:
+def _provenance(info) -> dict | None:
     """Who made the weights, on what, how well, and the file's sha256."""
     if info is None:
         return None
@@ -92,7 +92,7 @@ def page_data(request: Request) -> dict:
         "model": {"name": request.name, "kind": request.kind, "arch": getattr(info, "arch", None)
                   or (request.name if request.kind == "model" else model.name),
                   "weights": request.kind != "model"},
-        "provenance": _provenance(request, info),
+        "provenance": _provenance(info),
         "preprocessing": None if request.preprocessing is None else {
             **request.preprocessing.to_dict(), "described": features.preprocess.describe(steps)},
         **net,
