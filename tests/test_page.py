@@ -206,6 +206,11 @@ def test_training_only_heads_are_left_out_as_predict_leaves_them(tmp_path, digit
     plain = card_for("googlenet", **info.kwargs)
     assert [r["name"] for r in data["rows"] if not r["sub"]] == [r.name for r in plain.rows]
     assert not any(r["name"].startswith("aux") for r in data["rows"])
+    conv1 = data["filters"][str(next(r["id"] for r in data["rows"] if r["name"] == "conv1"))]
+    assert (conv1["shape"], conv1["rgb"], conv1["bgr"]) == ([7, 7, 3, 64], True, True)  # BVLC's BGR, drawn RGB
+    kernel = np.asarray(trained_with_aux.get_layer("conv1").kernel)[:, :, ::-1, 0]   # its first filter, in RGB
+    tile = np.frombuffer(base64.b64decode(conv1["data"]), np.uint8)[:7 * 7 * 3].reshape(7, 7, 3)
+    assert (tile == np.round((kernel - kernel.min()) / np.ptp(kernel) * 255)).all()
 
 
 def test_the_data_cannot_end_the_script_early():

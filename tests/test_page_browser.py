@@ -71,6 +71,21 @@ def test_every_family_page_draws_its_card(browser, tmp_path, name):
         page.screenshot(path=tmp_path / f"{name}.png", full_page=True)
 
 
+def test_a_residual_graph_draws_its_shortcuts(browser, tmp_path):
+    from test_page import _residual_model
+
+    model = _residual_model()
+    out = zoo.page(model, out=tmp_path / "residual.html").path
+    with opened(browser, out, width=700) as page:
+        blocks = page.locator(".block")
+        assert blocks.count() == 2
+        assert blocks.nth(0).locator(".identity").inner_text() == "identity (shortcut)"
+        assert [n.get_attribute("data-name") for n in blocks.nth(1).locator(".branch .layer").all()] == ["b1", "proj"]
+        assert page.inner_text('.layer[data-name="add2"] .shape') == "8×8×16"
+        assert _detail(page, "add2")["shape"] == "8×8×16"
+        page.screenshot(path=tmp_path / "residual.png", full_page=True)
+
+
 # -- the playground against cnn_zoo.layers ---------------------------------------------------
 
 EDGES = [  # formatting and error paths random numbers reach rarely
