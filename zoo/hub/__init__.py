@@ -51,8 +51,7 @@ __all__ = [
     "load_run", "tag_card", "Hub", "HubError", "ImageError", "IntegrityError",
     "ManifestError", "OfflineError", "Prediction", "UnknownTagError", "WeightsInfo", "available",
     "evaluate", "info", "load", "parse_tag", "predict", "preprocessing", "publish", "pull", "read_image",
-    "show",
-    "verify",
+    "show", "verify", "resolve", "is_run", "run_paths", "feature_layers", "filter_tiles", "rgb_kernel", "is_bgr",
 ]
 
 # Names whose modules import Keras (or NumPy-heavy code): loaded on first access.
@@ -66,6 +65,10 @@ _LAZY = {
     "predict": "cnn_zoo.hub.prediction", "read_image": "cnn_zoo.hub.prediction", "Prediction": "cnn_zoo.hub.prediction",
     "ImageError": "cnn_zoo.hub.prediction",
     "show": "cnn_zoo.hub.pictures",
+    # What zoo page draws from: a tag, run or loaded model resolved, and the pictures' pieces.
+    "resolve": "cnn_zoo.hub.loading", "is_run": "cnn_zoo.hub.loading", "run_paths": "cnn_zoo.hub.loading",
+    "feature_layers": "cnn_zoo.hub.pictures", "filter_tiles": "cnn_zoo.hub.pictures",
+    "rgb_kernel": "cnn_zoo.hub.pictures", "is_bgr": "cnn_zoo.hub.pictures",
 }
 
 
