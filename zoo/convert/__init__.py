@@ -2,9 +2,12 @@
 
     import cnn_zoo as zoo
     model = zoo.convert_weights("torchvision", "googlenet-1378be20.pth")   # googlenet_bn
+    model = zoo.convert_weights("torchvision", "resnet50-0676ba61.pth", "resnet50")
     model = zoo.convert_weights("bvlc", "googlenet-7.onnx")                # googlenet
 
-One module per publisher layout, each a name-mapping table (``*_layout.py``);
+One module per publisher layout, each a name-mapping table (``*_layout.py``, and
+``torchvision_resnet.py``, ``torchvision_vgg.py``, ``torchvision_alexnet.py``, which each family
+names in its ``converters``);
 ``pulling`` downloads, converts and caches a manifest tag that names a
 publisher's file (``zoo pull googlenet_bn.imagenet``); ``local`` saves a
 conversion as a local tag (``zoo convert``). torch and onnx are optional:
@@ -19,7 +22,8 @@ from cnn_zoo.convert.common import ConversionError, MissingExtraError  # noqa: F
 
 # source name → (layout module, what it reads)
 SOURCES = {
-    "torchvision": ("cnn_zoo.convert.torchvision_layout", "a torchvision googlenet state dict (.pth)"),
+    "torchvision": ("cnn_zoo.convert.torchvision_layout",
+                    "a torchvision state dict (.pth): googlenet, or with --arch resnet*, vgg*, alexnet"),
     "bvlc": ("cnn_zoo.convert.bvlc_layout", "the ONNX model zoo's BVLC GoogLeNet (.onnx)"),
 }
 
