@@ -92,8 +92,8 @@ def notes(arch: str):
             f"  Simonyan & Zisserman 2014, Table 1, configuration {letter}: K = "
             f"{', '.join(map(str, WIDTHS))} per stage; every CONV F = 3, S = 1, P = 1 (keeps the map); "
             "every POOL 2×2/2 (halves it)",
-            f"  FC-RELU: {kwargs.get('fc_units', FC_UNITS):,} units each, dropout {DROPOUT} after each; "
-            + ("" if pool is None else f"torchvision's adaptive average pool to "
+            f"  FC-RELU: {kwargs.get('fc_units', FC_UNITS):,} units each, dropout {DROPOUT} after each"
+            + ("" if pool is None else f"; torchvision's adaptive average pool to "
                f"{'×'.join(map(str, pool))} before them (any input ≥ 32×32 fits the FC weights)"),
             f"  parameters: {params:,} (torchvision {arch}"
             + (f"; the paper's Table 2: {millions} million)" if millions else ")"),
