@@ -63,7 +63,7 @@ def standin(tag, seed=0):
     """The tag's architecture with random weights whose outputs depend on the input (He-scaled
     kernels, perturbed biases and BatchNorm statistics), carrying the tag's manifest entry."""
     import cnn_zoo as zoo
-    from cnn_zoo.hub import store
+    from cnn_zoo.weights import store
 
     info = store.info(tag)
     kwargs = dict(info.kwargs)

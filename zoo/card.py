@@ -191,7 +191,7 @@ def _check_readable(model) -> Volume:
 
 def _walk(model) -> tuple[Card, Field | None]:
     """The card of ``model`` and the receptive field of its (first) output."""
-    import keras
+    import keras  # on first use: `import cnn_zoo` and `zoo list` stay without Keras
 
     keras_shape = _check_readable(model)
     handlers = handlers_for(keras, _walk)

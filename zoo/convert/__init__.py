@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 
+from cnn_zoo import registry
 from cnn_zoo.convert.common import ConversionError, MissingExtraError  # noqa: F401
 
 # source name → (layout module, what it reads)
@@ -36,12 +37,11 @@ def convert_weights(source: str, path, arch: str | None = None, **kwargs):
     """The Keras model ``arch`` with the weights of the publisher's file at ``path``.
 
     ``arch`` defaults to the source's (torchvision → googlenet_bn, bvlc →
-    googlenet), and its family's ``converters`` give the layout; the builder gets the layout's arguments (``layout.KWARGS``),
-    and ``kwargs`` that do not change the weights' shapes (``name``,
+    googlenet), and its family's ``converters`` give the layout; the builder gets the layout's
+    arguments (``layout.KWARGS``), updated with ``kwargs``: a tag's recorded builder arguments
+    (``pull`` passes them), or ones that do not change the weights' shapes (``name``,
     ``classifier_activation``).
     """
-    from cnn_zoo import registry
-
     default = layout(source).ARCH
     arch = arch or default
     module = registry.get_family(arch).converter(source)  # the family says which sources it takes

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from cnn_zoo import preprocess
+
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
 
 
@@ -49,8 +51,6 @@ class Contract:
 
 def contract_of(info) -> Contract:
     """The contract of a model's zoo_info (a tag's WeightsInfo or a run's RunInfo)."""
-    from cnn_zoo import preprocess
-
     pre = info.preprocessing
     raw = preprocess.input_shape_after([], pre["raw_shape"])  # (H, W) -> (H, W, 1)
     config = (getattr(info, "recipe", None) or {}).get("config") or {}
@@ -72,7 +72,7 @@ def needs_softmax(model) -> bool:
 
 def serving_model(model, contract: Contract):
     """A functional Keras model: uint8 NHWC images named "image" -> "probabilities"."""
-    import keras
+    import keras  # with the zoo's Keras layers: the contract is read without Keras
 
     from cnn_zoo.preprocess_layer import PreprocessingLayer, ResizeLayer
 

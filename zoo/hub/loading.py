@@ -1,7 +1,7 @@
 """Pretrained models by tag: ``load("lenet5.mnist")`` → a built Keras model with its weights.
 
 The model carries what it was trained with as ``model.zoo_info`` (a
-:class:`~cnn_zoo.hub.manifest.WeightsInfo`): the preprocessing that prediction
+:class:`~cnn_zoo.weights.manifest.WeightsInfo`): the preprocessing that prediction
 must repeat, the class names, the metrics, the recipe and the data licence.
 
 Keyword arguments go to the builder and override the published ones. With
@@ -24,12 +24,18 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from cnn_zoo import registry
+from cnn_zoo.convert import pulling
+from cnn_zoo.data import Dataset
 from cnn_zoo.errors import ZooError
-from cnn_zoo.hub import store
-from cnn_zoo.hub.manifest import WeightsInfo, normalized
+from cnn_zoo.family import DEFAULT
+from cnn_zoo.layers import register_all
 from cnn_zoo.preprocessing_spec import Preprocessing
+from cnn_zoo.recipe import Recipe
+from cnn_zoo.weights import store
+from cnn_zoo.weights.manifest import WeightsInfo, is_tag, normalized
 
 
 class HeadRebuiltWarning(UserWarning):
@@ -68,8 +74,6 @@ class RunInfo:
 
 def family_of(info):
     """The :class:`~cnn_zoo.family.Family` of a tag's or run's model (the default one if unknown)."""
-    from cnn_zoo.family import DEFAULT
-
     arch = getattr(info, "arch", None)
     if arch is None:
         return DEFAULT
@@ -91,7 +95,7 @@ def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = Fa
         raise ZooError(f"load() takes the weights from the tag {tag!r}; build without them "
                          f"with zoo.get_model(name, ...). Received: weights={kwargs['weights']!r}")
     info = store.info(tag, hub=hub)
-    path = str(store.pull(tag, hub=hub, quiet=quiet))
+    path = str(pulling.pull(tag, hub=hub, quiet=quiet))
     family = registry.get_family(info.arch)
     wanted = family.for_inference(info.kwargs)  # training-only outputs off
     if num_classes is not None:
@@ -121,7 +125,6 @@ def transfer_weights(source, target, *, tag: str = "the published model", head=N
     family's) that could not take them (rebuilt); any other layer that cannot is a ZooError.
     """
     if head is None:
-        from cnn_zoo.family import DEFAULT
         head = DEFAULT.head
     rebuilt = []
     for layer in target.layers:
@@ -162,9 +165,9 @@ def run_paths(path) -> tuple[Path, Path]:
 def load_run(path):
     """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
     model_path, run_dir = run_paths(path)
+    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
     import keras
 
-    from cnn_zoo.layers import register_all
     import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
 
     register_all()  # the model file may name any of the zoo's layers
@@ -173,7 +176,6 @@ def load_run(path):
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     recipe = {}
     if config_file.is_file():
-        import yaml
         recipe = {"config": yaml.safe_load(config_file.read_text())}
     model = keras.saving.load_model(model_path)
     model.zoo_info = RunInfo(str(run_dir), Preprocessing.from_dict(contract).to_dict(),
@@ -200,8 +202,6 @@ def match_classes(dataset, class_names):
     """``dataset`` with labels that index ``class_names`` (the model's outputs), and how they were
     matched: "same" (equal names), "by name" (the data's names are among the model's, labels
     remapped) or "by position" (other names: data class i is scored as model class i)."""
-    from cnn_zoo.data import Dataset
-
     names, theirs = tuple(class_names), tuple(dataset.class_names)
     if theirs == names:
         return dataset, "same"
@@ -234,8 +234,7 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     read at the model's raw size, its classes matched to the model's by name
     where they can be (see :func:`match_classes`; the result's "classes" says how).
     """
-    from cnn_zoo.evaluation import evaluate_recipe
-    from cnn_zoo.recipe import Recipe
+    from cnn_zoo.evaluation import evaluate_recipe  # imports Keras, which `zoo eval` checks without
 
     model, info = resolve(tag_or_model, hub)
     if not isinstance(info, (WeightsInfo, RunInfo)):
@@ -250,3 +249,34 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
                            raw_shape=info.preprocessing["raw_shape"], compile=True, where=f"{where}: the recipe",
                            match=lambda dataset: match_classes(dataset, info.class_names),
                            family=family_of(info))
+
+
+def get_model(name: str, **kwargs):
+    """``zoo.get_model``: the registry's builder, where ``weights`` may also be a pretrained tag.
+
+    As keras.applications' ``weights="imagenet"``: ``get_model("lenet5", weights="lenet5.mnist")``
+    pulls the tag's file (converted on its first pull if a publisher's) and builds the model
+    with the tag's recorded builder arguments, which given ones may repeat but not change
+    (``zoo.load(tag, **kwargs)`` rebuilds for other ones). The model carries the tag's entry as
+    ``model.zoo_info``. The builders themselves take only a file path.
+    """
+    tag = kwargs.get("weights")
+    if not is_tag(tag):
+        return registry.get_model(name, **kwargs)
+    info = store.info(tag)
+    if info.arch != name:
+        raise ZooError(f"weights={tag!r} were trained for {info.arch!r}, not {name!r}; "
+                       f"use {info.arch!r} or zoo.load({tag!r})")
+    for key, recorded in info.kwargs.items():
+        if key not in kwargs or normalized(kwargs[key]) == normalized(recorded):
+            continue
+        if key == "num_classes":
+            raise ZooError(f"weights={tag!r} have {recorded} classes, the model {kwargs[key]}: build with "
+                           f"num_classes={recorded}, or use zoo.load({tag!r}, num_classes={kwargs[key]}) "
+                           "to rebuild the head")
+        made = "converted" if info.source is not None else "trained"
+        raise ZooError(f"weights={tag!r} were {made} with {key}={recorded!r}: leave {key} unset, or use "
+                       f"zoo.load({tag!r}, {key}=...) to rebuild. Received: {key}={kwargs[key]!r}")
+    model = registry.get_model(name, **{**info.kwargs, **kwargs, "weights": str(pulling.pull(tag))})
+    model.zoo_info = info
+    return model
