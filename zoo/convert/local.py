@@ -24,7 +24,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from cnn_zoo.convert import ConversionError, convert_weights, layout
+from cnn_zoo.convert import ConversionError, convert_weights, family_layout
 from cnn_zoo.convert.pulling import save_converted
 from cnn_zoo.weights import store
 from cnn_zoo.weights.errors import IntegrityError, UnknownTagError
@@ -57,12 +57,12 @@ def convert_to_tag(source: str, path, *, tag: str, arch: str | None = None, hub=
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
-    module = layout(source)
     tag_arch, _ = parse_tag(tag)
     arch = arch or tag_arch
     if tag_arch != arch:
         raise ConversionError(f"the tag {tag!r} names the model {tag_arch!r} but --arch is {arch!r}: "
                               f"use a tag {arch}.NAME. Received: tag={tag!r}, arch={arch!r}")
+    _, module = family_layout(source, arch)
     try:
         known = store.info(tag, hub=hub)
     except UnknownTagError:
