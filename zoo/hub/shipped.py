@@ -104,6 +104,14 @@ def _inline(v) -> str:
 def _literal(v, indent: int, width: int = 108) -> str:
     """``v`` as a Python literal starting at column ``indent``, its items packed while they fit."""
     flat = _inline(v)
+    if isinstance(v, str) and indent + len(flat) > width:  # adjacent literals, split at spaces
+        words, parts = v.split(" "), [""]
+        for i, word in enumerate(words):
+            piece = word + (" " if i < len(words) - 1 else "")
+            if parts[-1] and indent + len(_text(parts[-1] + piece)) > width:
+                parts.append("")
+            parts[-1] += piece
+        return ("\n" + " " * indent).join(map(_text, parts))
     if indent + len(flat) <= width or not isinstance(v, (dict, list, tuple)) or not v:
         return flat
     items = [(f"{_text(k)}: ", x) for k, x in v.items()] if isinstance(v, dict) else [("", x) for x in v]
