@@ -4,7 +4,7 @@
     pull("googlenet_bn.imagenet")
       → the cache's converted file, if the cache's record of it verifies (size, sha256);
       → else, under the tag's file lock: download the publisher's file through
-        the hub's verified download (full sha256 and size, or torchvision's
+        the store's verified download (full sha256 and size, or torchvision's
         hash prefix), convert it, save ``<tag>.weights.h5`` and record its
         digest in the cache's manifest.
 

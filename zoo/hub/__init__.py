@@ -13,7 +13,8 @@ come from the weights store, ``cnn_zoo.weights`` (manifest, sources, verified
 downloads, lock: standard library only), and ``pull`` converts a publisher's
 file on its first use (``cnn_zoo.convert.pulling``). One concept per module:
 
-- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``load_run``, ``evaluate``;
+- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``load_run``, ``evaluate``,
+  and ``get_model`` (``zoo.get_model``, whose ``weights`` may be a tag);
 - ``tags``: ``list_pretrained`` and ``tag_card``, the tags as a user browses them;
 - ``finetuning``: ``finetune``, a tag trained on a user's own data (other classes too);
 - ``publishing``: ``publish``, a run folder → a manifest entry and a weights file;
