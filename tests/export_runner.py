@@ -28,6 +28,10 @@ elif fmt == "savedmodel":
 
     serve = tf.saved_model.load(model).signatures["serving_default"]
     y = next(iter(serve(image=tf.constant(x)).values())).numpy()
+elif fmt == "keras":  # a file of stock Keras layers only
+    import keras
+
+    y = keras.ops.convert_to_numpy(keras.saving.load_model(model, compile=False)(x, training=False))
 elif fmt == "tflite":
     import tensorflow as tf
 

@@ -23,11 +23,11 @@ FLOORS = (
     ("weights store", ("cnn_zoo.weights",)),
     ("data and recipes", ("cnn_zoo.data", "cnn_zoo.preprocess", "cnn_zoo.preprocess_layer",
                           "cnn_zoo.preprocessing_spec", "cnn_zoo.recipe", "cnn_zoo.recipe_schema",
-                          "cnn_zoo.schedules")),
+                          "cnn_zoo.schedules", "cnn_zoo.serving")),
     ("training", ("cnn_zoo.train", "cnn_zoo.fit_data", "cnn_zoo.compute", "cnn_zoo.run", "cnn_zoo.run_state",
                   "cnn_zoo.callbacks", "cnn_zoo.evaluation", "cnn_zoo.progress", "cnn_zoo.cluster",
                   "cnn_zoo.launch")),
-    ("use cases", ("cnn_zoo.hub", "cnn_zoo.convert", "cnn_zoo.export")),
+    ("use cases", ("cnn_zoo.hub", "cnn_zoo.convert", "cnn_zoo.export", "cnn_zoo.page")),
     ("tune", ("cnn_zoo.tune",)),
     ("cli and the face", ("cnn_zoo.cli", FACE)),
 )

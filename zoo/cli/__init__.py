@@ -3,8 +3,8 @@
 Each command parses its arguments, calls one library function and prints the
 result (as text, or as JSON with ``--json``, schema in docs/cli-json.md). The
 commands live by area: ``models`` (list, info, explain, recipes), ``hub``
-(pull, publish, predict, show) and ``training`` (train, finetune, eval, tune,
-promote); ``common`` holds what they share.
+(pull, publish, predict, show), ``training`` (train, finetune, eval, tune,
+promote), ``page`` (one HTML page); ``common`` holds what they share.
 
 Arguments that need no Keras are checked before Keras (and TensorFlow) is
 imported, and ``zoo --help``, ``zoo list`` and ``zoo explain`` never import it.
@@ -25,6 +25,7 @@ import click
 from cnn_zoo.cli import convert, hub, models, training
 from cnn_zoo.cli import export as export_cli  # issue 19
 from cnn_zoo.cli import launch as launch_cli  # issue 20
+from cnn_zoo.cli import page as page_cli
 from cnn_zoo.cli.common import USAGE_ERROR, ZooGroup  # noqa: F401
 
 __all__ = ["main"]
@@ -67,7 +68,7 @@ def _verbose_after_command(ctx, param, value):
 
 
 for _command in (*models.COMMANDS, *hub.COMMANDS, *training.COMMANDS, *convert.COMMANDS,
-                 *export_cli.COMMANDS, *launch_cli.COMMANDS):
+                 *export_cli.COMMANDS, *launch_cli.COMMANDS, *page_cli.COMMANDS):
     _command.params.append(click.Option(["-v", "--verbose"], is_flag=True, expose_value=False,
                                         callback=_verbose_after_command,
                                         help="Show the libraries' own log lines and warnings."))

@@ -8,6 +8,10 @@ The file takes raw uint8 images (N, H, W, C) named "image" and returns "probabil
 (N, classes). Beside it, PATH + ".json" records the tag, the sha256 of the source
 weights, the input contract, the labels and the versions (and, for int8, the
 accuracy drop). Nothing is written at PATH unless the export succeeds.
+
+A .keras file is written in stock Keras layers where every layer has an exact stock
+form (cnn_zoo.export.stock), so it loads with keras.saving.load_model alone; else it
+holds cnn-zoo's layers, and the record's ``needs_cnn_zoo`` says which and why.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo import atomic
+from cnn_zoo import atomic, serving
 from cnn_zoo.convert.pulling import pull
-from cnn_zoo.export import graph
 from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
 from cnn_zoo.export.int8 import accuracy_drop, recipe_images
+from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
 from cnn_zoo.hub.loading import is_run, resolve, run_paths
 from cnn_zoo.run import now, versions, write_json
 
@@ -117,15 +121,19 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     """
     path = _check(format, int8, path, overwrite)
     model, info, source = _source(model_or_tag_or_run)
-    contract = graph.contract_of(info)
-    served = graph.serving_model(model, contract)
+    contract = serving.contract_of(info)
+    served, needs = serving.serving_model(model, contract), []
+    if format == "keras":
+        served, needs = portable(served)
     if int8 == "full" and calibration is None:
         calibration = recipe_images(info, "train", CALIBRATION_IMAGES, data_dir)[0]
     if int8 is not None and evaluation is None:
         evaluation = recipe_images(info, "test", INT8_EVAL_IMAGES, data_dir, required=False)
     record = {"format": format, "int8": int8, "file": path.name, "created": now(), "source": source,
               "tag": source.get("tag"), "sha256": source["sha256"], **contract.as_dict(),
-              "labels": list(contract.class_names)}
+              "labels": list(contract.class_names), "needs_cnn_zoo": needs}
+    if format == "keras":
+        record["load"] = LOAD_CNN_ZOO if needs else LOAD_STOCK
     metadata = {"cnn_zoo.tag": str(source.get("tag") or ""), "cnn_zoo.source_sha256": source["sha256"]}
 
     def write(tmp):

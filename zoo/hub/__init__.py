@@ -2,6 +2,8 @@
 
     import cnn_zoo as zoo
     model = zoo.load("lenet5.mnist")             # a Keras model with its weights
+    model = zoo.load("lenet5.mnist", raw=True)   # raw uint8 images in, probabilities out
+    layer = zoo.preprocessing("lenet5.mnist")    # the tag's preprocessing as one Keras layer
     model.zoo_info.class_names, model.zoo_info.preprocessing, model.zoo_info.metrics
     path = zoo.pull("lenet5.mnist")              # the verified .weights.h5 file
     cnn_zoo.hub.predict("lenet5.mnist", ["digit.png"], top_k=3)
@@ -13,8 +15,9 @@ come from the weights store, ``cnn_zoo.weights`` (manifest, sources, verified
 downloads, lock: standard library only), and ``pull`` converts a publisher's
 file on its first use (``cnn_zoo.convert.pulling``). One concept per module:
 
-- ``loading``: ``load`` (and head rebuilding for fine-tuning), ``load_run``, ``evaluate``,
-  and ``get_model`` (``zoo.get_model``, whose ``weights`` may be a tag);
+- ``loading``: ``load`` (and head rebuilding for fine-tuning; ``raw=True``), ``load_run``,
+  ``preprocessing``, ``evaluate``, and ``get_model`` (``zoo.get_model``, whose ``weights``
+  may be a tag);
 - ``tags``: ``list_pretrained`` and ``tag_card``, the tags as a user browses them;
 - ``finetuning``: ``finetune``, a tag trained on a user's own data (other classes too);
 - ``publishing``: ``publish``, a run folder → a manifest entry and a weights file;
@@ -51,14 +54,15 @@ __all__ = [
     "ClassNamesWarning", "DownloadError", "HeadRebuiltWarning", "RunInfo", "finetune", "list_pretrained",
     "load_run", "tag_card", "Hub", "HubError", "ImageError", "IntegrityError",
     "ManifestError", "OfflineError", "Prediction", "UnknownTagError", "WeightsInfo", "available",
-    "evaluate", "info", "load", "parse_tag", "predict", "publish", "pull", "read_image", "show",
-    "verify",
+    "evaluate", "info", "load", "parse_tag", "predict", "preprocessing", "publish", "pull", "read_image",
+    "show", "verify", "resolve", "is_run", "run_paths", "feature_layers", "filter_tiles", "rgb_kernel", "is_bgr",
 ]
 
 # Names whose modules import Keras (or NumPy-heavy code): loaded on first access.
 _LAZY = {
     "load": "cnn_zoo.hub.loading", "evaluate": "cnn_zoo.hub.loading", "HeadRebuiltWarning": "cnn_zoo.hub.loading",
     "load_run": "cnn_zoo.hub.loading", "RunInfo": "cnn_zoo.hub.loading", "ClassNamesWarning": "cnn_zoo.hub.loading",
+    "preprocessing": "cnn_zoo.hub.loading",
     "list_pretrained": "cnn_zoo.hub.tags", "tag_card": "cnn_zoo.hub.tags",
     "finetune": "cnn_zoo.hub.finetuning",
     "publish": "cnn_zoo.hub.publishing",
@@ -66,6 +70,10 @@ _LAZY = {
     "ImageError": "cnn_zoo.hub.prediction",
     "show": "cnn_zoo.hub.pictures",
     "pull": "cnn_zoo.convert.pulling",  # the store's pull, or a publisher's file converted on first use
+    # What zoo page draws from: a tag, run or loaded model resolved, and the pictures' pieces.
+    "resolve": "cnn_zoo.hub.loading", "is_run": "cnn_zoo.hub.loading", "run_paths": "cnn_zoo.hub.loading",
+    "feature_layers": "cnn_zoo.hub.pictures", "filter_tiles": "cnn_zoo.hub.pictures",
+    "rgb_kernel": "cnn_zoo.hub.pictures", "is_bgr": "cnn_zoo.hub.pictures",
 }
 
 

@@ -14,6 +14,12 @@ warning names it. Any other layer whose weights no longer fit is an error.
 
 ``load_run(dir)`` does the same for a ``zoo train --out`` folder: its
 model.keras, with the preprocessing and class names the run recorded.
+
+``load(tag, raw=True)`` puts that preprocessing inside the model, as Keras layers:
+the model takes raw uint8 images (N, H, W, C) as the dataset stores them (of any
+size where the steps resize, e.g. the ImageNet tags) and returns class
+probabilities. It is the graph ``zoo export`` writes (cnn_zoo.serving).
+``preprocessing(tag)`` is that preprocessing alone, one Keras layer.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from cnn_zoo.family import DEFAULT
 from cnn_zoo.layers import register_all
 from cnn_zoo.preprocessing_spec import Preprocessing
 from cnn_zoo.recipe import Recipe
+from cnn_zoo.serving import contract_of, preprocessing_layers, serving_model
 from cnn_zoo.weights import store
 from cnn_zoo.weights.manifest import WeightsInfo, is_tag, normalized
 
@@ -83,14 +90,70 @@ def family_of(info):
         return DEFAULT
 
 
-def load(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = False, **kwargs):
+def load(tag: str | Path, *, num_classes: int | None = None, hub=None, quiet: bool = False, raw: bool = False,
+         **kwargs):
     """The model of ``tag`` with its pretrained weights (pulled and verified first).
 
     ``num_classes`` different from the published one rebuilds the head for
     fine-tuning; other ``kwargs`` go to the builder (``include_top``,
     ``pooling``, ``classifier_activation``, ``name``, ...). The result has
-    ``model.zoo_info``, the tag's :class:`WeightsInfo`.
+    ``model.zoo_info``, the tag's :class:`WeightsInfo`. ``tag`` may also be a
+    run folder (or its model.keras), loaded as :func:`load_run` does.
+
+    ``raw=True``: the model takes raw uint8 images, input "image" (N, H, W, C) as
+    the dataset stores them (any H x W where the tag's steps resize), and returns
+    "probabilities" (N, classes): the tag's preprocessing is inside, as Keras layers.
     """
+    if not isinstance(raw, bool):
+        raise ZooError(f"`raw` must be True or False. Received: raw={raw!r}")
+    if raw and kwargs.get("include_top") is False:
+        raise ZooError("raw=True returns class probabilities, which include_top=False has not: for "
+                       "features, put zoo.preprocessing(tag) before zoo.load(tag, include_top=False)")
+    if is_run(tag):
+        if num_classes is not None or kwargs:
+            given = ", ".join(f"{k}={v!r}" for k, v in {"num_classes": num_classes, **kwargs}.items()
+                              if v is not None)
+            raise ZooError(f"a run folder loads as it was trained; builder arguments apply to tags "
+                           f"(fine-tune a run with zoo finetune). Received: {given}")
+        model = load_run(tag)
+    else:
+        model = _load_tag(str(tag), num_classes=num_classes, hub=hub, quiet=quiet, **kwargs)
+    return raw_model(model) if raw else model
+
+
+def raw_model(model):
+    """``model`` (from load or load_run) behind its own preprocessing: raw uint8 images in,
+    probabilities out, with the same ``zoo_info``."""
+    raw = serving_model(model, contract_of(model.zoo_info), name=f"{model.name}_raw")
+    raw.zoo_info = model.zoo_info
+    return raw
+
+
+def preprocessing(tag_or_model, *, hub=None):
+    """The evaluation-time preprocessing of a tag, a run folder or a loaded model, as one Keras layer.
+
+    It takes raw image batches (N, H, W, C), uint8 or float in 0..255, and returns the model's
+    float32 input, as ``zoo predict`` prepares it (augmentation steps do what they do at
+    evaluation). A tf.data pipeline maps it over batches (images of one size) or over single
+    images as ``lambda x: layer(x[None])[0]``; on the TensorFlow backend only, since inside
+    tf.data the layer's ops must be TensorFlow's. On arrays it runs on every backend.
+    """
+    if isinstance(tag_or_model, (str, Path)):
+        info = run_info(tag_or_model) if is_run(tag_or_model) else store.info(str(tag_or_model), hub=hub)
+    else:
+        info = getattr(tag_or_model, "zoo_info", None)
+        if info is None:
+            raise ZooError("preprocessing() needs a tag, a run folder, or a model from zoo.load "
+                           "(it reads the recorded preprocessing). Received: a model without zoo_info")
+    found = preprocessing_layers(contract_of(info))
+    if len(found) == 1:
+        return found[0]
+    import keras  # the layers are Keras already; a second one needs the Sequential
+
+    return keras.layers.Pipeline(found, name="preprocessing")
+
+
+def _load_tag(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool = False, **kwargs):
     if "weights" in kwargs:
         raise ZooError(f"load() takes the weights from the tag {tag!r}; build without them "
                          f"with zoo.get_model(name, ...). Received: weights={kwargs['weights']!r}")
@@ -162,24 +225,31 @@ def run_paths(path) -> tuple[Path, Path]:
     return model_path, run_dir
 
 
-def load_run(path):
-    """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
-    model_path, run_dir = run_paths(path)
-    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
-    import keras
-
-    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-
-    register_all()  # the model file may name any of the zoo's layers
+def run_info(path) -> RunInfo:
+    """What a run folder recorded (preprocessing, class names, metrics, recipe), without Keras."""
+    _, run_dir = run_paths(path)
     contract = json.loads((run_dir / "preprocessing.json").read_text())
     metrics_file, config_file = run_dir / "metrics.json", run_dir / "config.yaml"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     recipe = {}
     if config_file.is_file():
         recipe = {"config": yaml.safe_load(config_file.read_text())}
+    return RunInfo(str(run_dir), Preprocessing.from_dict(contract).to_dict(),
+                   tuple(str(c) for c in contract.get("class_names", ())), metrics, recipe)
+
+
+def load_run(path):
+    """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
+    model_path, _ = run_paths(path)
+    info = run_info(path)
+    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
+    import keras
+
+    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
+
+    register_all()  # the model file may name any of the zoo's layers
     model = keras.saving.load_model(model_path)
-    model.zoo_info = RunInfo(str(run_dir), Preprocessing.from_dict(contract).to_dict(),
-                             tuple(str(c) for c in contract.get("class_names", ())), metrics, recipe)
+    model.zoo_info = info
     return model
 
 
@@ -192,7 +262,7 @@ def is_run(tag_or_path) -> bool:
 def resolve(tag_or_model, hub=None, quiet=False):
     """(model, info) from a tag, a run folder, or a model that ``load``/``load_run`` returned."""
     if isinstance(tag_or_model, (str, Path)):
-        model = load_run(tag_or_model) if is_run(tag_or_model) else load(str(tag_or_model), hub=hub, quiet=quiet)
+        model = load(tag_or_model, hub=hub, quiet=quiet)  # a tag or a run folder
         return model, model.zoo_info
     info = getattr(tag_or_model, "zoo_info", None)
     return tag_or_model, info
