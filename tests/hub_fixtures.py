@@ -92,7 +92,7 @@ def hub_for(tmp_path: Path, published: Published, **kwargs):
 def standin(tag, seed=0):
     """The tag's architecture with :func:`seeing_weights`, carrying the tag's manifest entry."""
     import cnn_zoo as zoo
-    from cnn_zoo.hub import store
+    from cnn_zoo.weights import store
 
     info = store.info(tag)
     kwargs = dict(info.kwargs)
@@ -129,7 +129,8 @@ def seeing_weights(model, seed=0):
 def cached_standin(tag: str, home: Path, seed: int = 0):
     """A Hub whose cache (under ``home``) holds ``standin(tag)``'s weights as the tag's converted file."""
     from cnn_zoo.convert.pulling import save_converted
-    from cnn_zoo.hub import Hub, store
+    from cnn_zoo.weights import store
+    from cnn_zoo.weights.store import Hub
 
     hub = Hub(home=home, local=store.local_models())
     hub.cache.mkdir(parents=True, exist_ok=True)

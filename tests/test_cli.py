@@ -12,7 +12,7 @@ import cnn_zoo as zoo
 from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo import registry
 from cnn_zoo.cli import main
-from cnn_zoo.models import CATALOG
+from cnn_zoo.models import FAMILIES
 
 
 def run(*args):
@@ -38,10 +38,10 @@ def test_list_shows_every_model_with_its_summary():
     result = run("list")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == sorted(CATALOG)
+    assert [line.split()[0] for line in lines] == sorted(FAMILIES)
     for line in lines:
         name = line.split()[0]
-        assert line.endswith(CATALOG[name][1])
+        assert line.endswith(FAMILIES[name][1])
 
 
 def test_list_pattern_and_json():
@@ -49,7 +49,7 @@ def test_list_pattern_and_json():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [m["name"] for m in data] == ["lenet5", "lenet5_modern"]
-    assert data[0] == {"name": "lenet5", "summary": CATALOG["lenet5"][1],
+    assert data[0] == {"name": "lenet5", "summary": FAMILIES["lenet5"][1],
                        "module": "cnn_zoo.models.lenet",
                        "pretrained": registry.pretrained_tags("lenet5")}
 

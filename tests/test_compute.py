@@ -36,7 +36,7 @@ def test_auto_precision_follows_the_machine(backend, devices, lines, chosen):
 
 def test_recipe_precision_auto_is_this_machines_choice():
     recipe = load_recipe("lenet5_modern-mnist", ["mixed_precision=auto"])
-    expected = hardware.auto_precision(keras.backend.backend(), runs.devices())
+    expected = hardware.auto_precision(keras.backend.backend(), hardware.devices())
     assert recipe.precision() == expected
     assert recipe.dtype_policy == {"bfloat16": "mixed_bfloat16", "none": None}[expected[0]]
     assert load_recipe("lenet5_modern-mnist", ["mixed_precision=none"]).precision()[0] == "none"

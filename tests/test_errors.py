@@ -42,7 +42,7 @@ def test_every_exception_class_of_the_zoo_is_a_zoo_error_or_named_beside_it():
     for name in ("cnn_zoo.recipe_schema.RecipeError", "cnn_zoo.run.RunError", "cnn_zoo.data.errors.DataError",
                  "cnn_zoo.preprocess.params.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
                  "cnn_zoo.tune.errors.TuneError", "cnn_zoo.tune.params.SearchSpaceError",
-                 "cnn_zoo.hub.errors.HubError", "cnn_zoo.errors.CardError"):
+                 "cnn_zoo.weights.errors.HubError", "cnn_zoo.errors.CardError"):
         assert name in classes
     outside = sorted(name for name, cls in classes.items() if not issubclass(cls, ZooError))
     assert outside == sorted(NOT_USER_ERRORS)

@@ -118,7 +118,7 @@ def photo_batches(folder, sizes=PHOTO_SHAPES, per_size=2):
 def test_imagenet_serving_graph_follows_the_stored_steps(tag, tmp_path):
     """In process, no export: the served graph (resize_shorter inside for googlenet_bn, the whole
     256x256 resize for Caffe's googlenet) gives zoo predict's top-1 on photos of any shape."""
-    from cnn_zoo.export.graph import contract_of, serving_model
+    from cnn_zoo.serving import contract_of, serving_model
 
     model = standin(tag)
     served = serving_model(model, contract_of(model.zoo_info))
@@ -213,7 +213,7 @@ def test_a_run_folder_exports_and_matches(published, tmp_path, tfds_dir):  # noq
 
 def served_probabilities(model, images) -> np.ndarray:
     """The cnn_zoo served graph (what raw=True and every export run), in this process."""
-    from cnn_zoo.export.graph import contract_of, serving_model
+    from cnn_zoo.serving import contract_of, serving_model
 
     return serving_model(model, contract_of(model.zoo_info)).predict(images, verbose=0)
 
@@ -281,7 +281,7 @@ def test_papers_layers_keep_cnn_zoo_and_say_so(tmp_path):
 def test_imagenet_googlenet_bn_network_is_stock_but_not_its_any_size_resize():
     """At 224x224 every layer of googlenet_bn has a stock form; resize_shorter of photos of any size
     has none, so its .keras file needs cnn-zoo, and the reason names that step alone."""
-    from cnn_zoo.export.graph import contract_of, serving_model
+    from cnn_zoo.serving import contract_of, serving_model
     from cnn_zoo.export.stock import portable
 
     model = standin("googlenet_bn.imagenet")

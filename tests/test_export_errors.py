@@ -106,8 +106,8 @@ def test_keras_format_round_trips_and_zoo_export_is_callable(tmp_path):
     register_all()
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     x = np.arange(32, dtype=np.uint8).reshape(2, 4, 4, 1)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), zoo.export.graph.serving_model(
-        tiny_model(), zoo.export.graph.contract_of(tiny_model().zoo_info)).predict(x, verbose=0), atol=1)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), zoo.serving.serving_model(
+        tiny_model(), zoo.serving.contract_of(tiny_model().zoo_info)).predict(x, verbose=0), atol=1)
 
 
 def test_cli_error_is_one_line(tmp_path):

@@ -132,7 +132,7 @@ def test_a_new_family_gets_the_checks(fresh_registry, tmp_path):
         inputs = common.model_input(input_shape, (8, 8, 1))
         x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
         outputs = common.classifier(x, num_classes, classifier_activation)
-        return common.finish(inputs, outputs, name, weights, arch="tiny", num_classes=num_classes)
+        return common.finish(inputs, outputs, name, weights)
 
     zoo.register_model(Family("tiny", tiny, published=Published(90, "(9·1)·4 + 4 + 4·10 + 10"),
                               test_kwargs={"num_classes": 3}))

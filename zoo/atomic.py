@@ -7,7 +7,7 @@ sees the old file or the new one, never half of one.
 Fsync policy (the only one in the project): the temporary file's data is
 fsynced before the rename, and the folder after it, so a power cut after a
 write returned leaves the new file, not an empty one. Standard library only:
-the CLI's fast paths and the hub's leaves import it.
+the CLI's fast paths and the weights store import it.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from pathlib import Path
 import keras
 
 from cnn_zoo.keras_private import backup_state
-from cnn_zoo.run import atomic_path, write_json
-from cnn_zoo.run_state import fault_point
+from cnn_zoo.run import write_json
+from cnn_zoo.run_state import atomic_path, fault_point
 
 CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
 

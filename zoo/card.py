@@ -182,7 +182,7 @@ def _call_tensors(op, known, keras) -> tuple[list, list]:
 def operations(model):
     """``(op, input tensors, output tensors)`` of each operation of ``model`` in graph order,
     its inputs left out: one per row of its card, in the same order."""
-    import keras
+    import keras  # the card module imports without Keras (`zoo list`, `import cnn_zoo`)
 
     known = {id(t) for t in model.inputs}
     # A functional model lists every op (keras.ops calls too) in graph order.
@@ -196,7 +196,7 @@ def operations(model):
 
 def _row(op, ins: list, outs: list, effect, field: Field | None, name: str | None = None,
          sources: tuple = ()) -> Row:
-    import keras
+    import keras  # idem
 
     return Row(
         name=name or op.name,
@@ -230,7 +230,7 @@ def _check_readable(model) -> Volume:
 
 def _walk(model) -> tuple[Card, Field | None]:
     """The card of ``model`` and the receptive field of its (first) output."""
-    import keras
+    import keras  # on first use: `import cnn_zoo` and `zoo list` stay without Keras
 
     keras_shape = _check_readable(model)
     handlers = handlers_for(keras, _walk)
@@ -252,7 +252,7 @@ def _walk(model) -> tuple[Card, Field | None]:
 def op_effect(op, ins: list, outs: list):
     """What ``op`` does to the volumes ``ins`` → ``outs``, as its card row says: the formula,
     multiply-adds, windows and, for a conv or pool, its ``Arithmetic`` (K, F, S, P, rounding)."""
-    import keras
+    import keras  # idem
 
     return effect_of(op, ins, outs, handlers_for(keras, _walk))
 
@@ -261,7 +261,7 @@ def chain_rows(layers, input_shape: Volume, field: Field | None = None, prefix: 
     """The rows of built ``layers`` applied one after another to ``input_shape`` (one branch of
     a block, e.g. ``Inception.branch_layers()``), the receptive field grown from ``field``
     (default: one input cell); each name is prefixed with ``prefix``."""
-    import keras
+    import keras  # idem
 
     handlers = handlers_for(keras, _walk)
     shape = tuple(input_shape)

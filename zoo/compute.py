@@ -11,6 +11,7 @@ import contextlib
 
 import keras
 
+from cnn_zoo import hardware
 from cnn_zoo import run as runs
 
 
@@ -21,7 +22,7 @@ def jit(recipe) -> bool:
     if keras.backend.backend() == "jax":  # without jax.jit every op is dispatched alone (LeNet-5: 12x slower)
         return True
     # XLA pays off on accelerators; on this class of CPU it made LeNet-5 slower.
-    return any("GPU" in d.upper() or "CUDA" in d.upper() for d in runs.devices())
+    return any("GPU" in d.upper() or "CUDA" in d.upper() for d in hardware.devices())
 
 
 @contextlib.contextmanager
@@ -49,7 +50,7 @@ def distribution(recipe, cluster=None):
         return
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the TensorFlow backend only
         gpus = tf.config.list_logical_devices("GPU")
         # MirroredStrategy() alone takes only /cpu:0 when there is no GPU.
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
@@ -74,7 +75,7 @@ def steps_per_execution(recipe):
     """The recipe's value, except 1 under tf.distribute: Keras 3.15's multi-step loop fails
     inside MirroredStrategy ("You must feed a value for placeholder tensor ... while/cond")."""
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # idem
         if recipe.distribute or tf.distribute.has_strategy():  # also a cluster's
             return 1
     return recipe.steps_per_execution

@@ -1,6 +1,7 @@
 """What this machine's CPU can do, and the defaults chosen from it (``mixed_precision: auto``).
 
-Pure reading of ``/proc/cpuinfo``: no Keras. The measurements behind each choice are in
+Pure reading of ``/proc/cpuinfo``, and the backend's devices (``devices``, which imports
+Keras when called). The measurements behind each choice are in
 docs/benchmarks.md ("LeNet-5 training throughput").
 """
 
@@ -56,3 +57,20 @@ def auto_precision(backend: str, devices, flags=None) -> tuple[str, str]:
     if "amx_bf16" in flags:
         return "bfloat16", "the CPU has AMX (amx_bf16): bfloat16 matmuls and convolutions run on it"
     return "none", "the CPU has no AMX: bfloat16 would be emulated, float32 is faster"
+
+
+def devices() -> list[str]:
+    """The devices the Keras backend sees (``["cpu"]`` when it lists none)."""
+    # The backend's own listing, imported here: this module is read without Keras (auto_precision).
+    import keras
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return [d.name for d in tf.config.list_logical_devices()]
+    if backend == "jax":
+        import jax
+        return [str(d) for d in jax.devices()]
+    if backend == "torch":
+        import torch
+        return ["cuda:%d" % i for i in range(torch.cuda.device_count())] or ["cpu"]
+    return ["cpu"]

@@ -21,7 +21,7 @@ def deferred_variables_forgotten():
     """Inside: variables get shapes but no values; on exit Keras' list of variables still to
     initialise is put back as it was (else the next scope's exit would allocate them after all).
     On a Keras without that list the block builds as usual (allocating)."""
-    import keras
+    import keras  # the adapter imports without Keras; each hook imports what it reaches into
 
     try:
         from keras.src.backend.common import global_state
@@ -56,7 +56,7 @@ def first_replica_logs_under_multi_worker() -> None:
     "mean", which under MultiWorkerMirroredStrategy is ``strategy.reduce("MEAN", v, axis=0)``
     and fails on the scalar logs ("Invalid reduction dimension 0"). The logs are metrics the
     strategy already synchronised, so the first replica's are everyone's (Keras' "first")."""
-    from keras.src.backend.tensorflow import trainer
+    from keras.src.backend.tensorflow import trainer  # the TensorFlow backend's trainer only
 
     original = trainer.reduce_per_replica
     if getattr(original, "zoo_first", False):

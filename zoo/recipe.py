@@ -24,7 +24,8 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
 
-from cnn_zoo.data.sources import DataError, parse_spec
+from cnn_zoo import hardware
+from cnn_zoo.data.sources import DataError, load_splits, parse_spec
 from cnn_zoo.recipe_schema import RecipeError, apply_overrides, build, load_yaml, parse_override, plain
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "list_recipes", "parse_override"]
@@ -62,8 +63,6 @@ class DatasetConfig:
 
     def load(self, seed: int = 0, data_dir=None):
         """{"train", "validation" (if any), "test"} -> cnn_zoo.data.Dataset."""
-        from cnn_zoo.data.sources import load_splits
-
         return load_splits(self.source, validation_fraction=self.validation_fraction, seed=seed,
                            stratify=self.stratify, max_examples=self.max_examples,
                            data_dir=data_dir, class_names=self.class_names,
@@ -133,7 +132,7 @@ class ScheduleConfig:
         """The rate at (fractional) epoch t, counting from 0, as training computes it: the one
         definition is :class:`cnn_zoo.schedules.RecipeSchedule` (this imports Keras).
         ``steps_per_epoch`` places boundaries given in steps."""
-        from cnn_zoo.schedules import RecipeSchedule
+        from cnn_zoo.schedules import RecipeSchedule  # Keras: a recipe is read without it
 
         schedule = RecipeSchedule(base_lr, steps_per_epoch, total_epochs, self.name, self.warmup_epochs,
                                   self.alpha, self.decay_epochs, self.decay_rate, self.boundaries or (),
@@ -269,13 +268,10 @@ class Recipe:
         """(mixed_precision, why): the recipe's value, or for ``auto`` this machine's choice."""
         if self.mixed_precision != "auto":
             return self.mixed_precision, "set by the recipe"
-        import keras
-
-        from cnn_zoo import hardware
-        from cnn_zoo.run import devices as list_devices
+        import keras  # here: a recipe is read and checked without Keras
 
         return hardware.auto_precision(backend or keras.backend.backend(),
-                                       list_devices() if devices is None else devices)
+                                       hardware.devices() if devices is None else devices)
 
     def to_dict(self) -> dict:
         """Plain dict (lists, dicts, scalars) of every resolved value."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import csv
 import datetime
-import functools
 import json
 import platform
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -39,18 +39,9 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_path(path, suffix="", fault=None):
-    """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook."""
-    hook = None
-    if fault:
-        from cnn_zoo.run_state import fault_point
-        hook = functools.partial(fault_point, fault)
-    return atomic.replacing(path, suffix=suffix, before_replace=hook)
-
-
-def write_text(path, text, fault=None):
+def write_text(path, text):
     """``path.write_text(text)``, atomically (see :mod:`cnn_zoo.atomic`)."""
-    with atomic_path(path, fault=fault) as tmp:
+    with atomic.replacing(path) as tmp:
         tmp.write_text(text)
 
 
@@ -95,21 +86,6 @@ def git_commit():
     except (OSError, subprocess.SubprocessError):
         return None
     return (commit + ("+dirty" if dirty else "")) if commit else None
-
-
-def devices():
-    import keras
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-        return [d.name for d in tf.config.list_logical_devices()]
-    if backend == "jax":
-        import jax
-        return [str(d) for d in jax.devices()]
-    if backend == "torch":
-        import torch
-        return ["cuda:%d" % i for i in range(torch.cuda.device_count())] or ["cpu"]
-    return ["cpu"]
 
 
 # What a run writes into its folder: a folder holding only these, from a start that
@@ -180,8 +156,6 @@ def failed_start(run_dir) -> bool:
 
 def clear_failed_start(run_dir) -> None:
     """Remove a failed start's files (see :func:`failed_start`); the caller holds the lock."""
-    import shutil
-
     run_dir = Path(run_dir)
     if not failed_start(run_dir):
         return
@@ -244,7 +218,7 @@ def truncate_history(run_dir, epochs) -> None:
 
 def plot_curves(history, path):
     """Loss and accuracy per epoch, training and validation, as a PNG."""
-    import matplotlib
+    import matplotlib  # here: a run folder is read without matplotlib (zoo eval, zoo publish)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -261,6 +235,6 @@ def plot_curves(history, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
+    with atomic.replacing(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import re
 import signal
 import socket
 from pathlib import Path
 
+from cnn_zoo import atomic
 from cnn_zoo.run import RunError, read_json, write_json
+from cnn_zoo.weights.errors import HubError
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import digest
 
 STATE = "state.json"
 LOCK = ".lock"
@@ -46,9 +51,13 @@ def fault_point(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def sha256(path) -> str:
-    from cnn_zoo.hub.manifest import digest  # the hub's own, for its weights files
+def atomic_path(path, suffix="", fault=None):
+    """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook."""
+    hook = functools.partial(fault_point, fault) if fault else None
+    return atomic.replacing(path, suffix=suffix, before_replace=hook)
 
+
+def sha256(path) -> str:
     return digest(path)[1]
 
 
@@ -156,9 +165,6 @@ def run_lock(run_dir):
     """Hold ``run_dir``'s lock; a second holder is refused with a RunError naming the first.
 
     The kernel drops the lock of a killed process (flock), so a stale lock never blocks."""
-    from cnn_zoo.hub.errors import HubError
-    from cnn_zoo.hub.lock import file_lock
-
     path = Path(run_dir) / LOCK
     stack = contextlib.ExitStack()
     try:
@@ -184,7 +190,7 @@ def replay_epochs(data, epochs) -> None:
     """Replay the pipeline's draws of the first ``epochs`` epochs, so that a resumed run
     sees the batches an uninterrupted one would: tf.data's shuffle and augmentation are
     streams, and a PyDataset's draws depend on its epoch count."""
-    import keras
+    import keras  # here: `zoo train` checks a run folder's state before Keras is imported
 
     if isinstance(data, keras.utils.PyDataset):
         for _ in range(epochs):

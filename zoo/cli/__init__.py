@@ -34,7 +34,7 @@ __all__ = ["main"]
 def _version(ctx, param, value):
     if not value or ctx.resilient_parsing:
         return
-    import cnn_zoo
+    import cnn_zoo  # the CLI imports each module it needs when its command runs: startup time
 
     click.echo(f"zoo (cnn-zoo) {cnn_zoo.__version__}")
     ctx.exit()

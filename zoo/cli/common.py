@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -120,7 +121,7 @@ def import_keras():
     if "keras" in sys.modules:
         return sys.modules["keras"]
     if root_params().get("verbose"):
-        import keras
+        import keras  # only with --verbose: Keras' own messages are wanted
         return keras
     with _native_stderr_silenced():
         import keras
@@ -179,9 +180,7 @@ def check_data_spec(spec: str | None) -> None:
     """A dataset spec's syntax, and that a named file or folder exists: before Keras loads."""
     if spec is None:
         return
-    from pathlib import Path
-
-    from cnn_zoo.data.sources import parse_spec  # NumPy only
+    from cnn_zoo.data.sources import parse_spec  # NumPy only: startup time of the commands without data
 
     source = parse_spec(spec)
     if source.kind in ("idx", "npz", "folder") and not Path(source.arg).expanduser().exists():

@@ -22,6 +22,7 @@ def _is_tag(name: str) -> bool:
 def list_command(pattern, pretrained, remote, as_json):
     """List the models whose names match PATTERN (fnmatch, e.g. 'lenet*'), or with --pretrained their tags."""
     if pretrained:
+        # startup time: each command imports what it runs
         from cnn_zoo.hub.tags import headline, list_pretrained, rows_text
 
         infos = list_pretrained(pattern, remote=remote)
@@ -51,7 +52,7 @@ def info_command(name, input_shape, as_json):
     if _is_tag(name):
         if input_shape is not None:
             raise click.UsageError("--input-shape is for a model NAME; a tag has its own input")
-        from cnn_zoo.hub import info
+        from cnn_zoo.hub import info  # idem (no Keras for a tag)
         from cnn_zoo.hub.tags import tag_card
 
         found = info(name)
@@ -125,7 +126,7 @@ def _paddings_text(axes, fits) -> str:
 @JSON_OPTION
 def recipes_command(as_json):
     """List the shipped recipes with a one-line description."""
-    from cnn_zoo.recipe import list_recipes
+    from cnn_zoo.recipe import list_recipes  # idem
 
     rows = list_recipes()
     width = max((len(name) for name, _ in rows), default=0)

@@ -18,7 +18,7 @@ def _progress(as_json: bool):
     """(verbose, callbacks) for fit: nothing on stdout under --json, else the honest progress bar."""
     if as_json:
         return 0, []
-    from cnn_zoo.progress import Progress
+    from cnn_zoo.progress import Progress  # Keras: only where a progress bar is shown
 
     return "auto", [Progress()]
 
@@ -106,7 +106,7 @@ def finetune_command(tag, data, out_dir, epochs, overrides, resume, data_dir, as
 
     Example: zoo finetune lenet5.mnist --data folder:~/digits --out runs/digits --epochs 5
     """
-    from cnn_zoo.hub import info
+    from cnn_zoo.hub import info  # startup time: each command imports what it runs
 
     check_data_spec(data)
     found = info(tag)  # an unknown tag answers before Keras loads
@@ -141,7 +141,7 @@ def eval_command(model, data, split, data_dir, as_json):
     check_model(model)
     check_data_spec(data)
     import_keras()
-    from cnn_zoo.hub import evaluate
+    from cnn_zoo.hub import evaluate  # idem, after the arguments are checked
 
     metrics = evaluate(model, split=split, data=data, data_dir=data_dir)
     emit(metrics, metrics_text(metrics), as_json)
@@ -186,7 +186,7 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
         if out_dir is None or oracle_address is None:
             raise click.UsageError("--worker needs --out DIR (the chief's search folder) and --oracle HOST:PORT")
         import_keras()
-        from cnn_zoo.tune import run_worker
+        from cnn_zoo.tune import run_worker  # idem
 
         run_worker(out_dir, oracle_address, tuner_id, data_dir=data_dir, verbose=verbose, log=log)
         return
@@ -232,7 +232,7 @@ def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest,
     to retrain on everything a quick search left out.
     """
     if tag is not None:
-        from cnn_zoo.hub import parse_tag
+        from cnn_zoo.hub import parse_tag  # idem
 
         parse_tag(tag)
     import_keras()

@@ -11,6 +11,7 @@ here, in one line, before anything is written.
 
 from __future__ import annotations
 
+import importlib
 from typing import Iterable, Mapping
 
 from cnn_zoo.errors import ZooError
@@ -26,8 +27,6 @@ class MissingExtraError(ConversionError):
 
 def need(module: str, extra: str, why: str):
     """``import module``, or a one-line error naming the extra that installs it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -90,7 +89,7 @@ def assign(model, arrays: Mapping[str, list], path) -> None:
 
 def conv_kernel(oihw):
     """PyTorch / Caffe / ONNX conv kernel (out, in, h, w) → Keras (h, w, in, out)."""
-    import numpy as np
+    import numpy as np  # here, as in assign()
 
     return np.ascontiguousarray(np.transpose(oihw, (2, 3, 1, 0)))
 

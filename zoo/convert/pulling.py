@@ -1,9 +1,10 @@
-"""``pull`` of a tag whose manifest entry names a publisher's file (``source``): download, check, convert, cache.
+"""``pull``: the verified weights file of any tag; a publisher's file is downloaded, checked, converted, cached.
 
-    store.pull("googlenet_bn.imagenet")
+    pull("lenet5.mnist")            # the store's file (cnn_zoo.weights.store.pull)
+    pull("googlenet_bn.imagenet")
       → the cache's converted file, if the cache's record of it verifies (size, sha256);
       → else, under the tag's file lock: download the publisher's file through
-        the hub's verified download (full sha256 and size, or torchvision's
+        the store's verified download (full sha256 and size, or torchvision's
         hash prefix), convert it, save ``<tag>.weights.h5`` and record its
         digest in the cache's manifest.
 
@@ -22,11 +23,12 @@ import tempfile
 from pathlib import Path
 
 from cnn_zoo import atomic
+from cnn_zoo.convert import convert_weights
 from cnn_zoo.convert.common import need
-from cnn_zoo.hub import fetch
-from cnn_zoo.hub.errors import DownloadError, IntegrityError, OfflineError
-from cnn_zoo.hub.lock import file_lock
-from cnn_zoo.hub.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
+from cnn_zoo.weights import fetch, store
+from cnn_zoo.weights.errors import DownloadError, IntegrityError, OfflineError
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
 
 NEEDS = {"torchvision": "torch", "bvlc": "onnx"}  # the package each converter reads its file with
 
@@ -74,10 +76,21 @@ def _clean_leftovers(cache: Path, tag: str) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def pull(tag: str, *, hub: store.Hub | None = None, quiet: bool = False) -> Path:
+    """The path of the verified weights file of ``tag``, converted on its first pull if a publisher's.
+
+    What ``cnn_zoo.pull``, ``zoo pull`` and ``zoo.load`` use; a download shows
+    a progress bar on stderr unless ``quiet``.
+    """
+    hub = store.Hub.from_env() if hub is None else hub
+    entry = store.info(tag, hub=hub)
+    if entry.source is None:
+        return store.pull(tag, hub=hub, quiet=quiet)
+    return pull_converted(entry, hub=hub, quiet=quiet)
+
+
 def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
     """The verified converted weights of ``entry`` (see the module docstring)."""
-    from cnn_zoo.convert import convert_weights
-
     cached = hub.cache / entry.file
     if _verified(cached, converted_record(entry, hub.cache)):
         return cached
@@ -104,7 +117,7 @@ def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
             fetch.download(source["url"], publisher_file, size=source.get("size"),
                            sha256=source.get("sha256") or source["sha256_prefix"],
                            timeout=hub.timeout, quiet=quiet, label=f"{entry.tag} ({source['file']})")
-            model = convert_weights(fmt, publisher_file, entry.arch)
+            model = convert_weights(fmt, publisher_file, entry.arch, **entry.kwargs)
             return save_converted(model, entry, hub.cache, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)

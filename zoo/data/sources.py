@@ -341,7 +341,7 @@ def _load_folder(root: Path, split: str, image_size, color_mode: str, stream="au
 def _resized(a: np.ndarray, image_size) -> np.ndarray:
     if image_size is None:
         return a
-    from PIL import Image
+    from PIL import Image  # Pillow: only when images are resized
 
     im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
     im = im.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)

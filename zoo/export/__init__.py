@@ -19,11 +19,18 @@ from __future__ import annotations
 import hashlib
 import sys
 import types
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from cnn_zoo import atomic, serving
+from cnn_zoo.convert.pulling import pull
 from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
+from cnn_zoo.export.int8 import accuracy_drop, recipe_images
+from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
+from cnn_zoo.hub.loading import is_run, resolve, run_paths
+from cnn_zoo.run import now, versions, write_json
 
 __all__ = ["export", "ExportError", "FORMATS", "INT8"]
 
@@ -58,9 +65,6 @@ def _sha256_file(path) -> str:
 
 def _source(model_or_tag_or_run):
     """(model, info, source record) of a tag, a run folder (or its model.keras) or a loaded model."""
-    from cnn_zoo.hub import store
-    from cnn_zoo.hub.loading import is_run, resolve, run_paths
-
     if isinstance(model_or_tag_or_run, (str, Path)):
         name = str(model_or_tag_or_run)
         model, info = resolve(name)
@@ -68,7 +72,7 @@ def _source(model_or_tag_or_run):
             file = run_paths(name)[0]
             return model, info, {"kind": "run", "run": str(Path(name).resolve()), "file": str(file),
                                  "sha256": _sha256_file(file)}
-        file = store.pull(name, quiet=True)
+        file = pull(name, quiet=True)
         return model, info, {"kind": "tag", "tag": name, "file": Path(file).name,
                              "sha256": _sha256_file(file)}
     model, info = resolve(model_or_tag_or_run)
@@ -84,10 +88,6 @@ def _source(model_or_tag_or_run):
 
 
 def _versions() -> dict:
-    from importlib import metadata
-
-    from cnn_zoo.run import versions
-
     out = versions()
     for name in ("onnx", "tf2onnx", "onnxruntime", "ai-edge-litert"):
         try:
@@ -100,8 +100,6 @@ def _versions() -> dict:
 def _atomic_write(path: Path, write):
     """write(tmp) into a temporary sibling, then renamed over ``path`` (cnn_zoo.atomic, folders
     included); on any error nothing is left."""
-    from cnn_zoo import atomic
-
     with atomic.replacing(path, suffix=_tmp_suffix(path)) as tmp:
         return write(tmp)
 
@@ -121,17 +119,11 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     through the data layer). ``evaluation``: (images, labels) for the int8 accuracy
     drop (default: a fixed sample of 1,000 images of the recipe's test split).
     """
-    from cnn_zoo.export import graph
-    from cnn_zoo.export.int8 import accuracy_drop, recipe_images
-    from cnn_zoo.run import now, write_json
-
     path = _check(format, int8, path, overwrite)
     model, info, source = _source(model_or_tag_or_run)
-    contract = graph.contract_of(info)
-    served, needs = graph.serving_model(model, contract), []
+    contract = serving.contract_of(info)
+    served, needs = serving.serving_model(model, contract), []
     if format == "keras":
-        from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
-
         served, needs = portable(served)
     if int8 == "full" and calibration is None:
         calibration = recipe_images(info, "train", CALIBRATION_IMAGES, data_dir)[0]

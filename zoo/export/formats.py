@@ -10,6 +10,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from cnn_zoo.errors import ZooError
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")
@@ -67,8 +69,7 @@ def write_savedmodel(served, tmp: Path, **_):
 def write_onnx(served, tmp: Path, *, labels=(), metadata=None, **_):
     """Keras' own ONNX export (it runs tf2onnx on the TensorFlow backend), then the output
     renamed "probabilities" and the labels stored in the file's metadata_props."""
-    import numpy as np
-    import onnx
+    import onnx  # an optional extra, needed only for this format
 
     # Why: Keras' ONNX export refuses a model that was never called (it traces the call).
     served(np.zeros((1, *[d or 32 for d in served.input_shape[1:]]), np.uint8))
@@ -92,7 +93,7 @@ def write_onnx(served, tmp: Path, *, labels=(), metadata=None, **_):
 def write_tflite(served, tmp: Path, *, int8=None, calibration=None, **_):
     """Float32 by default; int8="dynamic": int8 weights, float activations; int8="full": int8
     weights and activations, calibrated on ``calibration`` (raw uint8 images)."""
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow's converter, on any Keras backend
 
     with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=f".{tmp.name}.sm") as folder:
         served.export(folder, format="tf_saved_model", verbose=False)

@@ -6,7 +6,11 @@ without cnn-zoo at all (tests/export_runner.py).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from cnn_zoo.layers import register_all
 
 
 class Runner:
@@ -17,22 +21,20 @@ class Runner:
         getattr(self, f"_open_{fmt}")()
 
     def _open_keras(self):
-        import keras
-
-        from cnn_zoo.layers import register_all
+        import keras  # each runtime imported for its own format: only the one asked for must be installed
 
         register_all()
         model = keras.saving.load_model(self.path, compile=False)
         self.run = lambda x: np.asarray(model(x, training=False))
 
     def _open_savedmodel(self):
-        import tensorflow as tf
+        import tensorflow as tf  # idem
 
         serve = tf.saved_model.load(self.path).signatures["serving_default"]
         self.run = lambda x: next(iter(serve(image=tf.constant(x)).values())).numpy()
 
     def _open_onnx(self):
-        import onnxruntime
+        import onnxruntime  # idem (pip install 'cnn-zoo[export]')
 
         session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
         self.run = lambda x: session.run(["probabilities"], {"image": x})[0]
@@ -65,10 +67,8 @@ class Runner:
 
 def _interpreter(path):
     """LiteRT's interpreter (ai_edge_litert) where installed, else TensorFlow's tf.lite one."""
-    import warnings
-
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter  # optional: LiteRT, or TensorFlow's below
     except ImportError:
         import tensorflow as tf
 

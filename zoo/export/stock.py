@@ -28,7 +28,14 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
+
+from cnn_zoo import preprocess
+from cnn_zoo.layers.conv import Conv2D
+from cnn_zoo.layers.inception import BRANCHES, Inception
+from cnn_zoo.layers.pooling import MaxPool2D
+from cnn_zoo.preprocess_layer import PreprocessingLayer
 
 # Why each of the papers' own layers has no stock form (by class name); others: "no stock Keras layer".
 PAPER_LAYERS = {
@@ -46,8 +53,6 @@ LOAD_CNN_ZOO = ("pip install cnn-zoo, then import cnn_zoo before keras.saving.lo
 
 def _names_cnn_zoo(obj) -> bool:
     """True if Keras serialises ``obj`` (a layer, an activation) with a reference to cnn_zoo code."""
-    import keras
-
     return "cnn_zoo" in json.dumps(keras.saving.serialize_keras_object(obj), default=str)
 
 
@@ -68,13 +73,6 @@ class _Converter:
         self.needs = []  # why the file needs cnn-zoo, one entry per layer
 
     def __call__(self, layer, *args, **kwargs):
-        import keras
-
-        from cnn_zoo.layers.conv import Conv2D
-        from cnn_zoo.layers.inception import Inception
-        from cnn_zoo.layers.pooling import MaxPool2D
-        from cnn_zoo.preprocess_layer import PreprocessingLayer
-
         if isinstance(layer, keras.Model):  # the network, already rebuilt by clone_model(recursive=True)
             return layer(*args, **kwargs)
         x = args[0]
@@ -112,8 +110,6 @@ class _Converter:
             return spatial, str(error), None
 
     def conv(self, layer, x, name):
-        import keras
-
         _, pads, native = self._native(layer, x)
         if native is None or (layer.activation is not None and _names_cnn_zoo(layer.activation)):
             self.needs.append(_why(layer, pads if native is None else None))
@@ -129,8 +125,6 @@ class _Converter:
         return y
 
     def pool(self, layer, x, name):
-        import keras
-
         spatial, pads, native = self._native(layer, x)
         if native is None or any(p != (0, 0) for p in pads):
             self.needs.append(_why(layer, pads if native is None else (
@@ -142,10 +136,6 @@ class _Converter:
 
     def inception(self, layer, x):
         """The four branches (conv [→ BN → ReLU] chains, the pool) concatenated, as Inception.call."""
-        import keras
-
-        from cnn_zoo.layers.inception import BRANCHES
-
         outputs = []
         for branch in BRANCHES:
             y = x
@@ -164,10 +154,6 @@ class _Converter:
 
     def preprocessing(self, layer, x):
         """The evaluation-time steps as stock layers, as PreprocessingLayer.call runs them."""
-        import keras
-
-        from cnn_zoo import preprocess
-
         stock, hwc = [], tuple(layer.raw_shape)
         for i, entry in enumerate(layer.steps):
             (name, p), = entry.items()
@@ -186,8 +172,6 @@ class _Converter:
 
 def _stock_step(name, p, hwc, prefix):
     """The stock layers of one preprocessing step on images of ``hwc``, or None if it has none."""
-    import keras
-
     def crop(size, padding, fill, value):
         # PreprocessingLayer's _center_crop: the padding the crop reaches, then the centre window
         (h, w), (H, W) = size, (hwc[0] + 2 * padding, hwc[1] + 2 * padding)
@@ -228,8 +212,6 @@ def _stock_step(name, p, hwc, prefix):
 def portable(served):
     """(model, needs): ``served`` rebuilt in stock Keras layers with the same weights and ``[]``, or,
     where some layer has no exact stock form, ``served`` itself and why (one line per layer)."""
-    import keras
-
     convert = _Converter()
     stock = keras.models.clone_model(served, clone_function=lambda layer: layer, call_function=convert,
                                      recursive=True)

@@ -1,7 +1,7 @@
 """Pretrained models by tag: ``load("lenet5.mnist")`` → a built Keras model with its weights.
 
 The model carries what it was trained with as ``model.zoo_info`` (a
-:class:`~cnn_zoo.hub.manifest.WeightsInfo`): the preprocessing that prediction
+:class:`~cnn_zoo.weights.manifest.WeightsInfo`): the preprocessing that prediction
 must repeat, the class names, the metrics, the recipe and the data licence.
 
 Keyword arguments go to the builder and override the published ones. With
@@ -18,7 +18,7 @@ model.keras, with the preprocessing and class names the run recorded.
 ``load(tag, raw=True)`` puts that preprocessing inside the model, as Keras layers:
 the model takes raw uint8 images (N, H, W, C) as the dataset stores them (of any
 size where the steps resize, e.g. the ImageNet tags) and returns class
-probabilities. It is the graph ``zoo export`` writes (cnn_zoo.export.graph).
+probabilities. It is the graph ``zoo export`` writes (cnn_zoo.serving).
 ``preprocessing(tag)`` is that preprocessing alone, one Keras layer.
 """
 
@@ -30,12 +30,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from cnn_zoo import registry
+from cnn_zoo.convert import pulling
+from cnn_zoo.data import Dataset
 from cnn_zoo.errors import ZooError
-from cnn_zoo.hub import store
-from cnn_zoo.hub.manifest import WeightsInfo, normalized
+from cnn_zoo.family import DEFAULT
+from cnn_zoo.layers import register_all
 from cnn_zoo.preprocessing_spec import Preprocessing
+from cnn_zoo.recipe import Recipe
+from cnn_zoo.serving import contract_of, preprocessing_layers, serving_model
+from cnn_zoo.weights import store
+from cnn_zoo.weights.manifest import WeightsInfo, is_tag, normalized
 
 
 class HeadRebuiltWarning(UserWarning):
@@ -74,8 +81,6 @@ class RunInfo:
 
 def family_of(info):
     """The :class:`~cnn_zoo.family.Family` of a tag's or run's model (the default one if unknown)."""
-    from cnn_zoo.family import DEFAULT
-
     arch = getattr(info, "arch", None)
     if arch is None:
         return DEFAULT
@@ -119,8 +124,6 @@ def load(tag: str | Path, *, num_classes: int | None = None, hub=None, quiet: bo
 def raw_model(model):
     """``model`` (from load or load_run) behind its own preprocessing: raw uint8 images in,
     probabilities out, with the same ``zoo_info``."""
-    from cnn_zoo.export.graph import contract_of, serving_model
-
     raw = serving_model(model, contract_of(model.zoo_info), name=f"{model.name}_raw")
     raw.zoo_info = model.zoo_info
     return raw
@@ -135,8 +138,6 @@ def preprocessing(tag_or_model, *, hub=None):
     images as ``lambda x: layer(x[None])[0]``; on the TensorFlow backend only, since inside
     tf.data the layer's ops must be TensorFlow's. On arrays it runs on every backend.
     """
-    from cnn_zoo.export.graph import contract_of, preprocessing_layers
-
     if isinstance(tag_or_model, (str, Path)):
         info = run_info(tag_or_model) if is_run(tag_or_model) else store.info(str(tag_or_model), hub=hub)
     else:
@@ -147,7 +148,7 @@ def preprocessing(tag_or_model, *, hub=None):
     found = preprocessing_layers(contract_of(info))
     if len(found) == 1:
         return found[0]
-    import keras
+    import keras  # the layers are Keras already; a second one needs the Sequential
 
     return keras.layers.Pipeline(found, name="preprocessing")
 
@@ -157,7 +158,7 @@ def _load_tag(tag: str, *, num_classes: int | None = None, hub=None, quiet: bool
         raise ZooError(f"load() takes the weights from the tag {tag!r}; build without them "
                          f"with zoo.get_model(name, ...). Received: weights={kwargs['weights']!r}")
     info = store.info(tag, hub=hub)
-    path = str(store.pull(tag, hub=hub, quiet=quiet))
+    path = str(pulling.pull(tag, hub=hub, quiet=quiet))
     family = registry.get_family(info.arch)
     wanted = family.for_inference(info.kwargs)  # training-only outputs off
     if num_classes is not None:
@@ -187,7 +188,6 @@ def transfer_weights(source, target, *, tag: str = "the published model", head=N
     family's) that could not take them (rebuilt); any other layer that cannot is a ZooError.
     """
     if head is None:
-        from cnn_zoo.family import DEFAULT
         head = DEFAULT.head
     rebuilt = []
     for layer in target.layers:
@@ -233,7 +233,6 @@ def run_info(path) -> RunInfo:
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     recipe = {}
     if config_file.is_file():
-        import yaml
         recipe = {"config": yaml.safe_load(config_file.read_text())}
     return RunInfo(str(run_dir), Preprocessing.from_dict(contract).to_dict(),
                    tuple(str(c) for c in contract.get("class_names", ())), metrics, recipe)
@@ -243,9 +242,9 @@ def load_run(path):
     """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
     model_path, _ = run_paths(path)
     info = run_info(path)
+    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
     import keras
 
-    from cnn_zoo.layers import register_all
     import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
 
     register_all()  # the model file may name any of the zoo's layers
@@ -273,8 +272,6 @@ def match_classes(dataset, class_names):
     """``dataset`` with labels that index ``class_names`` (the model's outputs), and how they were
     matched: "same" (equal names), "by name" (the data's names are among the model's, labels
     remapped) or "by position" (other names: data class i is scored as model class i)."""
-    from cnn_zoo.data import Dataset
-
     names, theirs = tuple(class_names), tuple(dataset.class_names)
     if theirs == names:
         return dataset, "same"
@@ -307,8 +304,7 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
     read at the model's raw size, its classes matched to the model's by name
     where they can be (see :func:`match_classes`; the result's "classes" says how).
     """
-    from cnn_zoo.evaluation import evaluate_recipe
-    from cnn_zoo.recipe import Recipe
+    from cnn_zoo.evaluation import evaluate_recipe  # imports Keras, which `zoo eval` checks without
 
     model, info = resolve(tag_or_model, hub)
     if not isinstance(info, (WeightsInfo, RunInfo)):
@@ -323,3 +319,34 @@ def evaluate(tag_or_model, *, split: str | None = None, data: str | None = None,
                            raw_shape=info.preprocessing["raw_shape"], compile=True, where=f"{where}: the recipe",
                            match=lambda dataset: match_classes(dataset, info.class_names),
                            family=family_of(info))
+
+
+def get_model(name: str, **kwargs):
+    """``zoo.get_model``: the registry's builder, where ``weights`` may also be a pretrained tag.
+
+    As keras.applications' ``weights="imagenet"``: ``get_model("lenet5", weights="lenet5.mnist")``
+    pulls the tag's file (converted on its first pull if a publisher's) and builds the model
+    with the tag's recorded builder arguments, which given ones may repeat but not change
+    (``zoo.load(tag, **kwargs)`` rebuilds for other ones). The model carries the tag's entry as
+    ``model.zoo_info``. The builders themselves take only a file path.
+    """
+    tag = kwargs.get("weights")
+    if not is_tag(tag):
+        return registry.get_model(name, **kwargs)
+    info = store.info(tag)
+    if info.arch != name:
+        raise ZooError(f"weights={tag!r} were trained for {info.arch!r}, not {name!r}; "
+                       f"use {info.arch!r} or zoo.load({tag!r})")
+    for key, recorded in info.kwargs.items():
+        if key not in kwargs or normalized(kwargs[key]) == normalized(recorded):
+            continue
+        if key == "num_classes":
+            raise ZooError(f"weights={tag!r} have {recorded} classes, the model {kwargs[key]}: build with "
+                           f"num_classes={recorded}, or use zoo.load({tag!r}, num_classes={kwargs[key]}) "
+                           "to rebuild the head")
+        made = "converted" if info.source is not None else "trained"
+        raise ZooError(f"weights={tag!r} were {made} with {key}={recorded!r}: leave {key} unset, or use "
+                       f"zoo.load({tag!r}, {key}=...) to rebuild. Received: {key}={kwargs[key]!r}")
+    model = registry.get_model(name, **{**info.kwargs, **kwargs, "weights": str(pulling.pull(tag))})
+    model.zoo_info = info
+    return model

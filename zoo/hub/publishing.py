@@ -3,7 +3,7 @@
     publish("runs/lenet5-mnist", "lenet5.mnist")   # or: zoo publish runs/lenet5-mnist --tag lenet5.mnist
 
 writes ``lenet5.mnist.weights.h5`` and its entry in ``manifest.json`` (see
-:mod:`cnn_zoo.hub.manifest` for the fields) into the user's own hub folder, the
+:mod:`cnn_zoo.weights.manifest` for the fields) into the user's own hub folder, the
 cache (``$ZOO_HOME/weights``), where ``zoo.load`` and ``pull`` find it; never
 into the installed package. ``dest=`` (``--dest``) publishes elsewhere: a hub
 folder to serve as ``ZOO_HUB_URL``, or a checkout's ``saved_models/``.
@@ -23,26 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo import atomic, registry
+from cnn_zoo import atomic, preprocess, registry
+from cnn_zoo.layers import register_all
 from cnn_zoo import run as runs
-from cnn_zoo.hub import manifest as mf
-from cnn_zoo.hub.errors import HubError
-from cnn_zoo.hub.lock import file_lock
-from cnn_zoo.hub.manifest import WeightsInfo
+from cnn_zoo.recipe import load_recipe
+from cnn_zoo.weights import manifest as mf
+from cnn_zoo.weights.errors import HubError
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import WeightsInfo
+from cnn_zoo.weights.store import Hub, local_models
 
 RUN_FILES = ("manifest.json", "config.yaml", "preprocessing.json", "metrics.json", "model.weights.h5")
 
 
 def default_dest() -> Path:
     """The user's own hub folder: the cache of ``Hub.from_env()`` ($ZOO_HOME/weights)."""
-    from cnn_zoo.hub.store import Hub
-
     return Hub.from_env().cache
 
 
 def _shipped_tags() -> dict:
-    from cnn_zoo.hub.store import local_models
-
     return mf.read_manifest(local_models() / mf.MANIFEST, {})
 
 
@@ -60,8 +59,6 @@ def publish(run_dir, tag: str, *, dest=None, overwrite: bool = False,
     the search that chose the hyper-parameters (default: the run folder's
     tuning.json, which ``zoo promote`` writes, if any).
     """
-    from cnn_zoo.recipe import load_recipe
-
     run_dir = Path(run_dir)
     arch, _ = mf.parse_tag(tag)
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
@@ -126,8 +123,7 @@ def _publish_into(dest: Path, lock: Path, tag, arch, overwrite, run_dir, run, re
                 tag=tag, arch=arch, file=file, sha256=sha256, size=size, kwargs=kwargs,
                 preprocessing={k: mf.normalized(contract[k]) for k in ("steps", "raw_shape", "input_shape")},
                 class_names=tuple(contract["class_names"]),
-                metrics={"split": metrics.get("split", "test"), "examples": metrics.get("examples"),
-                         **{k: v for k, v in metrics.items() if k not in ("split", "examples")}},
+                metrics=_metrics_story(metrics, dataset["source"]),
                 recipe={"name": run.get("recipe", ""), "config": mf.normalized(recipe.to_dict())},
                 seed=recipe.seed, dataset=dataset, created=runs.now(),
                 keras_version=run.get("versions", {}).get("keras", ""),
@@ -137,6 +133,16 @@ def _publish_into(dest: Path, lock: Path, tag, arch, overwrite, run_dir, run, re
         entries[tag] = info
         mf.write_manifest(dest / mf.MANIFEST, entries)
     return info
+
+
+def _metrics_story(metrics: dict, source: str) -> dict:
+    """The run's metrics.json, with who measured them and where they are written."""
+    split, examples = metrics.get("split", "test"), metrics.get("examples")
+    count = f", {examples:,} images" if isinstance(examples, int) else ""
+    return {"split": split, "examples": examples,
+            **{k: v for k, v in metrics.items() if k not in ("split", "examples")},
+            "measured_by": "cnn-zoo: the run's own evaluation after training, published by zoo publish",
+            "source": f"the run's metrics.json ({split} split of {source}{count})"}
 
 
 def dataset_card(source: str, stated: dict | None) -> dict:
@@ -152,9 +158,7 @@ def dataset_card(source: str, stated: dict | None) -> dict:
 
 def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
     """Saves the run's weights from a freshly built model to ``out``, then checks ``out``."""
-    import keras
-
-    from cnn_zoo.layers import register_all
+    import keras  # here: publish() checks the run folder without Keras
 
     register_all()  # cnn_zoo.layers is lazy: every layer class, for loading model.keras
 
@@ -167,8 +171,6 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
     again = registry.get_model(arch, **kwargs, weights=out)
     trained = run_dir / "model.keras"
     if trained.is_file():
-        from cnn_zoo import preprocess
-
         rng = np.random.default_rng(0)
         raw_shape = [d or 256 for d in contract["raw_shape"]]  # None: any size (streamed data)
         raw = rng.integers(0, 256, size=(4, *raw_shape), dtype=np.uint8)
@@ -183,6 +185,6 @@ def _resave(arch, kwargs, run_dir: Path, out: str, contract) -> None:
 
 
 def _main_output(y, family):
-    import keras
+    import keras  # imported by _resave already
 
     return keras.ops.convert_to_numpy(family.main_output(y))

@@ -62,7 +62,7 @@ def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=Non
     x = layers.Conv2D(256, 3, padding=1, activation="relu", name="conv5")(x)                  # (B, 13, 13, 256)
     x = layers.MaxPool2D(3, 2, name="pool5")(x)                                               # (B, 6, 6, 256)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="alexnet")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = layers.AdaptiveAveragePool2D((6, 6), name="avgpool")(x)                               # (B, 6, 6, 256)
     x = keras.layers.Flatten(name="flatten")(x)                                               # (B, 9216)
     x = keras.layers.Dropout(DROPOUT, name="fc6_dropout")(x)
@@ -70,7 +70,7 @@ def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=Non
     x = keras.layers.Dropout(DROPOUT, name="fc7_dropout")(x)
     x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)                            # (B, 4096)
     outputs = common.classifier(x, num_classes, classifier_activation)                       # (B, 1000)
-    return common.finish(inputs, outputs, name, weights, arch="alexnet", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def _conv(x, filters, kernel_size, name, *, strides=1, groups=1, bias=0.0):
@@ -101,7 +101,7 @@ def alexnet_paper(*, input_shape=None, num_classes=1000, include_top=True, pooli
     x = _conv(x, 256, 3, "conv5", groups=2, bias=1.0)                             # (B, 13, 13, 256)
     x = layers.MaxPool2D(3, 2, name="pool5")(x)                                    # (B, 6, 6, 256)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="alexnet_paper")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                    # (B, 9216)
     for fc in ("fc6", "fc7"):
         x = keras.layers.Dense(4096, activation="relu", name=fc,
@@ -109,7 +109,7 @@ def alexnet_paper(*, input_shape=None, num_classes=1000, include_top=True, pooli
                                bias_initializer="ones")(x)                        # (B, 4096)
         x = keras.layers.Dropout(DROPOUT, name=f"{fc}_dropout")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)            # (B, 1000): FC8
-    return common.finish(inputs, outputs, name, weights, arch="alexnet_paper", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def notes_torchvision(kwargs) -> list[str]:

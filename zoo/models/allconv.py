@@ -66,13 +66,13 @@ def allconv(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                           kernel_regularizer=decay, name=conv)(x)
     # (B, 6, 6, 192) on a 32×32 input
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="allconv")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = layers.Conv2D(num_classes, 1, activation="relu", kernel_regularizer=decay,
                       name="classifier")(x)                                            # (B, 6, 6, 10)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                        # (B, 10)
     outputs = keras.layers.Activation(classifier_activation or "linear", dtype="float32",
                                       name="predictions")(x)
-    return common.finish(inputs, outputs, name, weights, arch="allconv", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

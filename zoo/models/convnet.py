@@ -43,15 +43,15 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         padding=padding, pool_size=pool_size, pool_strides=pool_strides, fc_units=fc_units,
         dropout=dropout, stage_dropout=stage_dropout, batch_norm=batch_norm, conv_bias=conv_bias,
         bn_epsilon=bn_epsilon, adaptive_pool=adaptive_pool, kernel_initializer=kernel_initializer,
-        rounding=rounding, name=name, arch="convnet")
+        rounding=rounding, name=name)
 
 
 def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooling,
                   classifier_activation, weights, spec, filters, kernel_size, strides, padding,
                   pool_size, pool_strides, fc_units, dropout, stage_dropout, batch_norm, conv_bias,
-                  bn_epsilon, adaptive_pool, kernel_initializer, rounding, name, arch):
-    """:func:`convnet` for a family that is an instance of the pattern (VGG): its own default
-    input and its architecture name ``arch`` (what a pretrained tag must have been trained for)."""
+                  bn_epsilon, adaptive_pool, kernel_initializer, rounding, name):
+    """:func:`convnet` for a family that is an instance of the pattern (VGG), with its own
+    default input."""
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     for arg, flag in (("batch_norm", batch_norm), ("conv_bias", conv_bias)):
@@ -86,7 +86,7 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
         if stage_dropout and (i + 1 == len(convs) or convs[i + 1].stage != planned.stage):
             x = keras.layers.Dropout(stage_dropout, name=f"stage{planned.stage}_dropout")(x)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch=arch)
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     for planned in plan.of_kind("adaptive_avg_pool"):
         x = layers.AdaptiveAveragePool2D(**planned.args, name=planned.name)(x)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -95,7 +95,7 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
-    return common.finish(inputs, outputs, name, weights, arch=arch, num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

@@ -110,12 +110,11 @@ def build_resnet(depth, *, input_shape, num_classes, include_top, pooling, class
             x = residual_block(x, block, width, strides, f"conv{stage}_block{b}", layout=layout,
                                shortcut=shortcut)
         # conv2: (B, 56, 56, 64·e), conv3: (B, 28, 28, 128·e), conv4: 14×14, conv5: (B, 7, 7, 512·e)
-    arch = f"resnet{depth}"
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch=arch)
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)              # (B, 512·e)
     outputs = common.classifier(x, num_classes, classifier_activation)      # (B, 1000)
-    return common.finish(inputs, outputs, name, weights, arch=arch, num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def _builder(depth: int):

@@ -68,10 +68,10 @@ def resnet_cifar(*, input_shape=None, num_classes=10, include_top=True, pooling=
                                shortcut=shortcut, regularizer=decay)
         # stage1: (B, 32, 32, 16), stage2: (B, 16, 16, 32), stage3: (B, 8, 8, 64)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="resnet_cifar")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                # (B, 64)
     outputs = common.classifier(x, num_classes, classifier_activation, kernel_regularizer=decay)
-    return common.finish(inputs, outputs, name, weights, arch="resnet_cifar", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

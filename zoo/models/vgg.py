@@ -70,7 +70,7 @@ def _builder(arch: str):
         return build_convnet(input_shape=input_shape, default_shape=(224, 224, 3),
                              num_classes=num_classes, include_top=include_top, pooling=pooling,
                              classifier_activation=classifier_activation, weights=weights,
-                             name=name, arch=arch, **convnet_kwargs(arch, fc_units, adaptive_pool))
+                             name=name, **convnet_kwargs(arch, fc_units, adaptive_pool))
 
     build.__name__ = build.__qualname__ = arch
     build.__doc__ = (

@@ -104,7 +104,7 @@ def _input_shape(value):
 
 def _size_as_given(source, raw) -> tuple[int, int]:
     """(width, height) of the image as the user gave it (EXIF rotation applied)."""
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps  # Pillow: only for a request with an image
 
     if isinstance(source, np.ndarray):
         return int(source.shape[1]), int(source.shape[0])

@@ -23,13 +23,12 @@ from pathlib import Path
 
 import keras
 
-import cnn_zoo
 from cnn_zoo import atomic, hub, registry
 from cnn_zoo.keras_private import deferred_variables_forgotten
 from cnn_zoo.page import features
 from cnn_zoo.page.network import network
 from cnn_zoo.page.request import MARK, Request, check
-from cnn_zoo.run import git_commit
+from cnn_zoo.run import git_commit, versions
 
 # The page's parts, inlined in this order (package data beside this module).
 STYLES = ("page.css",)
@@ -37,7 +36,7 @@ SCRIPTS = ("arithmetic.js", "draw.js", "network.js", "playground.js", "image.js"
 
 
 def _version() -> dict:
-    return {"cnn_zoo": cnn_zoo.__version__, "git": git_commit(), "keras": keras.__version__,
+    return {"cnn_zoo": versions().get("cnn-zoo", "0+unknown"), "git": git_commit(), "keras": keras.__version__,
             "backend": keras.backend.backend()}
 
 

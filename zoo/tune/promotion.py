@@ -12,9 +12,15 @@ entry (whose card stores the recipe) carries the search space and the trial id.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+from cnn_zoo import hub
 from cnn_zoo import run as runs
+from cnn_zoo.recipe import load_recipe
+from cnn_zoo.tune.errors import TuneError
+from cnn_zoo.tune.report import load_report
+from cnn_zoo.tune.space import SearchSpace
 
 
 @dataclasses.dataclass
@@ -36,11 +42,7 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
     fewer epochs or examples is retrained on all of them with e.g.
     ``["epochs=15", "dataset.max_examples=null"]``.
     """
-    from cnn_zoo.recipe import load_recipe
-    from cnn_zoo.train import train
-    from cnn_zoo.tune.report import load_report
-    from cnn_zoo.tune.search import TuneError
-    from cnn_zoo.tune.space import SearchSpace
+    from cnn_zoo.train import train  # imports Keras: `zoo promote` checks the search first
 
     tune_dir = Path(tune_dir)
     report = load_report(tune_dir)
@@ -76,8 +78,6 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
                         f"{result.message}")
     published = None
     if tag:
-        from cnn_zoo import hub
-
         # The search space and trial id reach the entry twice: in the run's recipe
         # (search_space, description) and whole, as the entry's ``tuning`` record.
         published = hub.publish(result.run_dir, tag, dest=dest, overwrite=overwrite, tuning=tuning)
@@ -85,7 +85,5 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
 
 
 def _yaml_string(text: str) -> str:
-    import json
-
     return json.dumps(text)  # JSON strings are YAML strings
 

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 from cnn_zoo import run as runs
 from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.tune.distributed import parse_address, run_chief, tuner_env
 from cnn_zoo.tune.errors import TuneError
+from cnn_zoo.tune.report import write_report
 from cnn_zoo.tune.space import SearchSpace
 
 __all__ = ["Search", "TuneError", "TuneResult", "run_worker", "tune"]
@@ -42,8 +45,6 @@ class TuneResult:
 
 def parse_duration(text) -> float:
     """'30m', '90s', '1h30m', '1800' (seconds) -> seconds."""
-    import re
-
     raw = str(text).strip().lower()
     parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", raw)
     if not raw or not parts or not any(parts.groups()):
@@ -123,6 +124,7 @@ class Search:
     """Everything one process of a search needs: recipe, data, space, and its tuner."""
 
     def __init__(self, out_dir, recipe: Recipe, *, data_dir=None, deadline=None, verbose=1, log=print):
+        # Keras and Keras Tuner, here: `zoo tune` checks the recipe and the folder without them
         from cnn_zoo.train import load_data
         from cnn_zoo.tune.hypermodel import ZooHyperModel
 
@@ -160,7 +162,7 @@ class Search:
         return self.settings.seed if self.settings.seed is not None else self.recipe.seed
 
     def make_tuner(self):
-        from cnn_zoo.tune.oracles import make_oracle
+        from cnn_zoo.tune.oracles import make_oracle  # Keras Tuner (see __init__)
         from cnn_zoo.tune.tuner import ZooTuner
 
         s = self.settings
@@ -195,8 +197,7 @@ class Search:
 
     def finish(self, tuner, status, message=""):
         """Final pruning (Hyperband keeps every trial's weights until the end) and the report."""
-        from cnn_zoo.tune import kt_private
-        from cnn_zoo.tune.report import write_report
+        from cnn_zoo.tune import kt_private  # Keras Tuner (see __init__)
 
         if tuner is not None and self.settings.tuner == "hyperband" and not kt_private.is_worker(tuner):
             tuner.prune()
@@ -251,8 +252,6 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     tuner_obj, status, message = None, "finished", ""
     try:
         if chief or workers:
-            from cnn_zoo.tune.distributed import run_chief
-
             tuner_obj = run_chief(search, oracle_address, workers)
         else:
             tuner_obj = search.make_tuner()
@@ -266,7 +265,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
         status = "interrupted"
         message = f"interrupted; continue with: zoo tune --resume --out {out_dir}"
     except Exception as error:
-        from cnn_zoo.tune.oracles import TooManyFailures
+        from cnn_zoo.tune.oracles import TooManyFailures  # Keras Tuner, imported by the search by now
 
         if isinstance(error, TooManyFailures):
             search.finish(tuner_obj, "failed")
@@ -280,8 +279,6 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
 def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
                log=print):
     """Runs trials for the chief at ``oracle_address`` until it has none left."""
-    from cnn_zoo.tune.distributed import parse_address, tuner_env
-
     if not tuner_id or "chief" in tuner_id:
         raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "
                         f"Received: tuner_id={tuner_id!r}")

@@ -31,8 +31,11 @@ import math
 import random
 from typing import Mapping
 
+from cnn_zoo.errors import UnknownArgumentError
+from cnn_zoo.family import DEFAULT
 from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo.recipe import Recipe, RecipeError
+from cnn_zoo.registry import get_builder, get_family
 from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this module's API)
     Param, SearchSpaceError, _assign, _dotted, _flatten, parse_key, parse_param)
 
@@ -84,9 +87,6 @@ class SearchSpace:
     def family(self):
         """The model's :class:`~cnn_zoo.family.Family` (imports its module, and Keras, once)."""
         if self._family is None:
-            from cnn_zoo.family import DEFAULT
-            from cnn_zoo.registry import get_family
-
             try:
                 self._family = get_family(self.model)
             except ValueError:
@@ -131,14 +131,11 @@ class SearchSpace:
         name = param.base_path[2]
         allowed = self._builder_arguments()
         if allowed is not None and name not in allowed:
-            from cnn_zoo.errors import UnknownArgumentError
             error = UnknownArgumentError(self.model, name, param.candidates()[0], allowed)
             raise SearchSpaceError(param.key, f"is not an argument of the model: {error}")
 
     def _builder_arguments(self):
-        from cnn_zoo.registry import get_builder  # imports the model's module (and Keras)
-
-        try:
+        try:  # imports the model's module (and Keras)
             builder = get_builder(self.model)
         except ValueError:
             return None  # an unknown model name is reported when the model is built

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from cnn_zoo import atomic
-from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
+from cnn_zoo.weights.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
 
 SCHEMES = ("http", "https", "file")
 _CHUNK = 64 * 1024
