@@ -81,6 +81,12 @@ def test_piecewise_in_epochs_and_from_a_recipe():
     assert recipe.schedule.boundaries == [32000, 48000] and recipe.schedule.boundaries_unit == "steps"
     assert recipe.schedule.learning_rate(0.1, 100, recipe.epochs, steps_per_epoch=352) == pytest.approx(0.01)
     assert recipe.schedule.learning_rate(0.1, 90, recipe.epochs, steps_per_epoch=352) == pytest.approx(0.1)
+    from cnn_zoo.recipe import Recipe
+
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    # Recipes without boundaries (stored in run folders and manifests before) read back unchanged.
+    other = load_recipe("lenet5-mnist")
+    assert "boundaries" not in other.to_dict()["schedule"] and Recipe.from_dict(other.to_dict()) == other
 
 
 @pytest.mark.parametrize("schedule, fragment", [

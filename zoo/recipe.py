@@ -274,8 +274,14 @@ class Recipe:
                                        hardware.devices() if devices is None else devices)
 
     def to_dict(self) -> dict:
-        """Plain dict (lists, dicts, scalars) of every resolved value."""
-        return plain(dataclasses.asdict(self))
+        """Plain dict (lists, dicts, scalars) of every resolved value. A schedule without
+        ``boundaries`` leaves out the piecewise keys, so that a recipe reads back as it was
+        written before they existed (the recipes stored in run folders and manifests)."""
+        data = plain(dataclasses.asdict(self))
+        if data["schedule"]["boundaries"] is None:
+            for key in ("boundaries", "boundaries_unit"):
+                del data["schedule"][key]
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)

@@ -101,7 +101,7 @@ def dense_after_flatten(weight, volume):
     Both flatten the volume, in different orders: torch's index is (c·H + h)·W + w, Keras'
     (h·W + w)·C + c; the kernel's rows are reordered to match.
     """
-    import numpy as np
+    import numpy as np  # here, as in assign()
 
     h, w, c = volume
     out = weight.shape[0]
