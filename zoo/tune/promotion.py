@@ -36,7 +36,6 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
     fewer epochs or examples is retrained on all of them with e.g.
     ``["epochs=15", "dataset.max_examples=null"]``.
     """
-    from cnn_zoo.recipe import load_recipe
     from cnn_zoo.train import train
     from cnn_zoo.tune.report import load_report
     from cnn_zoo.tune.search import TuneError
@@ -56,8 +55,8 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
         if row.status != "completed":
             raise TuneError(f"trial {row.trial_id} of {tune_dir} is {row.status} ({row.note}); "
                             "promote a completed trial")
-    recipe = load_recipe(tune_dir / "config.yaml")
-    space = SearchSpace(recipe)
+    space = SearchSpace.of_search(tune_dir)
+    recipe = space.recipe
     trial_values = space.overrides(row.values)
     overrides = [*trial_values, *overrides]
     description = (f"{recipe.model.name} tuned by zoo tune: trial {row.trial_id} of the "

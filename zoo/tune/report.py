@@ -155,7 +155,6 @@ def _metric_values(state) -> dict:
 
 def load_report(out_dir, space=None) -> Report:
     """The report of the search in ``out_dir`` (cnn_zoo.tune.search's layout)."""
-    from cnn_zoo.recipe import load_recipe
     from cnn_zoo.tune.oracles import INFEASIBLE
     from cnn_zoo.tune.errors import TuneError
     from cnn_zoo.tune.space import SearchSpace
@@ -165,7 +164,7 @@ def load_report(out_dir, space=None) -> Report:
     if not (out_dir / "tune.json").is_file():
         raise TuneError(f"{out_dir} holds no search (no tune.json); give the --out folder of `zoo tune`")
     meta = runs.read_json(out_dir / "tune.json")
-    space = space or SearchSpace(load_recipe(out_dir / "config.yaml"))
+    space = space or SearchSpace.of_search(out_dir)
     keys = [p.key for p in space.params]
     project = out_dir / PROJECT
     rows = []
