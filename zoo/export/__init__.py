@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
+from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError, MissingExtraError, check_ready
 
-__all__ = ["export", "ExportError", "FORMATS", "INT8"]
+__all__ = ["export", "ExportError", "FORMATS", "INT8", "MissingExtraError"]
 
 CALIBRATION_IMAGES = 200   # representative images for full int8 (TFLite's guide: ~100-500)
 INT8_EVAL_IMAGES = 1000    # test images on which the int8 accuracy drop is measured
@@ -122,6 +122,7 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     from cnn_zoo.run import now, write_json
 
     path = _check(format, int8, path, overwrite)
+    check_ready(format, int8)
     model, info, source = _source(model_or_tag_or_run)
     contract = graph.contract_of(info)
     served = graph.serving_model(model, contract)
