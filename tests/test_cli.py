@@ -137,9 +137,14 @@ def test_explain_inexact_shape_with_exact_rounding():
                           "--rounding", "exact"), "is not a whole number")
 
 
-def test_traceback_flag_shows_the_exception():
+def test_traceback_flag_shows_the_exception_and_keeps_exit_code_2():
     result = run("--traceback", "explain", "pool", "--input", "4x4x1", "-F", "7")
-    assert isinstance(result.exception, ShapeError)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "ShapeError: " in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: pool") and last == assert_user_error(run(
+        "explain", "pool", "--input", "4x4x1", "-F", "7"))
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -389,3 +394,10 @@ def test_recipes_and_pull_json(tmp_path, monkeypatch):
 def test_builder_refusals_are_user_errors(args, fragment):
     # Builders validate their arguments with ZooError (a bare ValueError would read as a bug).
     assert_user_error(run(*args), fragment)
+
+
+def test_show_refuses_an_out_that_names_a_picture_file(tmp_path):
+    line = assert_user_error(run("show", "lenet5.mnist", "--out", str(tmp_path / "x.png")),
+                             "names a file, but zoo show writes several PNG files")
+    assert f"give a folder, e.g. --out {tmp_path / 'x'} (see '" in line
+    assert list(tmp_path.iterdir()) == []  # no folder named x.png

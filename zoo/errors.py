@@ -13,6 +13,7 @@ This module imports nothing heavy: the CLI's fast paths import it.
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Iterable
 
 
@@ -90,3 +91,23 @@ class DuplicateModelError(ZooError):
 
 class CardError(ZooError):
     """A model that a model card cannot describe (unknown input size, channels-first)."""
+
+
+class MissingExtraError(ZooError):
+    """An optional package is not installed; the message names the extra of cnn-zoo that
+    installs it. Attributes: ``module``, ``extra``."""
+
+
+def need(module: str, extra: str, why: str, *, package: str | None = None, error=MissingExtraError):
+    """``import module``, or one line (an ``error``) naming the extra that installs it.
+
+    ``package``: its name on PyPI where it differs from the module's (ai-edge-litert).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass  # raised outside `except`: no chained traceback behind the one line
+    failure = error(f"{why} needs the {package or module!r} package, which is not installed: "
+                    f'pip install "cnn-zoo[{extra}]" (or pip install {package or module})')
+    failure.module, failure.extra = module, extra
+    raise failure

@@ -60,9 +60,12 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Exception as error:
-            if isinstance(error, click.ClickException) or not is_user_error(error) \
-                    or ctx.params.get("traceback"):
+            if isinstance(error, click.ClickException) or not is_user_error(error):
                 raise
+            if ctx.params.get("traceback"):  # shown, and still the user error's exit code 2
+                import traceback  # only for --traceback
+
+                click.echo(traceback.format_exc().rstrip(), err=True)
             raise UserError(one_line(error)) from error
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -116,13 +119,46 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+class _QuietTensorFlow:
+    """A meta path finder: TensorFlow's top-level package runs with fd 2 silenced, whoever
+    imports it and when. On JAX and PyTorch, Keras itself imports it after Keras has loaded
+    (keras.utils.set_random_seed seeds it; tf.data reads the data)."""
+
+    busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow" or self.busy:
+            return None
+        import importlib.util  # only once TensorFlow is asked for
+
+        self.busy = True  # the real finders answer the inner look-up
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy = False
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)  # the first import is the one that prints
+                with _native_stderr_silenced():
+                    run(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
 def import_keras():
-    """Imports Keras (and TensorFlow, on its backend) without its start-up noise unless --verbose."""
+    """Imports Keras (and TensorFlow, on any backend, whenever it comes) without their
+    start-up noise unless --verbose."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
     if root_params().get("verbose"):
         import keras  # only with --verbose: Keras' own messages are wanted
         return keras
+    if "tensorflow" not in sys.modules:
+        sys.meta_path.insert(0, _QuietTensorFlow())
     with _native_stderr_silenced():
         import keras
     import logging

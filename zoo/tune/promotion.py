@@ -58,8 +58,8 @@ def promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=(), da
         if row.status != "completed":
             raise TuneError(f"trial {row.trial_id} of {tune_dir} is {row.status} ({row.note}); "
                             "promote a completed trial")
-    recipe = load_recipe(tune_dir / "config.yaml")
-    space = SearchSpace(recipe)
+    space = SearchSpace.of_search(tune_dir)
+    recipe = space.recipe
     trial_values = space.overrides(row.values)
     overrides = [*trial_values, *overrides]
     description = (f"{recipe.model.name} tuned by zoo tune: trial {row.trial_id} of the "

@@ -204,7 +204,7 @@ class Search:
         meta = runs.read_json(self.out_dir / "tune.json")
         meta["sessions"][-1].update(status=status, finished=runs.now())
         runs.write_json(self.out_dir / "tune.json", meta)
-        return write_report(self.out_dir)
+        return write_report(self.out_dir, self.space)
 
 
 def _record_session(search: Search, *, new: bool, feasibility, role, time_budget):

@@ -29,12 +29,13 @@ import itertools
 import json
 import math
 import random
+from pathlib import Path
 from typing import Mapping
 
 from cnn_zoo.errors import UnknownArgumentError
 from cnn_zoo.family import DEFAULT
 from cnn_zoo.layers.arithmetic import ShapeError
-from cnn_zoo.recipe import Recipe, RecipeError
+from cnn_zoo.recipe import Recipe, RecipeError, load_recipe
 from cnn_zoo.registry import get_builder, get_family
 from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this module's API)
     Param, SearchSpaceError, _assign, _dotted, _flatten, parse_key, parse_param)
@@ -42,6 +43,11 @@ from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this mo
 # Above this many combinations of the shape hyperparameters, feasibility is estimated
 # from a seeded sample instead of counted.
 ENUMERATE_LIMIT = 5_000
+# Without an input shape, a planned value is judged on these inputs: well formed if it
+# plans (or meets a ShapeError) on one of them. The large one reaches the checks of deep
+# stacks; the small one keeps a layer's size limits (weights, values per image), which
+# grow with the input, from condemning a value that fits any real input.
+PROBE_SHAPES = ((1024, 1024, 1), (32, 32, 1))
 
 # --------------------------------------------------------------------------- the space
 
@@ -52,6 +58,17 @@ class SearchSpace:
     turns on the shape checks: without it only the entries themselves are
     validated.
     """
+
+    @classmethod
+    def of_search(cls, out_dir) -> "SearchSpace":
+        """The space of the search stored in ``out_dir``: its recipe (config.yaml) and the
+        input shape its trials were checked against (tune.json, from the data's contract)."""
+        out_dir = Path(out_dir)
+        try:
+            shape = json.loads((out_dir / "tune.json").read_text()).get("input_shape")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            shape = None
+        return cls(load_recipe(out_dir / "config.yaml"), shape or None)
 
     def __init__(self, recipe: Recipe, input_shape=None):
         self.recipe = recipe
@@ -149,13 +166,16 @@ class SearchSpace:
             ok = False
             for spec_values in self._spec_variants():
                 kwargs = self.model_kwargs({param.key: value, **spec_values})
-                try:
-                    self.planner.plan(self.input_shape or (1024, 1024, 1), kwargs)
-                    ok = True
-                except ShapeError:
-                    ok = True
-                except (*self.planner.malformed, IndexError, TypeError) as e:
-                    errors.append(str(e))
+                for shape in (self.input_shape,) if self.input_shape else PROBE_SHAPES:
+                    try:
+                        self.planner.plan(shape, kwargs)
+                        ok = True
+                    except ShapeError:
+                        ok = True
+                    except (*self.planner.malformed, IndexError, TypeError) as e:
+                        errors.append(str(e))
+                    if ok:
+                        break
                 if ok:
                     break
             if not ok:
