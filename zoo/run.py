@@ -39,13 +39,13 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_path(path, suffix="", fault=None):
+def atomic_path(path, suffix="", fault=None, size=None):
     """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook."""
     hook = None
     if fault:
         from cnn_zoo.run_state import fault_point
         hook = functools.partial(fault_point, fault)
-    return atomic.replacing(path, suffix=suffix, before_replace=hook)
+    return atomic.replacing(path, suffix=suffix, before_replace=hook, size=size)
 
 
 def write_text(path, text, fault=None):
@@ -207,16 +207,19 @@ def _history_lines(path):
     out = []
     for number, line in enumerate(lines[1:], 2):
         values = next(csv.reader([line]), [])
-        try:
-            if len(values) != len(header) or "epoch" not in header:
-                raise ValueError(f"{len(values)} values for {len(header)} columns")
-            # CSVLogger writes NA for a missing value
-            row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
-                   if v not in ("", "NA")}
-            row["epoch"]
-        except (ValueError, KeyError) as error:
-            raise RunError(f"{path} is damaged at line {number} ({error}); restore it, or delete it "
-                           "to resume without the curves of the epochs done so far") from None
+        problem = None
+        if len(values) != len(header) or "epoch" not in header:
+            problem = f"{len(values)} values for {len(header)} columns"
+        else:
+            try:  # CSVLogger writes NA for a missing value
+                row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
+                       if v not in ("", "NA")}
+                row["epoch"]
+            except (ValueError, KeyError) as error:  # not a number; no epoch
+                problem = str(error)
+        if problem:
+            raise RunError(f"{path} is damaged at line {number} ({problem}); restore it, or delete it "
+                           "to resume without the curves of the epochs done so far")
         out.append((line, row))
     return lines[0], out
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.family import Family
 from cnn_zoo.models import common
 
@@ -109,7 +109,7 @@ def _tag_transform_input(weights, transform_input):
 
     wanted = bool(info(weights).kwargs.get("transform_input", False))
     if transform_input is not None and bool(transform_input) != wanted:
-        raise ValueError(f"weights={weights!r} were converted with transform_input={wanted}: leave "
+        raise ArgumentError(f"weights={weights!r} were converted with transform_input={wanted}: leave "
                          f"transform_input unset. Received: transform_input={transform_input!r}")
     return wanted
 
@@ -126,7 +126,7 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
     x, aux = inputs, {}
     if transform_input:
         if inputs.shape[-1] != 3:
-            raise ValueError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
+            raise ArgumentError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
                              f"Received: input_shape={tuple(inputs.shape[1:])}")
         x = _transform_input(x)
     for row_name, kind, args in TABLE1:
