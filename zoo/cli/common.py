@@ -11,8 +11,12 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
+
+from cnn_zoo.atomic import free_space, no_room
+from cnn_zoo.errors import DiskFullError, one_line
 
 USAGE_ERROR = 2  # click's exit code for bad usage; every user error gets it
 
@@ -31,10 +35,6 @@ USER_ERRORS = (
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-def one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def is_user_error(error: BaseException) -> bool:
     for module, name in USER_ERRORS:
         cls = getattr(sys.modules.get(module), name, None)
@@ -45,6 +45,34 @@ def is_user_error(error: BaseException) -> bool:
 
 class UserError(click.ClickException):
     exit_code = USAGE_ERROR
+
+
+CONTINUE = "zoo.continue"  # ctx.meta: (run folder, the command that continues a run stopped there)
+
+
+def continue_with(run_dir, command: str) -> None:
+    """If a full disk stops this command once ``run_dir`` holds a run's state, its one line
+    ends with ``command``, which continues the run once space is freed."""
+    click.get_current_context().meta[CONTINUE] = (run_dir, command)
+
+
+def _disk_full_line(error, resume) -> str | None:
+    """The one line for an error that says the disk had no room, else None."""
+    code = no_room(error)
+    if not isinstance(error, DiskFullError) and code is None:
+        return None
+    from cnn_zoo.run_state import STATE  # here: it loads the recipe schema, which `zoo list` needs not
+
+    hint = ""
+    if resume is not None and os.path.isfile(os.path.join(resume[0], STATE)):
+        hint = f"continue with: {resume[1]}"
+    if isinstance(error, DiskFullError):
+        return one_line(error.with_hint(hint))
+    # A write not made through cnn_zoo.atomic (a log line, a TensorBoard event): its size is unknown.
+    filename = getattr(error, "filename", None)
+    folder, name = (Path(filename).parent, Path(filename).name) if filename else \
+        (Path(resume[0]) if resume else Path.cwd(), "a file")
+    return one_line(DiskFullError(folder, name, 0, free_space(folder), at_least=True, errno=code, hint=hint))
 
 
 def root_params() -> dict:
@@ -59,8 +87,12 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Exception as error:
-            if isinstance(error, click.ClickException) or not is_user_error(error) \
-                    or ctx.params.get("traceback"):
+            if isinstance(error, click.ClickException) or ctx.params.get("traceback"):
+                raise
+            full = _disk_full_line(error, ctx.meta.get(CONTINUE))
+            if full:
+                raise UserError(full) from error
+            if not is_user_error(error):
                 raise
             raise UserError(one_line(error)) from error
 
