@@ -13,6 +13,7 @@ from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo import registry
 from cnn_zoo.cli import main
 from cnn_zoo.models import FAMILIES
+from cli_process import zoo_in_subprocess
 
 
 def run(*args):
@@ -297,23 +298,6 @@ def test_shell_completion_of_recipe_model_and_tag_names():
 # -- fast and quiet: subprocesses, as a user runs them --------------------------------------
 
 
-def _zoo_in_subprocess(*argv_lists):
-    """Runs main(argv) for each list in one fresh interpreter; (exit codes, heavy modules, stderr)."""
-    code = (
-        "import sys, json\n"
-        "from cnn_zoo.cli import main\n"
-        "codes = []\n"
-        f"for argv in {[list(a) for a in argv_lists]!r}:\n"
-        "    try:\n        main(argv)\n    except SystemExit as e:\n        codes.append(e.code)\n"
-        "import cnn_zoo.layers.arithmetic\n"
-        "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
-        "print('RESULT', json.dumps([codes, heavy]))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    codes, heavy = json.loads(out.stdout.splitlines()[-1][len("RESULT "):])
-    return codes, heavy, out.stderr
-
-
 def test_explain_and_argument_errors_answer_before_tensorflow_is_imported(tmp_path):
     missing = str(tmp_path / "missing")
     cases = [
@@ -331,7 +315,7 @@ def test_explain_and_argument_errors_answer_before_tensorflow_is_imported(tmp_pa
         ["publish", str(tmp_path), "--tag", "Not A Tag"],
         ["tune", "no-such-recipe"],
     ]
-    codes, heavy, stderr = _zoo_in_subprocess(*cases)
+    codes, heavy, stderr = zoo_in_subprocess(*cases)
     assert heavy == []
     assert codes == [0] + [2] * (len(cases) - 1), stderr
     lines = stderr.splitlines()

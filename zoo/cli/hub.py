@@ -52,9 +52,9 @@ def pull_command(tag, quiet, as_json):
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):
     """Publish the finished training run RUN_DIR as the pretrained TAG."""
-    from cnn_zoo.hub import parse_tag  # idem
+    from cnn_zoo.hub.publishing import check_publish  # idem
 
-    parse_tag(tag)  # a malformed tag is explained before Keras loads
+    check_publish(run_dir, tag, dest=dest, overwrite=overwrite)  # the tag and the run, before Keras loads
     import_keras()
     from cnn_zoo.hub import publish
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
@@ -277,18 +278,42 @@ def _load_idx(folder: Path, split: str):
 
 # --------------------------------------------------------------------------- npz
 
+def _npz_arrays(path: Path, keys) -> dict:
+    """``keys`` (and class_names, if there) of the .npz file at ``path``. Arrays of Python objects
+    are refused, never unpickled: unpickling can run any code the file's author put in it."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one array
+            raise DataError(f"npz:{path}: holds one array, not x_train, y_train, x_test, y_test "
+                            "(save them with np.savez)")
+        with loaded as f:
+            missing = [k for k in keys if k not in f.files]
+            if not missing:
+                wanted = [*keys, *(["class_names"] if "class_names" in f.files else [])]
+                return {k: f[k] for k in wanted}
+            files = f.files
+    except DataError:
+        raise
+    except ValueError as error:  # NumPy's refusal of pickled data: an object array, or no .npz at all
+        what = "holds arrays of Python objects (pickled)" if "Object arrays" in str(error) \
+            else "is not a .npz file of arrays (NumPy would have to unpickle it)"
+        raise DataError(f"npz:{path}: refused: the file {what}, and unpickling can run any code; "
+                        "save plain arrays with np.savez (x_train as uint8 images, y_train as int "
+                        "labels, ...)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"npz:{path}: cannot be read ({error}); is it a whole .npz file?") from None
+    raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
+                    f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
+                    f"found: {', '.join(files)}")
+
+
 def _load_npz(path: Path, split: str):
     if not path.is_file():
         raise DataError(f"npz:{path}: no such file")
-    with np.load(path, allow_pickle=False) as f:
-        keys = (f"x_{split}", f"y_{split}")
-        missing = [k for k in keys if k not in f.files]
-        if missing:
-            raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
-                            f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
-                            f"found: {', '.join(f.files)}")
-        x, y = f[keys[0]], f[keys[1]].reshape(-1)
-        names = tuple(str(n) for n in f["class_names"]) if "class_names" in f.files else None
+    keys = (f"x_{split}", f"y_{split}")
+    arrays = _npz_arrays(path, keys)
+    x, y = arrays[keys[0]], arrays[keys[1]].reshape(-1)
+    names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else None
     if x.ndim not in (3, 4):
         raise DataError(f"npz:{path}: {keys[0]} must be (N, H, W) or (N, H, W, C); Received: shape={x.shape}")
     if x.dtype != np.uint8:

@@ -97,10 +97,11 @@ def _versions() -> dict:
     return out
 
 
-def _atomic_write(path: Path, write):
+def _atomic_write(path: Path, write, size=None):
     """write(tmp) into a temporary sibling, then renamed over ``path`` (cnn_zoo.atomic, folders
-    included); on any error nothing is left."""
-    with atomic.replacing(path, suffix=_tmp_suffix(path)) as tmp:
+    included); on any error nothing is left. ``size``: about the bytes it takes (a full disk
+    is then refused before anything is written)."""
+    with atomic.replacing(path, suffix=_tmp_suffix(path), size=size) as tmp:
         return write(tmp)
 
 
@@ -143,7 +144,8 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
         if int8 is not None:
             record["int8_check"] = accuracy_drop(served, tmp, evaluation, calibration)
 
-    _atomic_write(path, write)
+    # The file holds every weight: as float32, or about a byte each in int8.
+    _atomic_write(path, write, size=served.count_params() * (1 if int8 else 4))
     record["versions"] = _versions()
     write_json(Path(f"{path}.json"), record)
     return record

@@ -51,6 +51,36 @@ PROBE_SHAPES = ((1024, 1024, 1), (32, 32, 1))
 
 # --------------------------------------------------------------------------- the space
 
+def parse_space(recipe: Recipe) -> tuple[Param, ...]:
+    """The entries of ``recipe``'s search_space, each checked on its own (kind, bounds) and
+    against the others (no overlap). Needs no model and no Keras: the CLI asks before loading it."""
+    raw = recipe.search_space
+    if not isinstance(raw, Mapping) or not raw:
+        raise SearchSpaceError(None, f"of recipe {recipe.name!r} is empty: give the recipe a "
+                                     "search_space, e.g. model.kwargs.filters: {choice: [[16, 32], "
+                                     "[32, 64]]} (see recipes/convnet-fashion_mnist.yaml)")
+    params = tuple(parse_param(k, v) for k, v in _flatten(raw).items())
+    for a, b in itertools.combinations(params, 2):
+        short, long_ = sorted((a, b), key=lambda p: len(p.path))
+        if long_.path[: len(short.path)] == short.path:
+            raise SearchSpaceError(long_.key, f"overlaps {short.key}: search either the whole value "
+                                              "or its parts, not both")
+    return params
+
+
+def check_tuner(params, tuner: str) -> None:
+    """The entries that ``tuner`` cannot search: the epochs under hyperband, a float without a step in a grid."""
+    for param in params:
+        if tuner == "hyperband" and param.path == ("epochs",):
+            raise SearchSpaceError(param.key, "cannot be searched with the hyperband tuner, which "
+                                              "sets the epochs of each round itself (max: the recipe's "
+                                              "epochs); remove it, or use another tuner")
+        if tuner == "grid" and param.kind == "float" and param.step is None:
+            raise SearchSpaceError(param.key, "needs a step for the grid tuner (a grid lists every "
+                                              "value); e.g. float: {min: 0.1, max: 0.5, step: 0.1}, "
+                                              "or use choice")
+
+
 class SearchSpace:
     """The validated search space of ``recipe``.
 
@@ -73,28 +103,15 @@ class SearchSpace:
     def __init__(self, recipe: Recipe, input_shape=None):
         self.recipe = recipe
         self.input_shape = None if input_shape is None else tuple(int(v) for v in input_shape)
-        raw = recipe.search_space
-        if not isinstance(raw, Mapping) or not raw:
-            raise SearchSpaceError(None, f"of recipe {recipe.name!r} is empty: give the recipe a "
-                                         "search_space, e.g. model.kwargs.filters: {choice: [[16, 32], "
-                                         "[32, 64]]} (see recipes/convnet-fashion_mnist.yaml)")
         self._family = None
-        self.params = tuple(parse_param(k, v) for k, v in _flatten(raw).items())
+        self.params = parse_space(recipe)
         self._model_keys = {p.key for p in self.params if p.base_path[:2] == ("model", "kwargs")}
         self._base = recipe.to_dict()
-        self._check_overlaps()
         for param in self.params:
             self._check_values(param)
         self.params = tuple(self._with_recipe_default(p) for p in self.params)
 
     # -- construction checks
-
-    def _check_overlaps(self):
-        for a, b in itertools.combinations(self.params, 2):
-            short, long_ = sorted((a, b), key=lambda p: len(p.path))
-            if long_.path[: len(short.path)] == short.path:
-                raise SearchSpaceError(long_.key, f"overlaps {short.key}: search either the whole value "
-                                                  "or its parts, not both")
 
     @property
     def model(self) -> str:
@@ -217,15 +234,7 @@ class SearchSpace:
     # -- tuner-specific checks
 
     def check_tuner(self, tuner: str):
-        for param in self.params:
-            if tuner == "hyperband" and param.path == ("epochs",):
-                raise SearchSpaceError(param.key, "cannot be searched with the hyperband tuner, which "
-                                                  "sets the epochs of each round itself (max: the recipe's "
-                                                  "epochs); remove it, or use another tuner")
-            if tuner == "grid" and param.kind == "float" and param.step is None:
-                raise SearchSpaceError(param.key, "needs a step for the grid tuner (a grid lists every "
-                                                  "value); e.g. float: {min: 0.1, max: 0.5, step: 0.1}, "
-                                                  "or use choice")
+        check_tuner(self.params, tuner)
 
     # -- applying values
 
