@@ -25,7 +25,7 @@ import numpy as np
 
 from cnn_zoo import atomic, preprocess, registry
 from cnn_zoo import run as runs
-from cnn_zoo.hub.loading import load_model_file
+from cnn_zoo.hub.loading import load_model_file, run_paths
 from cnn_zoo.recipe import load_recipe
 from cnn_zoo.weights import manifest as mf
 from cnn_zoo.weights.errors import HubError
@@ -108,9 +108,6 @@ def _check_arch(tag: str, model: str) -> None:
 
 def _finished_run(run_dir: Path, tag: str):
     """(arch, the run's manifest, its recipe) of the finished run to publish as ``tag``."""
-    from cnn_zoo.hub.loading import run_paths
-    from cnn_zoo.recipe import load_recipe
-
     arch, _ = mf.parse_tag(tag)
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
