@@ -104,7 +104,7 @@ def test_the_versions_we_pin_against_are_the_installed_ones_and_bounded():
     cfg = configparser.ConfigParser()
     cfg.read(Path(cnn_zoo.__file__).resolve().parents[1] / "setup.cfg")
     requires = cfg["options"]["install_requires"]
-    assert "keras>=3.5,<3.16" in requires and "keras-tuner>=1.4.7,<1.5" in requires
+    assert "keras>=3.5,<3.16" in requires and "keras-tuner[bayesian]>=1.4.7,<1.5" in requires
     major, minor = map(int, keras.__version__.split(".")[:2])
     assert (3, 5) <= (major, minor) < (3, 16)
     assert keras_tuner.__version__.startswith("1.4.")

@@ -194,7 +194,7 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
             raise click.UsageError("--worker cannot be combined with --chief or --workers")
         if out_dir is None or oracle_address is None:
             raise click.UsageError("--worker needs --out DIR (the chief's search folder) and --oracle HOST:PORT")
-        from cnn_zoo.tune.search import check_worker
+        from cnn_zoo.tune.search import check_worker  # no Keras: the worker's arguments first
 
         check_worker(out_dir, oracle_address, tuner_id)  # before Keras loads
         import_keras()
