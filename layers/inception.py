@@ -194,8 +194,8 @@ class Inception(keras.layers.Layer):
         (2 per channel; the moving statistics are not parameters)."""
         if input_shape is None:
             if not self.built:
-                raise ValueError(f"{self.name}: explain() needs input_shape=(W, H, D) for a "
-                                 "layer that has not been built")
+                raise ar.ShapeError(f"{self.name}: explain() needs input_shape=(W, H, D) for a "
+                                    "layer that has not been built", layer=self.name)
             input_shape = self.sublayers["1x1"].explain().input_shape
         volume = tuple(input_shape)
         weights = biases = macs = 0

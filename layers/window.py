@@ -123,9 +123,9 @@ class WindowLayer(keras.layers.Layer):
         if input_shape is None:
             input_shape = built_input_shape(self)
             if input_shape is None:
-                raise ValueError(
+                raise ar.ShapeError(
                     f"{self.name}: explain() needs input_shape=(W, H, D) for a layer "
-                    "that has not been built"
+                    "that has not been built", layer=self.name
                 )
             spatial, channels = self._split(input_shape)
             return (*spatial, channels)

@@ -208,8 +208,22 @@ def test_offline_never_downloads(served, tmp_path):
     hub = dataclasses.replace(make_hub(tmp_path, tv=serve_as(served, TV, "googlenet-standin.pth")),
                               offline=True)
     before = len(served.requests)
-    _rejected(hub, TV, OfflineError, "ZOO_OFFLINE=1")
+    message = _rejected(hub, TV, OfflineError, "ZOO_OFFLINE=1")
     assert len(served.requests) == before
+    assert message.endswith(f"`zoo convert torchvision FILE --tag {TV}` on a copy of googlenet-standin.pth")
+
+
+def test_an_unreachable_publisher_names_zoo_convert(served, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = dict(serve_as(served, TV, "googlenet-standin.pth"), url=f"http://127.0.0.1:{port}/g.pth")
+    message = _rejected(make_hub(tmp_path, tv=source), TV, pulling.UnreachableError, "cannot reach")
+    assert message.startswith(f"cannot reach http://127.0.0.1:{port}/g.pth: ")
+    assert message.endswith(f"; without the network, run `zoo convert torchvision FILE --tag {TV}` on a "
+                            "copy of googlenet-standin.pth")
 
 
 def test_a_killed_pull_leaves_nothing_that_survives_the_next(served, tmp_path):

@@ -201,8 +201,8 @@ def test_imports_inside_functions_are_there_for_startup_time():
         for imp in local:  # a function says once why it imports inside, at its first such import
             first.setdefault(id(imp.function), imp)
         silent += [f"{imp.where}: {ast.unparse(imp.node)}" for imp in first.values() if not _commented(imp, lines)]
-    assert misplaced == [], "move these imports to the top of their module"
-    assert silent == [], "say in a comment why these functions import inside"
+    assert misplaced == [], "move these imports to the top of their module: " + "; ".join(misplaced)
+    assert silent == [], "say in a comment why these functions import inside: " + "; ".join(silent)
 
 
 @pytest.mark.parametrize("module", ["cnn_zoo.weights.store", "cnn_zoo.convert.pulling", "cnn_zoo.hub.shipped",

@@ -128,6 +128,12 @@ def parse_keras_env(env) -> Cluster:
     return Cluster(workers, index, "jax")
 
 
+def configured(env=None) -> bool:
+    """Whether the environment names a cluster (TF_CONFIG or KERAS_DISTRIBUTION_*), for any backend."""
+    env = os.environ if env is None else env
+    return bool(env.get("TF_CONFIG", "").strip()) or any(env.get(v) for v in JAX_VARS)
+
+
 def from_env(backend: str, env=None) -> Cluster | None:
     """This process's cluster from the environment, or None (one machine)."""
     env = os.environ if env is None else env

@@ -26,6 +26,8 @@ import yaml
 
 from cnn_zoo import hardware
 from cnn_zoo.data.sources import DataError, load_splits, parse_spec
+from cnn_zoo.errors import closest
+from cnn_zoo.keras_private import NO_DEFAULT, optimizer_arguments
 from cnn_zoo.recipe_schema import RecipeError, apply_overrides, build, load_yaml, parse_override, plain
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "list_recipes", "parse_override"]
@@ -89,6 +91,32 @@ class OptimizerConfig:
     def _problems(self):
         if not self.learning_rate > 0:
             yield "learning_rate", "must be positive"
+        yield from _optimizer_kwargs_problems(self.name, self.kwargs)
+
+
+def _optimizer_kwargs_problems(name: str, kwargs: dict):
+    """The optimizer.kwargs that Keras' optimizer ``name`` would refuse (an unknown argument,
+    a number or a flag of the wrong type), found without importing Keras."""
+    if "learning_rate" in kwargs:
+        yield "kwargs.learning_rate", "is set by optimizer.learning_rate (and the schedule): move it there"
+    # Keras ignores `decay` with a warning: a recipe's setting would have no effect.
+    known = {k: v for k, v in (optimizer_arguments(name) or {}).items() if k not in ("learning_rate", "decay")}
+    if not known:
+        return  # an unknown layout of Keras: the optimizer answers when it is built
+    for key, value in kwargs.items():
+        if key not in known:
+            hint = closest(key, known, n=1)
+            yield f"kwargs.{key}", (f"is not an argument of Keras' {name} optimizer"
+                                    f"{f' (did you mean {hint[0]}?)' if hint else ''}; it takes: "
+                                    f"{', '.join(sorted(known))}")
+            continue
+        default = known[key]
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            yield f"kwargs.{key}", f"must be true or false; Received: {key}={value!r}"
+        elif default is not NO_DEFAULT and isinstance(default, (int, float)) and not isinstance(default, bool) \
+                and not is_number:
+            yield f"kwargs.{key}", f"must be a number; Received: {key}={value!r}"
 
 
 @dataclass(frozen=True, kw_only=True)

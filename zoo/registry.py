@@ -191,6 +191,13 @@ def list_models(pattern="*", pretrained: bool = False) -> list[str]:
     return [info.name for info in REGISTRY.describe(pattern, pretrained)]
 
 
+def check_model_name(name: str) -> None:
+    """An UnknownModelError (with the closest names) unless ``name`` is registered; imports no model."""
+    known = list_models()
+    if name not in known:
+        raise UnknownModelError(name, known)
+
+
 def get_family(name: str) -> Family:
     """The :class:`Family` of a model name; an unknown name raises UnknownModelError."""
     return REGISTRY.family(name)

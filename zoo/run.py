@@ -181,16 +181,19 @@ def _history_lines(path):
     out = []
     for number, line in enumerate(lines[1:], 2):
         values = next(csv.reader([line]), [])
-        try:
-            if len(values) != len(header) or "epoch" not in header:
-                raise ValueError(f"{len(values)} values for {len(header)} columns")
-            # CSVLogger writes NA for a missing value
-            row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
-                   if v not in ("", "NA")}
-            row["epoch"]
-        except (ValueError, KeyError) as error:
-            raise RunError(f"{path} is damaged at line {number} ({error}); restore it, or delete it "
-                           "to resume without the curves of the epochs done so far") from None
+        problem = None
+        if len(values) != len(header) or "epoch" not in header:
+            problem = f"{len(values)} values for {len(header)} columns"
+        else:
+            try:  # CSVLogger writes NA for a missing value
+                row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
+                       if v not in ("", "NA")}
+                row["epoch"]
+            except (ValueError, KeyError) as error:  # not a number; no epoch
+                problem = str(error)
+        if problem:
+            raise RunError(f"{path} is damaged at line {number} ({problem}); restore it, or delete it "
+                           "to resume without the curves of the epochs done so far")
         out.append((line, row))
     return lines[0], out
 

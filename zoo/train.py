@@ -32,6 +32,7 @@ from cnn_zoo import run as runs
 from cnn_zoo import run_state
 from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput, checkpoints, save_weights_atomically
 from cnn_zoo.compute import distribution, dtype_policy, float32_twin, jit, steps_per_execution
+from cnn_zoo.errors import DiskFullError
 from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
 from cnn_zoo.data.stream import input_record, skipped_rows
@@ -180,23 +181,8 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
     """Read and check the recipe, the stored state and the data; write nothing."""
     notes = []
     if resume:
-        ledger = run_state.Ledger.read(run_dir)
-        if ledger.data.get("finished"):
-            raise runs.RunError(f"{run_dir} is a finished run, nothing to resume; "
-                                "train into a new --out folder")
-        problem = ledger.problem("config.yaml")
-        if problem:
-            raise runs.RunError(f"{run_dir / 'config.yaml'} is {problem}; restore it, or start "
-                                "the run again in a new folder")
-        stored = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
-        if recipe is not None:
-            given = recipe.name if isinstance(recipe, Recipe) else load_recipe(recipe).name
-            if given != stored.name:
-                raise runs.RunError(
-                    f"{run_dir} holds a run of the recipe {stored.name!r}, not {given!r}; to continue "
-                    f"it leave the recipe out (zoo train --resume --out {run_dir}), or train "
-                    f"{given!r} into another --out folder")
-        recipe, start = stored, run_state.resume_point(ledger)
+        ledger, recipe = run_state.resumed_recipe(run_dir, recipe, overrides)
+        start = run_state.resume_point(ledger)
         try:
             manifest = runs.read_json(run_dir / "manifest.json")
             manifest["status"]
@@ -277,7 +263,10 @@ def _fit(run: _Run, verbose, callbacks, cluster=None):
     except BaseException as error:
         run.manifest.update(status="failed", finished=runs.now(),
                             message=f"{type(error).__name__}: {error}")
-        runs.write_json(run.run_dir / "manifest.json", run.manifest)
+        try:
+            runs.write_json(run.run_dir / "manifest.json", run.manifest)
+        except DiskFullError:
+            pass  # a full disk stopped fit: that error is the one to tell; the resume state is intact
         raise
     else:
         run.epochs_done = max(history.epoch, default=start.epoch - 1) + 1
@@ -323,7 +312,7 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
                                  family=registry.get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
         with run_state.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
-            model.save(tmp)
+            model.save(tmp)  # Keras builds its weights part in memory: a full disk fails zipfile, not h5py
         save_weights_atomically(model, run_dir / "model.weights.h5")
     run.manifest.update(status=status, finished=runs.now(), epochs=max(len(history), run.epochs_done),
                         message=message,

@@ -11,8 +11,9 @@ imported, and ``zoo --help``, ``zoo list`` and ``zoo explain`` never import it.
 A user error (a :class:`cnn_zoo.errors.ZooError`, a
 :class:`cnn_zoo.layers.arithmetic.ShapeError`, or another error class listed in
 ``common.USER_ERRORS``) is one line, ``Error: ...``, on stderr, with exit code 2
-and no traceback (``zoo --traceback ...`` shows it); anything else is a bug and
-shows its traceback. Library start-up noise (TensorFlow's C++ log lines, absl,
+and no traceback (``zoo --traceback ...`` shows it, with the same exit code), and so is a write
+that found no room on the disk (with the command that continues a run, where one can);
+anything else is a bug and shows its traceback. Library start-up noise (TensorFlow's C++ log lines, absl,
 other libraries' warnings) is hidden unless ``--verbose``.
 """
 

@@ -52,9 +52,9 @@ def pull_command(tag, quiet, as_json):
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):
     """Publish the finished training run RUN_DIR as the pretrained TAG."""
-    from cnn_zoo.hub import parse_tag  # idem
+    from cnn_zoo.hub.publishing import check_publish  # idem
 
-    parse_tag(tag)  # a malformed tag is explained before Keras loads
+    check_publish(run_dir, tag, dest=dest, overwrite=overwrite)  # the tag and the run, before Keras loads
     import_keras()
     from cnn_zoo.hub import publish
 
@@ -101,10 +101,21 @@ def predict_command(model, images, top_k, as_json):
         sys.exit(USAGE_ERROR)
 
 
+def _picture_folder(ctx, param, value):
+    """--out is a folder of several PNGs: a name that ends like a picture file is refused
+    rather than made into a folder of that name."""
+    suffix = os.path.splitext(str(value))[1].lower()
+    if suffix in (".png", ".jpg", ".jpeg", ".svg", ".pdf"):
+        raise click.BadParameter(f"{value!r} names a file, but zoo show writes several PNG files "
+                                 "(filters_*.png, and with IMAGE input.png and maps_*.png) into a "
+                                 f"folder: give a folder, e.g. --out {os.path.splitext(str(value))[0]}")
+    return value
+
+
 @click.command("show")
 @click.argument("model", metavar="TAG|RUN", shell_complete=complete.tag_or_run)
 @click.argument("image", required=False, type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", default="zoo-show", show_default=True,
+@click.option("--out", "out_dir", default="zoo-show", show_default=True, callback=_picture_folder,
               type=click.Path(file_okay=False), help="Folder for the PNG files.")
 @click.option("--max-maps", default=64, show_default=True, type=click.IntRange(min=1),
               help="Channels shown per layer.")

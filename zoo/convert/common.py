@@ -11,9 +11,9 @@ here, in one line, before anything is written.
 
 from __future__ import annotations
 
-import importlib
 from typing import Iterable, Mapping
 
+from cnn_zoo import errors
 from cnn_zoo.errors import ZooError
 
 
@@ -21,18 +21,13 @@ class ConversionError(ZooError):
     """A publisher's file that cannot be converted (unreadable, or another layout)."""
 
 
-class MissingExtraError(ConversionError):
+class MissingExtraError(ConversionError, errors.MissingExtraError):
     """An optional dependency of a converter (torch, onnx) is not installed."""
 
 
 def need(module: str, extra: str, why: str):
     """``import module``, or a one-line error naming the extra that installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingExtraError(
-            f"{why} needs the {module!r} package, which is not installed: "
-            f"pip install 'cnn-zoo[{extra}]' (or pip install {module})") from None
+    return errors.need(module, extra, why, error=MissingExtraError)
 
 
 def check_keys(tensors: Mapping, expected: Iterable[str], dropped, what: str, path) -> None:

@@ -26,7 +26,7 @@ from cnn_zoo import atomic
 from cnn_zoo.convert import convert_weights
 from cnn_zoo.convert.common import need
 from cnn_zoo.weights import fetch, store
-from cnn_zoo.weights.errors import DownloadError, IntegrityError, OfflineError
+from cnn_zoo.weights.errors import DownloadError, IntegrityError, OfflineError, UnreachableError
 from cnn_zoo.weights.lock import file_lock
 from cnn_zoo.weights.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
 
@@ -99,11 +99,12 @@ def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
         raise DownloadError(f"{entry.tag}: its converted weights are not in the cache ({hub.cache}) and "
                             f"it has no download URL (a local tag): convert {source.get('file')} again "
                             f"with `zoo convert {source.get('format')} FILE --tag {entry.tag}`")
+    fmt = source["format"]
+    by_hand = f"`zoo convert {fmt} FILE --tag {entry.tag}` on a copy of {source['file']}"
     if hub.offline:
         raise OfflineError(f"{entry.tag}: its weights are converted from {source['url']} on first use and "
                            f"are not in the cache ({hub.cache}); ZOO_OFFLINE=1 forbids downloading: "
-                           "unset ZOO_OFFLINE, or run `zoo convert` on a copy of that file")
-    fmt = source["format"]
+                           f"unset ZOO_OFFLINE, or run {by_hand}")
     need(NEEDS[fmt], "convert", f"Converting {entry.tag} from {source['file']}")  # before 50 MB arrive
     hub.cache.mkdir(parents=True, exist_ok=True)
     with file_lock(hub.cache / ".locks" / f"{entry.tag}.lock"):
@@ -114,9 +115,12 @@ def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
         work = Path(tempfile.mkdtemp(dir=hub.cache, prefix=f".convert-{entry.tag}."))
         try:
             publisher_file = work / source["file"]
-            fetch.download(source["url"], publisher_file, size=source.get("size"),
-                           sha256=source.get("sha256") or source["sha256_prefix"],
-                           timeout=hub.timeout, quiet=quiet, label=f"{entry.tag} ({source['file']})")
+            try:
+                fetch.download(source["url"], publisher_file, size=source.get("size"),
+                               sha256=source.get("sha256") or source["sha256_prefix"],
+                               timeout=hub.timeout, quiet=quiet, label=f"{entry.tag} ({source['file']})")
+            except UnreachableError as error:  # no network here: the file may be had elsewhere
+                raise UnreachableError(f"{error}; without the network, run {by_hand}") from None
             model = convert_weights(fmt, publisher_file, entry.arch, **entry.kwargs)
             return save_converted(model, entry, hub.cache, work)
         finally:

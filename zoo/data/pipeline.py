@@ -26,6 +26,7 @@ import numpy as np
 from cnn_zoo import preprocess
 from cnn_zoo.data.array_dataset import ArrayPyDataset
 from cnn_zoo.data.files_pipeline import file_pipeline
+from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.stream import ImageFiles
 from cnn_zoo.data.tfds_stream import TfdsRecords
 
@@ -42,9 +43,9 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
     default keras.backend.backend().
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+        raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     if y is not None and len(y) != len(x):
-        raise ValueError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
+        raise DataError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
     if isinstance(x, (ImageFiles, TfdsRecords)):  # streamed: decoded while iterating
         return file_pipeline(x, y, batch_size, steps=steps, shuffle=shuffle, seed=seed,
                              augment=augment, drop_remainder=drop_remainder, backend=backend)

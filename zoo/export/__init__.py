@@ -26,13 +26,13 @@ import numpy as np
 
 from cnn_zoo import atomic, serving
 from cnn_zoo.convert.pulling import pull
-from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
+from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError, MissingExtraError, check_ready
 from cnn_zoo.export.int8 import accuracy_drop, recipe_images
 from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
 from cnn_zoo.hub.loading import is_run, resolve, run_paths
 from cnn_zoo.run import now, versions, write_json
 
-__all__ = ["export", "ExportError", "FORMATS", "INT8"]
+__all__ = ["export", "ExportError", "FORMATS", "INT8", "MissingExtraError"]
 
 CALIBRATION_IMAGES = 200   # representative images for full int8 (TFLite's guide: ~100-500)
 INT8_EVAL_IMAGES = 1000    # test images on which the int8 accuracy drop is measured
@@ -97,10 +97,11 @@ def _versions() -> dict:
     return out
 
 
-def _atomic_write(path: Path, write):
+def _atomic_write(path: Path, write, size=None):
     """write(tmp) into a temporary sibling, then renamed over ``path`` (cnn_zoo.atomic, folders
-    included); on any error nothing is left."""
-    with atomic.replacing(path, suffix=_tmp_suffix(path)) as tmp:
+    included); on any error nothing is left. ``size``: about the bytes it takes (a full disk
+    is then refused before anything is written)."""
+    with atomic.replacing(path, suffix=_tmp_suffix(path), size=size) as tmp:
         return write(tmp)
 
 
@@ -120,6 +121,7 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     drop (default: a fixed sample of 1,000 images of the recipe's test split).
     """
     path = _check(format, int8, path, overwrite)
+    check_ready(format, int8)
     model, info, source = _source(model_or_tag_or_run)
     contract = serving.contract_of(info)
     served, needs = serving.serving_model(model, contract), []
@@ -142,7 +144,8 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
         if int8 is not None:
             record["int8_check"] = accuracy_drop(served, tmp, evaluation, calibration)
 
-    _atomic_write(path, write)
+    # The file holds every weight: as float32, or about a byte each in int8.
+    _atomic_write(path, write, size=served.count_params() * (1 if int8 else 4))
     record["versions"] = _versions()
     write_json(Path(f"{path}.json"), record)
     return record

@@ -6,10 +6,10 @@ without cnn-zoo at all (tests/export_runner.py).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from cnn_zoo.errors import need
+from cnn_zoo.export.formats import LITERT, MissingExtraError
 from cnn_zoo.layers import register_all
 
 
@@ -31,7 +31,7 @@ class Runner:
         import tensorflow as tf  # idem
 
         serve = tf.saved_model.load(self.path).signatures["serving_default"]
-        self.run = lambda x: next(iter(serve(image=tf.constant(x)).values())).numpy()
+        self.run = lambda x: serve(image=tf.constant(x))["probabilities"].numpy()
 
     def _open_onnx(self):
         import onnxruntime  # idem (pip install 'cnn-zoo[export]')
@@ -66,13 +66,7 @@ class Runner:
 
 
 def _interpreter(path):
-    """LiteRT's interpreter (ai_edge_litert) where installed, else TensorFlow's tf.lite one."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # optional: LiteRT, or TensorFlow's below
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            return tf.lite.Interpreter(model_path=path, num_threads=None)
-    return Interpreter(model_path=path)
+    """LiteRT's interpreter (ai-edge-litert, in the export extra): tf.lite.Interpreter is deprecated."""
+    module, package = LITERT
+    return need(module, "export", "Running a .tflite file", package=package,
+                error=MissingExtraError).Interpreter(model_path=path)

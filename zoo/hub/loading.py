@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ import yaml
 from cnn_zoo import registry
 from cnn_zoo.convert import pulling
 from cnn_zoo.data import Dataset
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ZooError, one_line
 from cnn_zoo.family import DEFAULT
 from cnn_zoo.layers import register_all
 from cnn_zoo.preprocessing_spec import Preprocessing
@@ -222,7 +223,58 @@ def run_paths(path) -> tuple[Path, Path]:
     if not (run_dir / "preprocessing.json").is_file():
         raise RunModelError(f"no preprocessing.json beside {model_path}: the run's preprocessing "
                             "and class names are unknown")
+    check_model_file(model_path)
     return model_path, run_dir
+
+
+def check_model_file(path) -> None:
+    """A .keras file that Keras would refuse, named without Keras: a file cut short (no zip
+    directory at its end) or one whose config holds Python code, which Keras' safe mode
+    refuses to load because loading it could run anything."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:  # ValueError: not JSON
+        raise RunModelError(f"{path} is damaged, not a whole .keras file ({one_line(error)}); restore "
+                            "it, or train the run again") from None
+    where = _python_code(config)
+    if where:
+        raise RunModelError(f"{path} is refused: {where} is Python code (a lambda), which could run "
+                            "anything when loaded, so Keras' safe mode does not load it. If you trust "
+                            "the file's source, load it yourself: keras.saving.load_model(path, "
+                            "safe_mode=False)")
+
+
+def _python_code(config, owner="the model") -> str | None:
+    """Where ``config`` (a .keras file's config.json) holds a serialized Python lambda, or None."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "__lambda__":
+            return owner
+        inner = config.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str) and "class_name" in config:
+            owner = f"the function of layer {inner['name']!r}"
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return None
+    return next((found for value in values if (found := _python_code(value, owner))), None)
+
+
+def load_model_file(path, **kwargs):
+    """``keras.saving.load_model(path, **kwargs)`` of a .keras file checked by
+    :func:`check_model_file`; what Keras still refuses is a one-line RunModelError."""
+    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
+    import keras
+
+    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
+
+    check_model_file(path)
+    register_all()  # the model file may name any of the zoo's layers
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except (ValueError, TypeError) as error:  # Keras' answers for a file it cannot rebuild
+        raise RunModelError(f"{path} cannot be loaded: {one_line(error)}") from None
 
 
 def run_info(path) -> RunInfo:
@@ -242,13 +294,7 @@ def load_run(path):
     """The model of a run folder (or of its model.keras), with ``model.zoo_info`` a :class:`RunInfo`."""
     model_path, _ = run_paths(path)
     info = run_info(path)
-    # Keras and the schedule it deserializes, here: `zoo predict` checks its arguments without them.
-    import keras
-
-    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-
-    register_all()  # the model file may name any of the zoo's layers
-    model = keras.saving.load_model(model_path)
+    model = load_model_file(model_path)
     model.zoo_info = info
     return model
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.hub.loading import family_of, resolve
 from cnn_zoo.preprocessing_spec import Preprocessing
 
@@ -193,9 +193,9 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     ``quiet`` hides the progress bar of a first download.
     """
     if on_error not in ("raise", "keep"):
-        raise ValueError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
+        raise ArgumentError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
+        raise ArgumentError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
     if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__iter__") \
             or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
         images = [images]
@@ -212,7 +212,7 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     model, info = resolve(tag_or_model, hub, quiet=quiet)
     if preprocessing is None:
         if info is None:
-            raise ValueError("this model carries no preprocessing (it was not made by zoo.load): "
+            raise ArgumentError("this model carries no preprocessing (it was not made by zoo.load): "
                              "pass preprocessing={'steps': [...], 'raw_shape': [H, W, C]}")
         preprocessing = info.preprocessing
     preprocessing = Preprocessing.from_dict(preprocessing)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.family import Family, Published
 from cnn_zoo.models import common
 
@@ -113,7 +113,7 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
     x, aux = inputs, {}
     if transform_input:
         if inputs.shape[-1] != 3:
-            raise ValueError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
+            raise ArgumentError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
                              f"Received: input_shape={tuple(inputs.shape[1:])}")
         x = _transform_input(x)
     for row_name, kind, args in TABLE1:

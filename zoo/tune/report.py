@@ -166,7 +166,7 @@ def load_report(out_dir, space=None) -> Report:
     if not (out_dir / "tune.json").is_file():
         raise TuneError(f"{out_dir} holds no search (no tune.json); give the --out folder of `zoo tune`")
     meta = runs.read_json(out_dir / "tune.json")
-    space = space or SearchSpace(load_recipe(out_dir / "config.yaml"))
+    space = space or SearchSpace.of_search(out_dir)
     keys = [p.key for p in space.params]
     project = out_dir / PROJECT
     rows = []
