@@ -5,7 +5,8 @@
   BatchNorm statistics perturbed so they are not trivial, saved as torchvision
   publishes it (``torch.save(model.state_dict())``); returns the model.
 - ``standins``: the same for any torchvision classifier (resnet50, vgg16_bn,
-  alexnet...), made in a torch-only subprocess, with torch's logits.
+  alexnet...), made in a torch-only subprocess, with torch's logits; VGG's and
+  AlexNet's hidden FC layers narrowed on request (``narrow``).
 - ``bvlc_onnx`` (in bvlc_graph.py): the ONNX model zoo's googlenet graph.
 - ``keras_logits_in`` / ``keras_logits_many``: the converted model's logits under
   another Keras backend, in a subprocess (the backend is fixed at import time).
@@ -102,31 +103,51 @@ def images(n: int = 3, seed: int = 0, size: int = 224) -> np.ndarray:
 
 def standins(folder: Path, jobs) -> dict:
     """Real torchvision models with perturbed weights, made in a torch-only subprocess (never beside
-    TensorFlow): for each (arch, size) of ``jobs``, ``<arch>.pth`` (``torch.save(state_dict)``, as
-    torchvision publishes it) and the model's logits on :func:`images` of that size.
-    Returns {(arch, size): (path, x NCHW, torch logits)}."""
+    TensorFlow): for each (arch, size) or (arch, size, fc) of ``jobs``, a ``.pth``
+    (``torch.save(state_dict)``, as torchvision publishes it) and the model's logits on
+    :func:`images` of that size. ``fc``: a VGG's or AlexNet's hidden FC width (see :func:`narrow`).
+    Returns {job: (path, x NCHW, torch logits)}."""
     folder = Path(folder)
-    spec = ",".join(f"{arch}:{size}" for arch, size in sorted(jobs))
+    spec = ",".join(":".join(map(str, job)) for job in sorted(jobs))
     done = subprocess.run([sys.executable, str(Path(__file__)), str(folder), spec], cwd=REPO,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {(arch, size): (folder / f"{arch}.pth", images(size=size), np.load(folder / f"{arch}-{size}.npy"))
-            for arch, size in jobs}
+    return {job: (folder / f"{_stem(job)}.pth", images(size=job[1]), np.load(folder / f"{_stem(job)}-{job[1]}.npy"))
+            for job in jobs}
+
+
+def _stem(job) -> str:
+    return job[0] if len(job) == 2 else f"{job[0]}-fc{job[2]}"
+
+
+def narrow(model, units: int):
+    """``model`` (torchvision's VGG or AlexNet) with hidden FC layers ``units`` wide: the same modules
+    and state-dict keys, a file of megabytes instead of hundreds (the builders' ``fc_units``)."""
+    import torch
+
+    at = [i for i, m in enumerate(model.classifier) if isinstance(m, torch.nn.Linear)]
+    for n, i in enumerate(at):
+        old = model.classifier[i]
+        model.classifier[i] = torch.nn.Linear(old.in_features if n == 0 else units,
+                                              old.out_features if n == len(at) - 1 else units)
+    return model
 
 
 def _write_standins(folder: str, spec: str) -> None:
-    """The subprocess of :func:`standins`: one state dict per arch, logits per (arch, size)."""
+    """The subprocess of :func:`standins`: one state dict per (arch, fc), logits per size."""
     import torch
     import torchvision
 
-    arch_made, model = None, None
-    for item in spec.split(","):  # one arch's sizes together: one model in memory at a time
-        arch, size = item.split(":")
-        if arch != arch_made:
+    made, model = None, None
+    for item in spec.split(","):  # one model's sizes together: one model in memory at a time
+        arch, size, *fc = item.split(":")
+        job = (arch, int(size), *map(int, fc))
+        if _stem(job) != made:
             torch.manual_seed(0)
-            arch_made, model = arch, perturbed(torchvision.models.get_model(arch, weights=None), int(size))
-            torch.save(model.state_dict(), Path(folder) / f"{arch}.pth")
-        np.save(Path(folder) / f"{arch}-{size}.npy", torch_logits(model, images(size=int(size))))
+            model = torchvision.models.get_model(arch, weights=None)
+            made, model = _stem(job), perturbed(narrow(model, job[2]) if fc else model, int(size))
+            torch.save(model.state_dict(), Path(folder) / f"{made}.pth")
+        np.save(Path(folder) / f"{made}-{size}.npy", torch_logits(model, images(size=int(size))))
 
 
 def keras_logits(model, x_nhwc: np.ndarray) -> np.ndarray:
@@ -177,5 +198,5 @@ def differences(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     return diff, diff / float(np.abs(ref).max())
 
 
-if __name__ == "__main__":  # python tests/convert_fixtures.py FOLDER arch:size,... (torch only)
+if __name__ == "__main__":  # python tests/convert_fixtures.py FOLDER arch:size[:fc],... (torch only)
     _write_standins(sys.argv[1], sys.argv[2])

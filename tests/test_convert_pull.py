@@ -2,6 +2,9 @@
 
 The server (127.0.0.1) serves stand-ins of both publishers' files; the hub's
 manifest holds the shipped entries with the URL and digest of the stand-ins.
+One tag per lineage family (ResNet, VGG, AlexNet) too: its stand-in is the real
+torchvision network with random weights; VGG's and AlexNet's hidden FC layers are
+64 wide (their entries say fc_units=64), so the files are megabytes, not 0.5 GB.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from cnn_zoo.models.pretrained import declared
 from cnn_zoo.weights import store
 from cnn_zoo.weights.store import Hub
 from cnn_zoo.weights.manifest import MANIFEST, read_manifest, write_manifest
-from convert_fixtures import images, resnet18_pth, torch_logits, torchvision_pth
+from convert_fixtures import images, resnet18_pth, standins, torch_logits, torchvision_pth
 
 TV, BVLC = "googlenet_bn.imagenet", "googlenet.imagenet"
+# tag: its stand-in job (arch, size[, hidden FC width]) for convert_fixtures.standins
+LINEAGE = {"resnet18.imagenet": ("resnet18", 224), "vgg11_bn.imagenet": ("vgg11_bn", 224, 64),
+           "alexnet.imagenet": ("alexnet", 224, 64)}
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -87,14 +93,28 @@ def serve_as(served: Served, tag: str, file: str, *, data: bytes | None = None, 
     return source
 
 
-def make_hub(tmp_path: Path, **sources) -> Hub:
-    """A hub whose local manifest has the shipped ImageNet entries with these source blocks."""
+@pytest.fixture(scope="module")
+def lineage(served):
+    """{tag: (.pth path on the server, inputs NCHW, torch logits)} of :data:`LINEAGE`."""
+    made = standins(served.root, list(LINEAGE.values()))
+    return {tag: made[job] for tag, job in LINEAGE.items()}
+
+
+def lineage_entry(served, tag: str, file: str) -> dict:
+    """The fields that point a lineage tag's shipped entry at ``file`` on the server, at its
+    stand-in's FC width."""
+    kwargs = dict(declared()[tag].kwargs, **({"fc_units": LINEAGE[tag][2]} if len(LINEAGE[tag]) > 2 else {}))
+    return {"source": serve_as(served, tag, file), "kwargs": kwargs}
+
+
+def make_hub(tmp_path: Path, tv=None, bvlc=None, **others) -> Hub:
+    """A hub whose local manifest has the shipped ImageNet entries with these source blocks
+    (``others``: {tag: fields to replace}, e.g. :func:`lineage_entry`)."""
     local = tmp_path / "local"
     local.mkdir(exist_ok=True)
     shipped = store.available(hub=Hub(home=tmp_path / "unused", local=store.local_models()))
-    entries = {tag: dataclasses.replace(shipped[tag], source=source)
-               for tag, source in ((TV, sources.get("tv")), (BVLC, sources.get("bvlc"))) if source}
-    write_manifest(local / MANIFEST, entries)
+    fields = {**({TV: {"source": tv}} if tv else {}), **({BVLC: {"source": bvlc}} if bvlc else {}), **others}
+    write_manifest(local / MANIFEST, {tag: dataclasses.replace(shipped[tag], **f) for tag, f in fields.items()})
     return Hub(home=tmp_path / "home", local=local, timeout=10)
 
 
@@ -171,6 +191,21 @@ def test_pull_of_the_bvlc_tag(served, tmp_path):
     assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max() and path.is_file()
 
 
+@pytest.mark.slow  # the three stand-ins take about a minute to make
+@pytest.mark.parametrize("tag", sorted(LINEAGE))
+def test_pull_of_a_lineage_tag(lineage, served, tmp_path, tag):
+    path, x, ref = lineage[tag]
+    hub = make_hub(tmp_path, **{tag: lineage_entry(served, tag, path.name)})
+    pulled = pulling.pull(tag, hub=hub, quiet=True)
+    assert sorted(leftovers(hub)) == sorted([pulled.name, tag])  # no publisher file, no work folder
+    assert read_manifest(hub.cache / MANIFEST)[tag].sha256 == sha(pulled)
+    model = zoo.load(tag, hub=hub, classifier_activation=None)
+    ours = model.predict(x.transpose(0, 2, 3, 1), verbose=0)
+    assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
+    assert np.array_equal(ours.argmax(-1), ref.argmax(-1))
+    assert np.abs(ref[0] - ref[1]).max() > 0.01 * np.abs(ref).max()  # the stand-in sees the image
+
+
 def _rejected(hub, tag, error, match):
     with pytest.raises(error, match=match) as caught:
         pulling.pull(tag, hub=hub, quiet=True)
@@ -202,6 +237,15 @@ def test_a_file_of_another_layout_is_rejected_and_nothing_is_cached(served, tmp_
     hub = make_hub(tmp_path, tv=serve_as(served, TV, "resnet18-standin.pth"))
     message = _rejected(hub, TV, ConversionError, "not a torchvision GoogLeNet state dict")
     assert "resnet18-standin.pth" in message
+
+
+@pytest.mark.slow
+def test_a_vgg_file_offered_as_resnet_is_rejected_and_nothing_is_cached(lineage, served, tmp_path):
+    vgg = lineage["vgg11_bn.imagenet"][0]
+    hub = make_hub(tmp_path, **{"resnet18.imagenet": lineage_entry(served, "resnet18.imagenet", vgg.name)})
+    message = _rejected(hub, "resnet18.imagenet", ConversionError,
+                        "not a torchvision ResNet state dict of resnet18's depth")
+    assert vgg.name in message and "lacks" in message
 
 
 def test_offline_never_downloads(served, tmp_path):

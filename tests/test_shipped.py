@@ -40,7 +40,8 @@ def test_each_family_module_declares_its_own_tags():
     assert set(DECLARED) == set(json.loads((SAVED / mf.MANIFEST).read_text())["tags"])
     modules = {module for module, _ in FAMILIES.values()}
     found = {p.stem for p in (REPO / "zoo" / "models").glob("*_weights.py")}
-    assert found == {"lenet_weights", "googlenet_weights", "convnet_weights"}
+    assert found == {"lenet_weights", "googlenet_weights", "convnet_weights", "resnet_weights", "vgg_weights",
+                     "alexnet_weights"}
     assert {f"cnn_zoo.models.{stem}" for stem in found} <= {pretrained.weights_module(m) for m in modules}
     for name in FAMILIES:
         assert registry.pretrained_tags(name) == sorted(t for t, tag in DECLARED.items() if tag.arch == name)

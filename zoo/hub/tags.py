@@ -66,6 +66,8 @@ def tag_card(tag_or_info, *, hub=None) -> str:
         f"metrics: {metrics.get('split')} ({metrics.get('examples'):,} examples): "
         + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
         + (f" (measured by {metrics['measured_by']})" if metrics.get("measured_by") else ""),
+        *([f"published: {pub['num_params']:,} parameters, {pub['gflops']} GFLOPS, a {pub['file_size_mb']} MB file "
+            f"({pub['source']})"] if isinstance(pub := metrics.get("publisher"), dict) else []),
         f"input: raw {raw} → model {'×'.join(map(str, prep['input_shape']))}",
         "preprocessing: " + ("; ".join(preprocess.describe(prep["steps"])) or "none"),
         f"labels: {', '.join(info.class_names)}"

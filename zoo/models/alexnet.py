@@ -40,6 +40,7 @@ FIGURE2 = (("conv1", 96, 11 * 11 * 3), ("conv2", 256, 5 * 5 * 48), ("conv3", 384
            ("fc7", 4096, 4096), ("fc8", 1000, 4096))
 LRN = dict(size=5, k=2.0, beta=0.75, alpha=5 * 1e-4)  # our layer divides α by n: the paper's α = 1e-4
 DROPOUT = 0.5
+FC_UNITS = 4096
 
 
 def figure2_params() -> int:
@@ -48,8 +49,12 @@ def figure2_params() -> int:
 
 
 def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
-            classifier_activation="softmax", weights=None, name="alexnet"):
-    """AlexNet laid out like torchvision's ``alexnet`` (see the module docstring)."""
+            classifier_activation="softmax", weights=None, fc_units=FC_UNITS, name="alexnet"):
+    """AlexNet laid out like torchvision's ``alexnet`` (see the module docstring).
+
+    ``fc_units`` (4,096) is the width of FC6 and FC7, as VGG's: other values give an
+    AlexNet-like net that torchvision's weights do not fit.
+    """
     common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     inputs = common.model_input(input_shape, (224, 224, 3))
@@ -66,9 +71,9 @@ def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=Non
     x = layers.AdaptiveAveragePool2D((6, 6), name="avgpool")(x)                               # (B, 6, 6, 256)
     x = keras.layers.Flatten(name="flatten")(x)                                               # (B, 9216)
     x = keras.layers.Dropout(DROPOUT, name="fc6_dropout")(x)
-    x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)                            # (B, 4096)
+    x = keras.layers.Dense(fc_units, activation="relu", name="fc6")(x)                        # (B, 4096)
     x = keras.layers.Dropout(DROPOUT, name="fc7_dropout")(x)
-    x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)                            # (B, 4096)
+    x = keras.layers.Dense(fc_units, activation="relu", name="fc7")(x)                        # (B, 4096)
     outputs = common.classifier(x, num_classes, classifier_activation)                       # (B, 1000)
     return common.finish(inputs, outputs, name, weights)
 
@@ -132,7 +137,7 @@ FAMILIES = (
            published=Published(PARAMS, "torchvision.models.AlexNet_Weights.IMAGENET1K_V1"
                                ".meta['num_params']"),
            converters={"torchvision": "cnn_zoo.convert.torchvision_alexnet"},
-           test_kwargs={"input_shape": (63, 63, 3), "num_classes": 3}),
+           test_kwargs={"input_shape": (63, 63, 3), "num_classes": 3, "fc_units": 64}),
     Family("alexnet_paper", alexnet_paper, notes=notes_paper,
            published=Published(figure2_params(), "Krizhevsky et al. 2012, Fig. 2 (kernel sizes; "
                                "the sum is in cnn_zoo.models.alexnet.FIGURE2)"),

@@ -11,24 +11,17 @@ their figures are the publishers', quoted with where they are written.
 """
 
 from cnn_zoo.models.pretrained import ClassNames, Tag
-from cnn_zoo.models.publishers import (IMAGENET, IMAGENET_CLASSES, converted_recipe, torchvision_file,
-                                       torchvision_metrics, torchvision_preprocessing)
+from cnn_zoo.models.publishers import IMAGENET, IMAGENET_CLASSES, TORCHVISION_PAGE, converted_recipe, torchvision_tag
 
 DECLARED = {"created": "2026-12-02T11:37:39+00:00", "keras_version": "3.15.1"}  # when these blocks were written
 
-TORCHVISION_PAGE = "https://pytorch.org/vision/stable/models/generated/torchvision.models.googlenet.html"
-_TV_KWARGS = {"input_shape": [224, 224, 3], "num_classes": 1000, "transform_input": True}
-_TV_PREPROCESSING = torchvision_preprocessing(
-    resize=256, crop=224, transform_input="inside the model (googlenet_bn(transform_input=True))")
-GOOGLENET_BN_IMAGENET = Tag(
-    "googlenet_bn.imagenet", kwargs=_TV_KWARGS, class_names=IMAGENET_CLASSES, dataset=IMAGENET,
-    source=torchvision_file(
-        "googlenet-1378be20.pth", page=TORCHVISION_PAGE,
-        weights="torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1 ('ported from the original paper': "
-                "TensorFlow's Inception v1, hence transform_input)"),
-    metrics=torchvision_metrics("GoogLeNet_Weights.IMAGENET1K_V1", 69.778, 89.530, page=TORCHVISION_PAGE),
-    preprocessing=_TV_PREPROCESSING,
-    recipe=converted_recipe("googlenet_bn.imagenet", _TV_KWARGS, _TV_PREPROCESSING), **DECLARED)
+GOOGLENET_BN_IMAGENET = torchvision_tag(
+    "googlenet_bn.imagenet", "GoogLeNet_Weights.IMAGENET1K_V1", "googlenet-1378be20.pth",
+    acc=(69.778, 89.530), params=6_624_904, gflops=1.498, file_mb=49.731,
+    recipe="https://github.com/pytorch/vision/tree/main/references/classification#googlenet",
+    docs="'ported from the original paper': TensorFlow's Inception v1, hence transform_input",
+    kwargs={"transform_input": True}, page=TORCHVISION_PAGE.format(arch="googlenet"),
+    transform_input="inside the model (googlenet_bn(transform_input=True))", **DECLARED)
 
 ONNX_FOLDER = "validated/vision/classification/inception_and_googlenet/googlenet"
 ONNX_COMMIT = "4c46cd00fbdb7cd30b6c1c17ab54f2e1f4f7b177"  # onnx/models, where the LFS pointer was read

@@ -2,21 +2,23 @@
 torchvision's files and transforms, and the recipe that evaluates a converted tag.
 
 A family's ``<module>_weights.py`` builds its ImageNet :class:`~cnn_zoo.models.pretrained.Tag`
-from these, so one torchvision tag is one block of its own facts (file, enum name, figures):
+from these, so one torchvision tag is one call with its own facts (enum, file, figures), each
+as the installed torchvision's ``Weights`` enum states it (tests/test_torchvision_tags.py
+compares them):
 
-    Tag("resnet50.imagenet", kwargs={"input_shape": [224, 224, 3], "num_classes": 1000},
-        class_names=IMAGENET_CLASSES, dataset=IMAGENET,
-        source=torchvision_file("resnet50-0676ba61.pth", weights="...", page=...),
-        metrics=torchvision_metrics("ResNet50_Weights.IMAGENET1K_V1", 76.130, 92.862, page=...),
-        preprocessing=torchvision_preprocessing(resize=256, crop=224),
-        recipe=converted_recipe("resnet50.imagenet", {...}, preprocessing), created=..., keras_version=...)
+    torchvision_tag("resnet50.imagenet_v2", "ResNet50_Weights.IMAGENET1K_V2", "resnet50-11ad3fa6.pth",
+                    acc=(80.858, 95.434), params=25_557_032, gflops=4.089, file_mb=97.79, resize=232,
+                    recipe="https://github.com/pytorch/vision/issues/3995#...", created=..., keras_version=...)
+
+A tag of another publisher (BVLC's Caffe GoogLeNet) writes its :class:`Tag` whole from the
+shared pieces (``IMAGENET``, ``IMAGENET_CLASSES``, ``converted_recipe``).
 
 Plain data: the standard library only.
 """
 
 from __future__ import annotations
 
-from cnn_zoo.models.pretrained import ClassNames
+from cnn_zoo.models.pretrained import ClassNames, Tag
 
 IMAGENET = {"source": "tfds:imagenet2012", "name": "ImageNet-1k (ILSVRC2012)",
             "license": "ImageNet terms of access: non-commercial research and education only",
@@ -24,11 +26,37 @@ IMAGENET = {"source": "tfds:imagenet2012", "name": "ImageNet-1k (ILSVRC2012)",
             "url": "https://image-net.org/"}
 IMAGENET_CLASSES = ClassNames(
     source="torchvision 0.29.1: torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.meta['categories'] "
-           "(ImageNet-1k, ILSVRC2012 class index order), shipped as saved_models/imagenet_classes.json",
+           "(ImageNet-1k, ILSVRC2012 class index order; every torchvision ImageNet enum of cnn-zoo's tags "
+           "has the same list), shipped as saved_models/imagenet_classes.json",
     file="imagenet_classes.json")
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 TORCHVISION_MODELS = "https://download.pytorch.org/models"
 TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); trained on ImageNet, whose terms apply"
+TORCHVISION_PAGE = "https://pytorch.org/vision/stable/models/generated/torchvision.models.{arch}.html"
+
+
+def torchvision_tag(tag: str, weights: str, file: str, *, acc: tuple[float, float], params: int, gflops: float,
+                    file_mb: float, recipe: str, docs: str, resize: int = 256, crop: int = 224,
+                    kwargs=None, page: str | None = None, created: str, keras_version: str, **publisher) -> Tag:
+    """The tag converted from ``torchvision.models.<weights>`` (``"ResNet50_Weights.IMAGENET1K_V2"``).
+
+    From the enum: ``file`` (``.url``'s name, whose hash prefix is the check), ``acc`` (acc@1,
+    acc@5 of ``.meta['_metrics']``), ``params``, ``gflops``, ``file_mb`` and ``recipe``
+    (``.meta['num_params']``, ``['_ops']``, ``['_file_size']``, ``['recipe']``), ``docs``
+    (``.meta['_docs']``, shortened), ``resize`` and ``crop`` (``.transforms()``; its mean and
+    std are ImageNet's). The figures that are not accuracies go in ``metrics['publisher']``
+    (kept out of ``source``, whose change would convert a cached tag again). ``kwargs`` adds
+    builder arguments; ``publisher`` adds to the preprocessing's publisher block.
+    """
+    page = page or TORCHVISION_PAGE.format(arch=tag.split(".", 1)[0])
+    kwargs = {"input_shape": [crop, crop, 3], "num_classes": 1000, **(kwargs or {})}
+    preprocessing = torchvision_preprocessing(resize=resize, crop=crop, **publisher)
+    figures = {"num_params": params, "gflops": gflops, "file_size_mb": file_mb, "training_recipe": recipe,
+                 "source": f"{weights}.meta['num_params'], ['_ops'], ['_file_size'], ['recipe']"}
+    return Tag(tag, kwargs=kwargs, class_names=IMAGENET_CLASSES, dataset=IMAGENET,
+               source=torchvision_file(file, weights=f"torchvision.models.{weights} ({docs})", page=page),
+               metrics={**torchvision_metrics(weights, *acc, page=page), "publisher": figures},
+               preprocessing=preprocessing, recipe=converted_recipe(tag, kwargs, preprocessing), created=created, keras_version=keras_version)
 
 
 def torchvision_file(file: str, *, weights: str, page: str) -> dict:
