@@ -101,7 +101,7 @@ def test_zoo_pull_predict_show_and_export_from_a_loopback_hub(served, tmp_path, 
     if tag == TV:
         fields = {"source": serve_as(served, TV, "googlenet-standin.pth")}
     else:
-        fields = lineage_entry(served, tag, request.getfixturevalue("lineage")[tag][0].name)
+        fields = lineage_entry(served, tag, request.getfixturevalue("lineage")[tag][0])
     hub_dir = tmp_path / "hub"
     hub_dir.mkdir()
     entry = dataclasses.replace(shipped, tag=f"{arch}.standin", file=f"{arch}.standin.weights.h5", **fields)
@@ -136,7 +136,7 @@ def test_zoo_pull_refuses_a_vgg_file_offered_as_resnet_in_one_line(served, linea
     hub_dir.mkdir()
     entry = dataclasses.replace(read_manifest(store.local_models() / MANIFEST)[tag], tag="resnet18.standin",
                                 file="resnet18.standin.weights.h5",
-                                **lineage_entry(served, tag, lineage["vgg11_bn.imagenet"][0].name))
+                                **lineage_entry(served, tag, lineage["vgg11_bn.imagenet"][0]))
     write_manifest(hub_dir / MANIFEST, {entry.tag: entry})
     env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
     done = run(env, "pull", entry.tag, "-q")

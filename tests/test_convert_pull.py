@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import http.server
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -33,6 +34,7 @@ TV, BVLC = "googlenet_bn.imagenet", "googlenet.imagenet"
 # tag: its stand-in job (arch, size[, hidden FC width]) for convert_fixtures.standins
 LINEAGE = {"resnet18.imagenet": ("resnet18", 224), "vgg11_bn.imagenet": ("vgg11_bn", 224, 64),
            "alexnet.imagenet": ("alexnet", 224, 64)}
+_MADE: dict = {}
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -93,18 +95,23 @@ def serve_as(served: Served, tag: str, file: str, *, data: bytes | None = None, 
     return source
 
 
-@pytest.fixture(scope="module")
-def lineage(served):
-    """{tag: (.pth path on the server, inputs NCHW, torch logits)} of :data:`LINEAGE`."""
-    made = standins(served.root, list(LINEAGE.values()))
-    return {tag: made[job] for tag, job in LINEAGE.items()}
+@pytest.fixture(scope="session")
+def lineage(tmp_path_factory):
+    """{tag: (.pth path, inputs NCHW, torch logits)} of :data:`LINEAGE` (once per session: both
+    test_convert_pull and test_convert_cli serve them)."""
+    if not _MADE:  # each module that imports the fixture has its own definition: made once here
+        made = standins(tmp_path_factory.mktemp("lineage"), list(LINEAGE.values()))
+        _MADE.update({tag: made[job] for tag, job in LINEAGE.items()})
+    return _MADE
 
 
-def lineage_entry(served, tag: str, file: str) -> dict:
-    """The fields that point a lineage tag's shipped entry at ``file`` on the server, at its
-    stand-in's FC width."""
+def lineage_entry(served, tag: str, path: Path) -> dict:
+    """The fields that point a lineage tag's shipped entry at the file ``path``, served on the
+    loopback server, at its stand-in's FC width."""
+    if not (served.root / path.name).exists():
+        os.link(path, served.root / path.name)
     kwargs = dict(declared()[tag].kwargs, **({"fc_units": LINEAGE[tag][2]} if len(LINEAGE[tag]) > 2 else {}))
-    return {"source": serve_as(served, tag, file), "kwargs": kwargs}
+    return {"source": serve_as(served, tag, path.name), "kwargs": kwargs}
 
 
 def make_hub(tmp_path: Path, tv=None, bvlc=None, **others) -> Hub:
@@ -191,11 +198,11 @@ def test_pull_of_the_bvlc_tag(served, tmp_path):
     assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max() and path.is_file()
 
 
-@pytest.mark.slow  # the three stand-ins take about a minute to make
+@pytest.mark.slow  # the three stand-ins take half a minute to make
 @pytest.mark.parametrize("tag", sorted(LINEAGE))
 def test_pull_of_a_lineage_tag(lineage, served, tmp_path, tag):
     path, x, ref = lineage[tag]
-    hub = make_hub(tmp_path, **{tag: lineage_entry(served, tag, path.name)})
+    hub = make_hub(tmp_path, **{tag: lineage_entry(served, tag, path)})
     pulled = pulling.pull(tag, hub=hub, quiet=True)
     assert sorted(leftovers(hub)) == sorted([pulled.name, tag])  # no publisher file, no work folder
     assert read_manifest(hub.cache / MANIFEST)[tag].sha256 == sha(pulled)
@@ -242,7 +249,7 @@ def test_a_file_of_another_layout_is_rejected_and_nothing_is_cached(served, tmp_
 @pytest.mark.slow
 def test_a_vgg_file_offered_as_resnet_is_rejected_and_nothing_is_cached(lineage, served, tmp_path):
     vgg = lineage["vgg11_bn.imagenet"][0]
-    hub = make_hub(tmp_path, **{"resnet18.imagenet": lineage_entry(served, "resnet18.imagenet", vgg.name)})
+    hub = make_hub(tmp_path, **{"resnet18.imagenet": lineage_entry(served, "resnet18.imagenet", vgg)})
     message = _rejected(hub, "resnet18.imagenet", ConversionError,
                         "not a torchvision ResNet state dict of resnet18's depth")
     assert vgg.name in message and "lacks" in message

@@ -47,6 +47,7 @@ def test_the_lineage_tags_are_declared():
     assert enum_of(TAGS["resnet50.imagenet_v2"]) == "torchvision.models.ResNet50_Weights.IMAGENET1K_V2"
 
 
+@pytest.mark.slow  # torchvision's import: seconds
 @pytest.mark.parametrize("tag", sorted(TAGS))
 def test_a_torchvision_tag_states_the_enums_figures(tag, enums):
     info, enum = TAGS[tag], enums[enum_of(TAGS[tag])]
