@@ -4,8 +4,8 @@ For lenet5.mnist, convnet.fashion_mnist (the shipped weights) and googlenet_bn
 (stand-in weights: speed does not depend on their values; the network runs at
 224x224 after the centre crop), each format of ``zoo export`` runs in its own
 runtime (TensorFlow SavedModel, the TFLite interpreter, onnxruntime), next to
-the same network written in plain PyTorch (eager and torch.compile), in the
-same process and run. The zoo's files include the preprocessing (they take raw
+the same network written in plain PyTorch (eager and torch.compile), in a
+child process of the same run (TensorFlow and torch 2.14 segfault in one). The zoo's files include the preprocessing (they take raw
 uint8 images); the PyTorch networks take the preprocessed float32 NCHW tensor,
 so they do less work.
 
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,17 +129,20 @@ def zoo_model(case):
     return model
 
 
-def bench_case(case, folder, repeats, rows):
-    import torch
+def raw_batch(model, n, rng):
+    """``n`` uint8 images of the tag's raw shape; a photo model takes any size (``None``): 256×256,
+    what its resize step makes before the 224×224 crop."""
+    raw = [d if d else 256 for d in model.zoo_info.preprocessing["raw_shape"]]
+    return rng.integers(0, 256, (n, *raw), dtype=np.uint8)
 
+
+def bench_case(case, folder, repeats, rows):
     import cnn_zoo as zoo
     from cnn_zoo.export.runtime import Runner
 
     model = zoo_model(case)
-    raw = tuple(model.zoo_info.preprocessing["raw_shape"])
     rng = np.random.default_rng(0)
-    batch = rng.integers(0, 256, (256, *raw), dtype=np.uint8)
-    calibration = rng.integers(0, 256, (32, *raw), dtype=np.uint8)
+    batch, calibration = raw_batch(model, 256, rng), raw_batch(model, 32, rng)
     for fmt, int8, name in FORMATS:
         path = folder / f"{case}.{name}"
         zoo.export(model, fmt, path, int8=int8, calibration=calibration if int8 == "full" else None,
@@ -150,26 +155,44 @@ def bench_case(case, folder, repeats, rows):
         rows.append((case, label + (f" int8 {int8}" if int8 else (" float32" if fmt == "tflite" else "")),
                      size, ms, ips))
         print(rows[-1], flush=True)
+    # TensorFlow and torch 2.14 segfault in one process: the PyTorch rows come from a child.
+    done = subprocess.run([sys.executable, __file__, "--torch-side", case, "--repeats", str(repeats)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the PyTorch side of {case} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    for label, ms, ips in json.loads(done.stdout.strip().splitlines()[-1]):
+        rows.append((case, label, None, ms, ips))
+        print(rows[-1], flush=True)
+
+
+def torch_side(case, repeats):
+    """[(label, latency ms, images/s)] of the plain PyTorch network, eager and compiled."""
+    import torch
+
     net, chw = TORCH[case]()
     net.eval()
-    tb = torch.from_numpy(rng.standard_normal((256, *chw), dtype=np.float32))
+    tb = torch.from_numpy(np.random.default_rng(0).standard_normal((256, *chw), dtype=np.float32))
+    out = []
     with torch.inference_mode():
         # Why two compiled copies: one specialised graph per batch size, no dynamic-shape recompile.
         for label, fn, fn_batch in (("PyTorch eager", net, net),
                                     ("PyTorch torch.compile", torch.compile(net, dynamic=False),
                                      torch.compile(net, dynamic=False))):
             ms, ips = measure(fn, tb[:1], tb, repeats, fn_batch)
-            rows.append((case, label, None, ms, ips))
-            print(rows[-1], flush=True)
-
+            out.append((label, ms, ips))
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run the cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--torch-side", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import torch
+    if args.torch_side:
+        print(json.dumps(torch_side(args.torch_side, args.repeats)))
+        return
+    from importlib import metadata
 
     rows = []
     load_before = os.getloadavg()
@@ -179,7 +202,7 @@ def main():
                 continue
             bench_case(case, Path(folder), args.repeats, rows)
     load_after = os.getloadavg()
-    print(f"\n{datetime.date.today()}, {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}; "
+    print(f"\n{datetime.date.today()}, {cpu_name()}, {os.cpu_count()} cores, torch {metadata.version('torch')}; "
           f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     print("| model | runtime | file size | 1-image latency (ms) | batch-256 throughput (img/s) |")
     print("| --- | --- | ---: | ---: | ---: |")
