@@ -106,3 +106,11 @@ def test_the_versions_we_pin_against_are_the_installed_ones_and_bounded():
     major, minor = map(int, keras.__version__.split(".")[:2])
     assert (3, 5) <= (major, minor) < (3, 16)
     assert keras_tuner.__version__.startswith("1.4.")
+
+
+def test_keras_imports_tensorflow_through_one_lazy_module():
+    from keras.src.utils import module_utils, rng_utils
+
+    assert isinstance(module_utils.tensorflow, module_utils.LazyModule)
+    assert module_utils.tensorflow.name == "tensorflow" and hasattr(module_utils.tensorflow, "_available")
+    assert rng_utils.tf is module_utils.tensorflow  # what set_random_seed asks

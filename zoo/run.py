@@ -1,7 +1,8 @@
 """A run folder: what a training run leaves on disk, and how it is read back.
 
     DIR/config.yaml            the resolved recipe (defaults → file → --set)
-    DIR/manifest.json          status, versions, seed, backend, devices, git commit, timings
+    DIR/manifest.json          status, versions, seed, backend, git commit, timings, and how it
+                               computed (compute: cnn_zoo.compute.ComputePlan.record)
     DIR/preprocessing.json     the steps, input shape and class names prediction must use
     DIR/checkpoints/           epoch_NNN.weights.h5 after every finite epoch (last 2 kept)
     DIR/backup/                Keras' BackupAndRestore state, for --resume (kept until finished)
@@ -95,21 +96,6 @@ def git_commit():
     except (OSError, subprocess.SubprocessError):
         return None
     return (commit + ("+dirty" if dirty else "")) if commit else None
-
-
-def devices():
-    import keras
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-        return [d.name for d in tf.config.list_logical_devices()]
-    if backend == "jax":
-        import jax
-        return [str(d) for d in jax.devices()]
-    if backend == "torch":
-        import torch
-        return ["cuda:%d" % i for i in range(torch.cuda.device_count())] or ["cpu"]
-    return ["cpu"]
 
 
 # What a run writes into its folder: a folder holding only these, from a start that
