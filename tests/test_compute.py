@@ -45,6 +45,7 @@ CPU, GPU = ["/device:CPU:0"], ["/device:CPU:0", "/device:GPU:0"]
     ("tensorflow", GPU, [], True, 32, "an accelerator"),
     ("jax", ["TFRT_CPU_0"], [], True, 32, "without jax.jit"),
     ("torch", ["cpu"], [], False, 1, "eagerly"),
+    ("torch", ["cuda:0"], [], False, 1, "eagerly"),
     # An explicit false is honoured, with the price named; true is honoured everywhere.
     ("jax", ["TFRT_CPU_0"], ["jit_compile=false"], False, 32, "set false by the recipe: JAX then runs every op"),
     ("torch", ["cpu"], ["jit_compile=true"], True, 1, "set by the recipe"),

@@ -4,8 +4,8 @@
 backend and these devices, each with the reason for the choice:
 
 - the number format (``mixed_precision``; ``auto`` chosen by :mod:`cnn_zoo.hardware`);
-- XLA (``jit_compile``; ``auto``: jitted on JAX and on accelerators, not on a CPU
-  with TensorFlow or PyTorch; an explicit ``false`` is honoured);
+- XLA (``jit_compile``; ``auto``: jitted on JAX, and with TensorFlow on an accelerator;
+  PyTorch runs eagerly, as Keras' own ``auto``; an explicit ``false`` is honoured);
 - ``steps_per_execution`` (1 on PyTorch, whose Keras trainer runs one step per call,
   and under tf.distribute);
 - data parallelism (``distribute``, or a cluster's: :mod:`cnn_zoo.cluster`).
@@ -138,13 +138,13 @@ def _jit(recipe, backend, devices) -> Choice:
         return Choice(asked, bool(asked), "set by the recipe")
     if backend == "jax":
         return Choice(asked, True, "JAX: without jax.jit every op is dispatched alone (LeNet-5: 12x slower)")
+    if backend != "tensorflow":  # Keras' own auto: PyTorch runs eagerly
+        return Choice(asked, False, f"{backend}: Keras runs it eagerly (torch.compile only with "
+                                    "jit_compile: true)")
     if _accelerated(devices):
         return Choice(asked, True, "an accelerator: XLA fuses the ops")
-    if backend == "tensorflow":
-        return Choice(asked, False, "TensorFlow on a CPU: XLA's convolutions are slower than oneDNN's "
-                                    "(LeNet-5: 0.45x, docs/benchmarks.md)")
-    return Choice(asked, False, f"{backend} on a CPU: Keras runs it eagerly (torch.compile only "
-                                "with jit_compile: true)")
+    return Choice(asked, False, "TensorFlow on a CPU: XLA's convolutions are slower than oneDNN's "
+                                "(LeNet-5: 0.45x, docs/benchmarks.md)")
 
 
 def _steps_per_execution(recipe, backend, cluster) -> Choice:
