@@ -4,8 +4,8 @@ The zoo side builds and compiles the model exactly as ``zoo train`` does
 (:func:`cnn_zoo.train.build_and_compile` under the recipe's
 :class:`~cnn_zoo.compute.ComputePlan`, on the shipped recipe ``<model>-imagenet``:
 SGD momentum 0.9 with the recipe's rate and weight decay, sparse categorical
-cross-entropy, the family's 0.3 aux-head weights where the recipe trains aux heads,
-the recipe's steps_per_execution), only the batch is the issue's 16. The torch side is
+cross-entropy from the logits, the family's 0.3 aux-head weights where the recipe trains
+aux heads, the plan's steps_per_execution), only the batch is the issue's 16. The torch side is
 torchvision's ``googlenet`` in train mode with the same aux choice, channels_last
 weights and inputs, SGD momentum 0.9 (same rate and decay), CrossEntropyLoss (aux 0.3).
 ``googlenet`` (Caffe layout: LRN, conv biases, 5×5 branches) has no torchvision twin:
