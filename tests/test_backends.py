@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_fixtures import raw_fashion, raw_mnist, tfds_dir  # noqa: F401  (fixtures)
+from data_fixtures import raw_fashion, raw_mnist, tfds_dir, write_idx  # noqa: F401  (fixtures)
 
+from cnn_zoo.data import DataError, load_splits
 from cnn_zoo.recipe import list_recipes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +84,25 @@ def test_every_recipe_trains_a_few_steps_on_every_backend(
         assert min(losses[1:]) < losses[0], (name, losses)  # it learns (a few noisy steps: not always monotonic)
         if backend == "torch":
             assert result["tensorflow"] is False, name  # never beside PyTorch
+
+
+def test_tfds_mnist_beside_pytorch_is_read_from_its_raw_files(tmp_path, monkeypatch):
+    # What a PyTorch process sees (cnn_zoo.data.tfds.without_tensorflow): no TensorFlow to import.
+    from cnn_zoo.data import sources
+
+    monkeypatch.setattr(sources, "without_tensorflow", lambda: "TensorFlow cannot run beside PyTorch")
+    monkeypatch.delenv("ZOO_TFDS_RAW_DIR", raising=False)
+    with pytest.raises(DataError, match=r"tfds:fashion_mnist is read from its raw idx files here \(TensorFlow "
+                                        r"cannot run beside PyTorch\), and none are in .*ZOO_TFDS_RAW_DIR"):
+        load_splits("fashion_mnist", data_dir=tmp_path / "tfds")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mirror" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for stem, n in (("train", 30), ("t10k", 20)):
+        write_idx(folder / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)), compress=True)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10, compress=True)
+    monkeypatch.setenv("ZOO_TFDS_RAW_DIR", str(tmp_path / "mirror"))
+    splits = load_splits("fashion_mnist", validation_fraction=0.2, data_dir=tmp_path / "tfds")
+    assert {k: len(v) for k, v in splits.items()} == {"train": 20, "validation": 10, "test": 20}  # stratified: 1 of each class's 3
+    assert splits["test"].class_names[0] == "T-shirt/top" and splits["test"].image_shape == (28, 28, 1)
+    assert splits["test"].source == "tfds:fashion_mnist" and "NumPy" in splits["test"].info["read"]
