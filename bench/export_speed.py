@@ -117,7 +117,7 @@ def measure(fn, one, batch, repeats, fn_batch=None):
 
 def zoo_model(case):
     import cnn_zoo as zoo
-    from cnn_zoo.hub import store
+    from cnn_zoo.weights import store
 
     if case != "googlenet_bn":
         return zoo.load(case, quiet=True)

@@ -225,7 +225,8 @@ def resolve_padding(spatial: Sequence[int | None], kernel_size, strides, padding
         return tuple(padding)
     dilation = dilation or (1,) * len(kernel_size)
     if any(s is None for s in spatial):
-        raise ValueError("padding='same' needs a known input size on every spatial axis")
+        raise ShapeError("padding='same' needs a known input size on every spatial axis. "
+                         f"Received: spatial sizes {tuple(spatial)}")
     return tuple(same_padding(w, f, s, d) for w, f, s, d in zip(spatial, kernel_size, strides, dilation))
 
 

@@ -139,6 +139,12 @@ class Inception(keras.layers.Layer):
             return [self.sublayers[name], self.sublayers[f"{name}_bn"]]
         return [self.sublayers[name]]
 
+    def branch_layers(self):
+        """Each branch's sub-layers in the order they run (a conv, its BN, the pool), one list
+        per branch; the block concatenates the branches' outputs on the channel axis. Model
+        cards and ``zoo page`` draw any layer that has this method as branches that join."""
+        return [[layer for step in branch for layer in self._chain(step)] for branch in BRANCHES]
+
     def _branch_shapes(self, input_shape, build=False):
         """Each branch's output shape, through the sub-layers' arithmetic."""
         shapes = []
@@ -188,8 +194,8 @@ class Inception(keras.layers.Layer):
         (2 per channel; the moving statistics are not parameters)."""
         if input_shape is None:
             if not self.built:
-                raise ValueError(f"{self.name}: explain() needs input_shape=(W, H, D) for a "
-                                 "layer that has not been built")
+                raise ar.ShapeError(f"{self.name}: explain() needs input_shape=(W, H, D) for a "
+                                    "layer that has not been built", layer=self.name)
             input_shape = self.sublayers["1x1"].explain().input_shape
         volume = tuple(input_shape)
         weights = biases = macs = 0

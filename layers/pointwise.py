@@ -20,9 +20,9 @@ def input_volume(layer, input_shape=None, data_format="channels_last"):
         return tuple(input_shape)
     built = built_input_shape(layer)
     if built is None:
-        raise ValueError(
+        raise ar.ShapeError(
             f"{layer.name}: explain() needs input_shape=(W, H, D) for a layer "
-            "that has not been built"
+            "that has not been built", layer=layer.name
         )
     shape = built[1:]
     if data_format == "channels_first" and len(shape) > 1:

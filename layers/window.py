@@ -86,32 +86,35 @@ class WindowLayer(keras.layers.Layer):
         return window_plan(spatial, self.window, self.strides, self.padding, self.rounding,
                               self.dilation_rate, layer=self.name)
 
-    def pad_for(self, inputs, pad_value=0.0):
-        """Inputs padded as the plan says, and the native padding word to use."""
-        spatial, _ = self._split(inputs.shape)
+    def native_padding(self, spatial):
+        """(pads, native) for inputs of ``spatial`` sizes: the cells to add before and after each
+        spatial axis, then the backend's own padding word ("valid" or "same") to run the op with."""
+        none = ((0, 0),) * self.rank
         if any(s is None for s in spatial):
             # Unknown sizes (e.g. TensorFlow retracing with relaxed shapes):
             # with floor rounding, padding all of P and running "valid" gives
             # the same windows; only ceil and exact need the sizes.
             if self.padding == "same":
-                return inputs, "same"
+                return none, "same"
             if self.rounding != "floor":
                 raise ValueError(
                     f"{self.name}: padding={ar.padding_to_config(self.padding)!r} with "
                     f"rounding={self.rounding!r} needs known spatial sizes. "
-                    f"Received: input_shape={tuple(inputs.shape)}"
+                    f"Received: spatial sizes {tuple(spatial)}"
                 )
-            pads = self.padding
-        else:
-            plan = self.plan(spatial)
-            if plan.native == "same":
-                return inputs, "same"
-            pads = plan.pads
+            return tuple(self.padding), "valid"
+        plan = self.plan(spatial)
+        return (none, "same") if plan.native == "same" else (tuple(plan.pads), "valid")
+
+    def pad_for(self, inputs, pad_value=0.0):
+        """Inputs padded as the plan says, and the native padding word to use."""
+        spatial, _ = self._split(inputs.shape)
+        pads, native = self.native_padding(spatial)
         if all(p == (0, 0) for p in pads):
-            return inputs, "valid"
+            return inputs, native
         widths = [(0, 0), *pads, (0, 0)] if self.data_format == "channels_last" \
             else [(0, 0), (0, 0), *pads]
-        return ops.pad(inputs, widths, constant_values=pad_value), "valid"
+        return ops.pad(inputs, widths, constant_values=pad_value), native
 
     # -- explaining ---------------------------------------------------------
 
@@ -120,9 +123,9 @@ class WindowLayer(keras.layers.Layer):
         if input_shape is None:
             input_shape = built_input_shape(self)
             if input_shape is None:
-                raise ValueError(
+                raise ar.ShapeError(
                     f"{self.name}: explain() needs input_shape=(W, H, D) for a layer "
-                    "that has not been built"
+                    "that has not been built", layer=self.name
                 )
             spatial, channels = self._split(input_shape)
             return (*spatial, channels)

@@ -27,11 +27,15 @@ elif fmt == "savedmodel":
     import tensorflow as tf
 
     serve = tf.saved_model.load(model).signatures["serving_default"]
-    y = next(iter(serve(image=tf.constant(x)).values())).numpy()
-elif fmt == "tflite":
-    import tensorflow as tf
+    y = serve(image=tf.constant(x))["probabilities"].numpy()
+elif fmt == "keras":  # a file of stock Keras layers only
+    import keras
 
-    interpreter = tf.lite.Interpreter(model_path=model)
+    y = keras.ops.convert_to_numpy(keras.saving.load_model(model, compile=False)(x, training=False))
+elif fmt == "tflite":
+    from ai_edge_litert.interpreter import Interpreter  # LiteRT: tf.lite.Interpreter is deprecated
+
+    interpreter = Interpreter(model_path=model)
     (inp,), (outp,) = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.resize_tensor_input(inp["index"], x.shape)
     interpreter.allocate_tensors()

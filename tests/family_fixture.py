@@ -29,7 +29,7 @@ def twohead(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     x = keras.layers.Conv2D(WIDTHS[1], kernel_size, activation="relu", name="body_conv2")(x)
     x = keras.layers.GlobalAveragePooling2D(name="body_pool")(x)
     if not include_top:
-        return common.finish(inputs, x, name, weights, arch=NAME)
+        return common.finish(inputs, x, name, weights)
     x = keras.layers.Dense(num_classes, name="head_logits")(x)
     outputs = keras.layers.Activation(classifier_activation or "linear", dtype="float32", name="probs")(x)
     if aux:
@@ -37,7 +37,7 @@ def twohead(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         side = keras.layers.Dense(num_classes, name="side_logits")(side)
         side = keras.layers.Activation(classifier_activation or "linear", dtype="float32", name="side")(side)
         outputs = {"probs": outputs, "side": side}
-    return common.finish(inputs, outputs, name, weights, arch=NAME, num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 class TwoheadPlanner(Planner):

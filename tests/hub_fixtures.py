@@ -8,6 +8,9 @@ fixture definition, so the result is kept here).
 
 ``hub_for(tmp_path, published)`` is a Hub whose local folder is that hub and
 whose cache is empty. ``write_photos(folder)`` makes sample photos (JPEG).
+``standin(tag)`` is a tag's architecture with random weights that see the input;
+``cached_standin(tag, home)`` puts those weights in a hub cache as the converted
+file of an ImageNet tag (as ``zoo pull`` leaves it), so ``zoo.load(tag)`` finds them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import dataclasses
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 TAG = "lenet5_modern.tiny"
@@ -83,3 +87,52 @@ def hub_for(tmp_path: Path, published: Published, **kwargs):
     from cnn_zoo.hub import Hub
 
     return Hub(home=tmp_path / "zoo-home", local=published.dest, **kwargs)
+
+
+def standin(tag, seed=0):
+    """The tag's architecture with :func:`seeing_weights`, carrying the tag's manifest entry."""
+    import cnn_zoo as zoo
+    from cnn_zoo.weights import store
+
+    info = store.info(tag)
+    kwargs = dict(info.kwargs)
+    if kwargs.get("aux_classifiers"):
+        kwargs["aux_classifiers"] = False
+    model = seeing_weights(zoo.get_model(info.arch, **kwargs), seed)
+    if not any("rescale" in step for step in info.preprocessing["steps"]):
+        # Caffe's GoogLeNet takes pixels in 0..255: first kernels 100x smaller keep the logits
+        # moderate (else every photo saturates to one class and top-1 proves nothing).
+        first = next(w for w in model.weights if w.path.endswith("kernel"))
+        first.assign(first.numpy() / 100)
+    model.zoo_info = info
+    return model
+
+
+def seeing_weights(model, seed=0):
+    """``model`` with random weights whose outputs depend on the input: He-scaled kernels,
+    perturbed biases and BatchNorm statistics (an initialised model's are zeros and ones)."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        shape, name = tuple(w.shape), w.path.rsplit("/", 1)[-1]
+        if name == "kernel":
+            value = rng.normal(0, np.sqrt(2.0 / max(1, np.prod(shape[:-1]))), shape)
+        elif name in ("gamma", "moving_variance"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name in ("bias", "beta", "moving_mean"):
+            value = rng.normal(0, 0.1, shape)
+        else:
+            continue
+        w.assign(value.astype("float32"))
+    return model
+
+
+def cached_standin(tag: str, home: Path, seed: int = 0):
+    """A Hub whose cache (under ``home``) holds ``standin(tag)``'s weights as the tag's converted file."""
+    from cnn_zoo.convert.pulling import save_converted
+    from cnn_zoo.weights import store
+    from cnn_zoo.weights.store import Hub
+
+    hub = Hub(home=home, local=store.local_models())
+    hub.cache.mkdir(parents=True, exist_ok=True)
+    save_converted(standin(tag, seed), store.info(tag, hub=hub), hub.cache, hub.cache)
+    return hub

@@ -1,7 +1,10 @@
 """cnn_zoo.atomic: the one atomic writer (a crash mid-write leaves the old file)."""
 
+import errno
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnn_zoo import atomic
+from cnn_zoo.errors import DiskFullError
 
 
 def test_write_text_bytes_json(tmp_path):
@@ -73,3 +77,61 @@ def test_no_other_module_replaces_files_itself():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if p.name != "atomic.py" and "os.replace(" in p.read_text()]
     assert offenders == []
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+
+def test_a_write_the_folder_has_no_room_for_is_refused_before_it_starts(tmp_path):
+    path = tmp_path / "latest.weights.h5"
+    path.write_bytes(b"old weights")
+    needed = shutil.disk_usage(tmp_path).free + 10 ** 9
+    with pytest.raises(DiskFullError) as error:
+        with atomic.replacing(path, size=needed) as tmp:
+            raise AssertionError("the writer ran")
+    assert (error.value.folder, error.value.name, error.value.needed) == (str(tmp_path), path.name, needed)
+    message = str(error.value)
+    assert f"no room to write latest.weights.h5 in {tmp_path} (No space left on device)" in message
+    assert "\n" not in message and f"{needed / 1e6:.1f} MB" in message and "free some space" in message
+    assert path.read_bytes() == b"old weights" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
+def test_a_write_that_runs_out_of_room_is_emptied_at_once_and_named(tmp_path, code):
+    """The writer still holds its file when the error comes (as h5py does): the file is released
+    then (its descriptor pointed at /dev/null where /proc lists it, and emptied), so the
+    writer's last writes and its close succeed; the old file is kept."""
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"old model")
+    with pytest.raises(DiskFullError) as error:
+        with atomic.replacing(path) as tmp:
+            held = open(tmp, "wb")
+            held.write(b"x" * 5000)
+            held.flush()
+            raise OSError(code, os.strerror(code), str(tmp))
+    released = os.fstat(held.fileno())
+    if os.path.isdir("/proc/self/fd"):
+        assert stat.S_ISCHR(released.st_mode) and os.path.samestat(released, os.stat(os.devnull))
+    else:
+        assert released.st_size == 0
+    held.write(b"the writer's last words")
+    held.close()  # would raise if the write could not be done
+    assert error.value.errno == code and error.value.at_least and error.value.needed == 5000
+    assert os.strerror(code) in str(error.value)
+    assert path.read_bytes() == b"old model" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_tensorflows_full_disk_error_is_a_disk_full_error_and_others_pass_through(tmp_path):
+    import tensorflow as tf
+
+    full = tf.errors.ResourceExhaustedError(None, None, "part-00000 of the variables; No space left on device")
+    with pytest.raises(DiskFullError):
+        with atomic.replacing(tmp_path / "model.savedmodel") as tmp:
+            tmp.mkdir()
+            raise full
+    other = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    for error in (other, OSError(errno.EACCES, "Permission denied"), ValueError("not a disk")):
+        with pytest.raises(type(error)):
+            with atomic.replacing(tmp_path / "x") as tmp:
+                raise error
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,8 @@ import cnn_zoo as zoo
 from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo import registry
 from cnn_zoo.cli import main
-from cnn_zoo.models import CATALOG
+from cnn_zoo.models import FAMILIES
+from cli_process import zoo_in_subprocess
 
 
 def run(*args):
@@ -38,10 +39,10 @@ def test_list_shows_every_model_with_its_summary():
     result = run("list")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == sorted(CATALOG)
+    assert [line.split()[0] for line in lines] == sorted(FAMILIES)
     for line in lines:
         name = line.split()[0]
-        assert line.endswith(CATALOG[name][1])
+        assert line.endswith(FAMILIES[name][1])
 
 
 def test_list_pattern_and_json():
@@ -49,7 +50,7 @@ def test_list_pattern_and_json():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [m["name"] for m in data] == ["lenet5", "lenet5_modern"]
-    assert data[0] == {"name": "lenet5", "summary": CATALOG["lenet5"][1],
+    assert data[0] == {"name": "lenet5", "summary": FAMILIES["lenet5"][1],
                        "module": "cnn_zoo.models.lenet",
                        "pretrained": registry.pretrained_tags("lenet5")}
 
@@ -137,9 +138,14 @@ def test_explain_inexact_shape_with_exact_rounding():
                           "--rounding", "exact"), "is not a whole number")
 
 
-def test_traceback_flag_shows_the_exception():
+def test_traceback_flag_shows_the_exception_and_keeps_exit_code_2():
     result = run("--traceback", "explain", "pool", "--input", "4x4x1", "-F", "7")
-    assert isinstance(result.exception, ShapeError)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "ShapeError: " in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: pool") and last == assert_user_error(run(
+        "explain", "pool", "--input", "4x4x1", "-F", "7"))
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -292,23 +298,6 @@ def test_shell_completion_of_recipe_model_and_tag_names():
 # -- fast and quiet: subprocesses, as a user runs them --------------------------------------
 
 
-def _zoo_in_subprocess(*argv_lists):
-    """Runs main(argv) for each list in one fresh interpreter; (exit codes, heavy modules, stderr)."""
-    code = (
-        "import sys, json\n"
-        "from cnn_zoo.cli import main\n"
-        "codes = []\n"
-        f"for argv in {[list(a) for a in argv_lists]!r}:\n"
-        "    try:\n        main(argv)\n    except SystemExit as e:\n        codes.append(e.code)\n"
-        "import cnn_zoo.layers.arithmetic\n"
-        "heavy = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
-        "print('RESULT', json.dumps([codes, heavy]))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    codes, heavy = json.loads(out.stdout.splitlines()[-1][len("RESULT "):])
-    return codes, heavy, out.stderr
-
-
 def test_explain_and_argument_errors_answer_before_tensorflow_is_imported(tmp_path):
     missing = str(tmp_path / "missing")
     cases = [
@@ -326,7 +315,7 @@ def test_explain_and_argument_errors_answer_before_tensorflow_is_imported(tmp_pa
         ["publish", str(tmp_path), "--tag", "Not A Tag"],
         ["tune", "no-such-recipe"],
     ]
-    codes, heavy, stderr = _zoo_in_subprocess(*cases)
+    codes, heavy, stderr = zoo_in_subprocess(*cases)
     assert heavy == []
     assert codes == [0] + [2] * (len(cases) - 1), stderr
     lines = stderr.splitlines()
@@ -389,3 +378,10 @@ def test_recipes_and_pull_json(tmp_path, monkeypatch):
 def test_builder_refusals_are_user_errors(args, fragment):
     # Builders validate their arguments with ZooError (a bare ValueError would read as a bug).
     assert_user_error(run(*args), fragment)
+
+
+def test_show_refuses_an_out_that_names_a_picture_file(tmp_path):
+    line = assert_user_error(run("show", "lenet5.mnist", "--out", str(tmp_path / "x.png")),
+                             "names a file, but zoo show writes several PNG files")
+    assert f"give a folder, e.g. --out {tmp_path / 'x'} (see '" in line
+    assert list(tmp_path.iterdir()) == []  # no folder named x.png

@@ -177,3 +177,32 @@ def test_a_recipe_argument_the_builder_refuses_is_one_line(tmp_path):
                   "--set", "dataset.max_examples=100")
     assert result.exit_code == 2, result.output
     assert result.stderr == "Error: `pooling` must be None, 'avg' or 'max'. Received: pooling='mean'\n"
+
+
+QUIET_RUN = """
+import atexit, sys
+atexit.register(lambda: print("tensorflow imported:", "tensorflow" in sys.modules))
+from cnn_zoo.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_tensorflows_start_up_lines_stay_hidden_on_every_backend(tmp_path, backend):
+    # Keras imports TensorFlow on JAX and PyTorch too (it seeds it), after Keras itself has
+    # loaded: its C++ start-up lines (absl, oneDNN) are hidden unless --verbose, as on TensorFlow.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    args = ["train", "default", "--set", "epochs=1", "--set", "dataset.max_examples=64",
+            "--set", "steps_per_execution=1", "--out", str(tmp_path / "run")]
+    proc = subprocess.run([sys.executable, "-c", QUIET_RUN, *args], env={**env, "KERAS_BACKEND": backend},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tensorflow imported: True" in proc.stdout  # so the hiding is what this test saw
+    noise = [line for line in proc.stderr.splitlines() if "absl" in line or "oneDNN" in line
+             or line.startswith(("I0000", "W0000", "E0000"))]
+    assert noise == []

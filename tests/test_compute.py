@@ -79,9 +79,9 @@ def test_the_plan_resolves_mixed_precision_auto_from_the_machine():
                                               "why": "set by the recipe"}
     # This machine: the backend's own devices, and hardware's answer for them.
     here = plan_for(recipe)
-    assert list(here.devices) == compute.devices()
+    assert list(here.devices) == hardware.devices()
     assert (here.mixed_precision.chosen, here.mixed_precision.why) == hardware.auto_precision(
-        keras.backend.backend(), compute.devices())
+        keras.backend.backend(), hardware.devices())
 
 
 def test_distribute_on_pytorch_is_refused_by_the_plan():

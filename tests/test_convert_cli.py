@@ -16,12 +16,13 @@ from click.testing import CliRunner
 
 import cnn_zoo as zoo
 from cnn_zoo.cli import main
-from cnn_zoo.convert import imagenet
 from cnn_zoo.hub import Hub
-from cnn_zoo.hub.manifest import MANIFEST, read_manifest, write_manifest
+from cnn_zoo.models.publishers import IMAGENET_CLASSES
+from cnn_zoo.weights import store
+from cnn_zoo.weights.manifest import MANIFEST, read_manifest, write_manifest
 from test_convert_pull import TV, leftovers, serve_as, served  # noqa: F401 - the loopback server fixture
 
-CLASSES = set(imagenet.class_names())
+CLASSES = set(IMAGENET_CLASSES.load())
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_zoo_convert_refuses_another_layout_in_one_line(served, tmp_path):  # no
 def test_zoo_pull_and_predict_from_a_loopback_hub(served, tmp_path, photo):  # noqa: F811
     """The shipped entry, listed by a remote hub (file://) under another name, its source the stand-in
     on the loopback server."""
-    shipped = read_manifest(imagenet.importlib.resources.files("cnn_zoo.saved_models") / MANIFEST)[TV]
+    shipped = read_manifest(store.local_models() / MANIFEST)[TV]
     hub_dir = tmp_path / "hub"
     hub_dir.mkdir()
     entry = dataclasses.replace(shipped, tag="googlenet_bn.standin", file="googlenet_bn.standin.weights.h5",

@@ -18,9 +18,12 @@ import pytest
 
 import cnn_zoo as zoo
 from bvlc_graph import bgr_images, bvlc_onnx, onnx_logits
-from cnn_zoo.convert import ConversionError, imagenet, pulling
-from cnn_zoo.hub import Hub, IntegrityError, OfflineError, store
-from cnn_zoo.hub.manifest import MANIFEST, read_manifest, write_manifest
+from cnn_zoo.convert import ConversionError, pulling
+from cnn_zoo.hub import HubError, IntegrityError, OfflineError
+from cnn_zoo.models.pretrained import declared
+from cnn_zoo.weights import store
+from cnn_zoo.weights.store import Hub
+from cnn_zoo.weights.manifest import MANIFEST, read_manifest, write_manifest
 from convert_fixtures import images, resnet18_pth, torch_logits, torchvision_pth
 
 TV, BVLC = "googlenet_bn.imagenet", "googlenet.imagenet"
@@ -76,8 +79,7 @@ def serve_as(served: Served, tag: str, file: str, *, data: bytes | None = None, 
     if data is not None:
         path.write_bytes(data)
     digest = hashlib.sha256(hash_of if hash_of is not None else path.read_bytes()).hexdigest()
-    source = dict(imagenet.PUBLISHED["torchvision" if tag == TV else "bvlc"]["source"], file=file,
-                  url=f"{served.url}/{file}")
+    source = dict(declared()[tag].source, file=file, url=f"{served.url}/{file}")
     if source["sha256"] is None:  # torchvision: the hash prefix only, as published
         source["sha256_prefix"] = digest[:8]
     else:
@@ -123,14 +125,14 @@ def test_the_shipped_entries(tmp_path):
 def test_pull_downloads_checks_converts_and_caches_once(served, tmp_path, monkeypatch):
     hub = make_hub(tmp_path, tv=serve_as(served, TV, "googlenet-standin.pth"))
     before = len(served.requests)
-    path = store.pull(TV, hub=hub, quiet=True)
+    path = pulling.pull(TV, hub=hub, quiet=True)
     assert path == hub.cache / "googlenet_bn.imagenet.weights.h5" and len(served.requests) == before + 1
     record = read_manifest(hub.cache / MANIFEST)[TV]
     assert record.size == path.stat().st_size and record.sha256 == sha(path)
     assert sorted(leftovers(hub)) == sorted([path.name, TV])  # no publisher file, no work folder
     # Never twice: neither the download nor the conversion runs again.
     monkeypatch.setattr("cnn_zoo.convert.convert_weights", lambda *a, **k: pytest.fail("converted twice"))
-    assert store.pull(TV, hub=hub, quiet=True) == path and len(served.requests) == before + 1
+    assert pulling.pull(TV, hub=hub, quiet=True) == path and len(served.requests) == before + 1
     # zoo.load gives torchvision's probabilities.
     model = zoo.load(TV, hub=hub)
     x = images(2, seed=5)
@@ -141,18 +143,27 @@ def test_pull_downloads_checks_converts_and_caches_once(served, tmp_path, monkey
     assert model.zoo_info.source["format"] == "torchvision"
 
 
+def test_the_store_alone_does_not_convert(tmp_path):
+    """The weights store is a standard-library leaf: a converted tag is pulled one floor up."""
+    hub = Hub(home=tmp_path, local=store.local_models(), offline=True)
+    with pytest.raises(HubError, match=r"converted from torchvision \(PyTorch\)'s file on its first pull: "
+                                       r"pull it with cnn_zoo.pull \(zoo pull\)"):
+        store.pull(TV, hub=hub)
+    assert zoo.pull is pulling.pull
+
+
 def test_a_damaged_converted_file_is_converted_again(served, tmp_path):
     hub = make_hub(tmp_path, tv=serve_as(served, TV, "googlenet-standin.pth"))
-    path = store.pull(TV, hub=hub, quiet=True)
+    path = pulling.pull(TV, hub=hub, quiet=True)
     good = path.read_bytes()
     path.write_bytes(good[:-10])
-    assert store.pull(TV, hub=hub, quiet=True).read_bytes() != good[:-10]
+    assert pulling.pull(TV, hub=hub, quiet=True).read_bytes() != good[:-10]
     assert sha(path) == read_manifest(hub.cache / MANIFEST)[TV].sha256
 
 
 def test_pull_of_the_bvlc_tag(served, tmp_path):
     hub = make_hub(tmp_path, bvlc=serve_as(served, BVLC, "googlenet-7.onnx"))
-    path = store.pull(BVLC, hub=hub, quiet=True)
+    path = pulling.pull(BVLC, hub=hub, quiet=True)
     model = zoo.load(BVLC, hub=hub, classifier_activation=None)
     x = bgr_images(2, seed=3)
     ref = onnx_logits(served.root / "googlenet-7.onnx", x)
@@ -162,7 +173,7 @@ def test_pull_of_the_bvlc_tag(served, tmp_path):
 
 def _rejected(hub, tag, error, match):
     with pytest.raises(error, match=match) as caught:
-        store.pull(tag, hub=hub, quiet=True)
+        pulling.pull(tag, hub=hub, quiet=True)
     assert "\n" not in str(caught.value)
     assert leftovers(hub) == []
     return str(caught.value)
@@ -197,8 +208,22 @@ def test_offline_never_downloads(served, tmp_path):
     hub = dataclasses.replace(make_hub(tmp_path, tv=serve_as(served, TV, "googlenet-standin.pth")),
                               offline=True)
     before = len(served.requests)
-    _rejected(hub, TV, OfflineError, "ZOO_OFFLINE=1")
+    message = _rejected(hub, TV, OfflineError, "ZOO_OFFLINE=1")
     assert len(served.requests) == before
+    assert message.endswith(f"`zoo convert torchvision FILE --tag {TV}` on a copy of googlenet-standin.pth")
+
+
+def test_an_unreachable_publisher_names_zoo_convert(served, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = dict(serve_as(served, TV, "googlenet-standin.pth"), url=f"http://127.0.0.1:{port}/g.pth")
+    message = _rejected(make_hub(tmp_path, tv=source), TV, pulling.UnreachableError, "cannot reach")
+    assert message.startswith(f"cannot reach http://127.0.0.1:{port}/g.pth: ")
+    assert message.endswith(f"; without the network, run `zoo convert torchvision FILE --tag {TV}` on a "
+                            "copy of googlenet-standin.pth")
 
 
 def test_a_killed_pull_leaves_nothing_that_survives_the_next(served, tmp_path):
@@ -206,7 +231,7 @@ def test_a_killed_pull_leaves_nothing_that_survives_the_next(served, tmp_path):
     junk = hub.cache / f".convert-{TV}.dead"
     junk.mkdir(parents=True)
     (junk / "googlenet-standin.pth").write_bytes(b"half")
-    store.pull(TV, hub=hub, quiet=True)
+    pulling.pull(TV, hub=hub, quiet=True)
     assert not junk.exists()
 
 

@@ -124,7 +124,7 @@ def test_tag_preprocessing_equals_torchvision_transforms(size, tmp_path):
     from PIL import Image
     from torchvision import transforms
 
-    from cnn_zoo.hub import store
+    from cnn_zoo.weights import store
     from cnn_zoo.hub.prediction import read_image
     from cnn_zoo.preprocessing_spec import Preprocessing
     from hub_fixtures import write_photos

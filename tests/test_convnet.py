@@ -6,7 +6,7 @@ import pytest
 from cnn_zoo import layers
 import cnn_zoo as zoo
 from tests.layer_testing import run_model_saving_test
-from cnn_zoo.models.convnet_spec import SpecError, is_feasible, parse_spec, plan_convnet
+from cnn_zoo.models.convnet_spec import PLANNER, SpecError, parse_spec, plan_convnet
 
 
 @pytest.mark.parametrize("spec, stages, fc", [
@@ -57,8 +57,8 @@ def test_infeasible_shape_names_the_stage():
 
 
 def test_vanishing_shape():
-    ok, reason = is_feasible((8, 8, 1), "[(CONV-RELU)*1-POOL]*4-SOFTMAX", padding=1)
-    assert not ok and "stage4_pool" in reason and "leaves no whole window" in reason
+    with pytest.raises(layers.ShapeError, match="stage4_pool.*leaves no whole window"):
+        plan_convnet((8, 8, 1), "[(CONV-RELU)*1-POOL]*4-SOFTMAX", padding=1)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -161,8 +161,8 @@ def test_depth_is_bounded_before_anything_is_allocated(repeat):
         parse_spec(spec)
     with pytest.raises(SpecError, match="at most 1,000"):
         zoo.get_model("convnet", input_shape=(8, 8, 1), spec=spec)
-    ok, reason = is_feasible((8, 8, 1), spec)  # the tuner rejects it as infeasible
-    assert not ok and "at most 1,000" in reason
+    with pytest.raises(PLANNER.rejects, match="at most 1,000"):  # the tuner rejects it as infeasible
+        PLANNER.plan((8, 8, 1), {"spec": spec})
     for spec in (f"[(CONV-RELU)*{repeat}]-SOFTMAX", f"[(CONV-RELU)*1]-(FC-RELU)*{repeat}-SOFTMAX"):
         with pytest.raises(SpecError, match="at most 1,000"):
             parse_spec(spec)

@@ -42,7 +42,7 @@ def test_every_exception_class_of_the_zoo_is_a_zoo_error_or_named_beside_it():
     for name in ("cnn_zoo.recipe_schema.RecipeError", "cnn_zoo.run.RunError", "cnn_zoo.data.errors.DataError",
                  "cnn_zoo.preprocess.params.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
                  "cnn_zoo.tune.errors.TuneError", "cnn_zoo.tune.params.SearchSpaceError",
-                 "cnn_zoo.hub.errors.HubError", "cnn_zoo.errors.CardError"):
+                 "cnn_zoo.weights.errors.HubError", "cnn_zoo.errors.CardError"):
         assert name in classes
     outside = sorted(name for name, cls in classes.items() if not issubclass(cls, ZooError))
     assert outside == sorted(NOT_USER_ERRORS)
@@ -82,3 +82,20 @@ def test_cli_shows_a_traceback_for_a_non_zoo_exception_and_one_line_for_a_zoo_er
                           capture_output=True, text=True, timeout=120)
     assert user.returncode == 2
     assert user.stderr.strip() == "Error: an internal invariant broke"
+
+
+def test_the_zoo_raises_no_bare_value_error():
+    """A bare ValueError reads as a bug (a traceback); the zoo's refusals are ZooErrors. layers/
+    keeps Keras' own ValueErrors where Keras raises them (argument checks in ``__init__``,
+    input checks in ``build``), and imports nothing of the zoo."""
+    import ast
+    from pathlib import Path
+
+    root = Path(cnn_zoo.__file__).parent
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                    and getattr(node.exc.func, "id", None) in ("ValueError", "TypeError"):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

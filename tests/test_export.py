@@ -5,6 +5,8 @@ The exported file runs in a fresh process where cnn_zoo is not importable
 data layer; the ImageNet tags get stand-in weights and generated photos. Float
 formats: top-1 equal on every image, probabilities within 1e-4. int8: top-1
 agreement >= 99% on 1,000 test images, the accuracy drop in the JSON record.
+.keras files of models whose layers all have stock forms (lenet5_modern, convnet,
+googlenet_bn) load there with Keras alone and equal the cnn_zoo graph within 1e-5.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 
 from data_fixtures import tfds_dir  # noqa: F401
-from hub_fixtures import published, write_photos  # noqa: F401
+from hub_fixtures import published, seeing_weights, standin, write_photos  # noqa: F401
 
 RUNNER = Path(__file__).with_name("export_runner.py")
 SMALL_TAGS = ("lenet5.mnist", "lenet5_modern.mnist", "lenet5.fashion_mnist", "convnet.fashion_mnist",
@@ -57,38 +59,6 @@ def zoo_predict(model, images) -> np.ndarray:
     for row, p in zip(probs, predict(model, arrays, top_k=n)):
         row[list(p.indices)] = p.probabilities
     return probs
-
-
-def standin(tag, seed=0):
-    """The tag's architecture with random weights whose outputs depend on the input (He-scaled
-    kernels, perturbed biases and BatchNorm statistics), carrying the tag's manifest entry."""
-    import cnn_zoo as zoo
-    from cnn_zoo.hub import store
-
-    info = store.info(tag)
-    kwargs = dict(info.kwargs)
-    if kwargs.get("aux_classifiers"):
-        kwargs["aux_classifiers"] = False
-    model = zoo.get_model(info.arch, **kwargs)
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        shape, name = tuple(w.shape), w.path.rsplit("/", 1)[-1]
-        if name == "kernel":
-            value = rng.normal(0, np.sqrt(2.0 / max(1, np.prod(shape[:-1]))), shape)
-        elif name in ("gamma", "moving_variance"):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif name in ("bias", "beta", "moving_mean"):
-            value = rng.normal(0, 0.1, shape)
-        else:
-            continue
-        w.assign(value.astype("float32"))
-    if not any("rescale" in step for step in info.preprocessing["steps"]):
-        # Caffe's GoogLeNet takes pixels in 0..255: first kernels 100x smaller keep the logits
-        # moderate (else every photo saturates to one class and top-1 proves nothing).
-        first = next(w for w in model.weights if w.path.endswith("kernel"))
-        first.assign(first.numpy() / 100)
-    model.zoo_info = info
-    return model
 
 
 def real_test_images(tag, tfds_dir):  # noqa: F811
@@ -148,7 +118,7 @@ def photo_batches(folder, sizes=PHOTO_SHAPES, per_size=2):
 def test_imagenet_serving_graph_follows_the_stored_steps(tag, tmp_path):
     """In process, no export: the served graph (resize_shorter inside for googlenet_bn, the whole
     256x256 resize for Caffe's googlenet) gives zoo predict's top-1 on photos of any shape."""
-    from cnn_zoo.export.graph import contract_of, serving_model
+    from cnn_zoo.serving import contract_of, serving_model
 
     model = standin(tag)
     served = serving_model(model, contract_of(model.zoo_info))
@@ -239,3 +209,107 @@ def test_a_run_folder_exports_and_matches(published, tmp_path, tfds_dir):  # noq
     got, want = run_fresh("onnx", path, images, tmp_path), zoo_predict(load_run(published.run_dir), images)
     np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def served_probabilities(model, images) -> np.ndarray:
+    """The cnn_zoo served graph (what raw=True and every export run), in this process."""
+    from cnn_zoo.serving import contract_of, serving_model
+
+    return serving_model(model, contract_of(model.zoo_info)).predict(images, verbose=0)
+
+
+def check_stock(model, images, tmp_path):
+    import cnn_zoo as zoo
+    from cnn_zoo.export.stock import LOAD_STOCK
+
+    path = tmp_path / "m.keras"
+    record = zoo.export(model, "keras", path, overwrite=True)
+    assert record["needs_cnn_zoo"] == [] and record["load"] == LOAD_STOCK
+    assert json.loads(Path(f"{path}.json").read_text())["needs_cnn_zoo"] == []
+    got, want = run_fresh("keras", path, images, tmp_path), served_probabilities(model, images)
+    np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+    return got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", ["lenet5_modern.mnist", "convnet.fashion_mnist"])
+def test_stock_keras_file_loads_without_cnn_zoo(tag, tmp_path, tfds_dir):  # noqa: F811
+    import cnn_zoo as zoo
+
+    model, images = zoo.load(tag), real_test_images(tag, tfds_dir)
+    got = check_stock(model, images, tmp_path)
+    assert len(set(got.argmax(-1))) == 10
+    np.testing.assert_array_equal(got.argmax(-1), zoo_predict(model, images).argmax(-1))
+
+
+@pytest.mark.slow
+def test_stock_keras_file_of_googlenet_bn_at_32x32(tmp_path):
+    """Inception blocks (BN), ceil-rounded pools, P=3 convs and transform_input, all in stock layers."""
+    import cnn_zoo as zoo
+    from cnn_zoo.hub.loading import RunInfo
+
+    model = seeing_weights(zoo.get_model("googlenet_bn", input_shape=(32, 32, 3), num_classes=10,
+                                         transform_input=True))
+    steps = [{"rescale": 1 / 255}, {"normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]
+    model.zoo_info = RunInfo(str(tmp_path), {"steps": steps, "raw_shape": [32, 32, 3], "input_shape": [32, 32, 3]},
+                             tuple("abcdefghij"), {}, {})
+    rng = np.random.default_rng(0)  # colour gradients, one per image (noise alone looks alike to the net)
+    ramp = np.linspace(0, 1, 32)[None, :, None, None] * rng.uniform(-1, 1, (16, 1, 1, 3))
+    images = np.clip(128 + 127 * (ramp + ramp.transpose(0, 2, 1, 3) * rng.uniform(-1, 1, (16, 1, 1, 1))), 0, 255)
+    got = check_stock(model, images.astype(np.uint8), tmp_path)
+    assert np.ptp(got, axis=0).max() > 0.05  # the weights see the images: probabilities move with them
+
+
+def test_papers_layers_keep_cnn_zoo_and_say_so(tmp_path):
+    from click.testing import CliRunner
+
+    from cnn_zoo.cli import main
+
+    out = tmp_path / "lenet5.keras"
+    result = CliRunner().invoke(main, ["export", "lenet5.mnist", "--format", "keras", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "pip install cnn-zoo, then import cnn_zoo" in result.output
+    for why in ("'c3' (ConnectionTableConv2D): LeNet-5's C3 connection table",
+                "'s2' (TrainableSubsampling)", "'output' (EuclideanRBF)", "'f6' (Dense): its activation scaled_tanh"):
+        assert f"needs cnn-zoo: layer {why}" in result.output
+    record = json.loads(Path(f"{out}.json").read_text())
+    assert len(record["needs_cnn_zoo"]) == 7 and record["load"].startswith("pip install cnn-zoo")
+
+
+@pytest.mark.slow
+def test_imagenet_googlenet_bn_network_is_stock_but_not_its_any_size_resize():
+    """At 224x224 every layer of googlenet_bn has a stock form; resize_shorter of photos of any size
+    has none, so its .keras file needs cnn-zoo, and the reason names that step alone."""
+    from cnn_zoo.serving import contract_of, serving_model
+    from cnn_zoo.export.stock import portable
+
+    model = standin("googlenet_bn.imagenet")
+    stock, needs = portable(model)
+    assert needs == [] and stock is not model
+    x = np.random.default_rng(0).normal(size=(1, 224, 224, 3)).astype("float32")
+    np.testing.assert_allclose(stock.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6, rtol=0)
+    served = serving_model(model, contract_of(model.zoo_info))
+    assert portable(served) == (served, ["layer 'preprocessing' (PreprocessingLayer): its step resize_shorter "
+                                         "{'size': 256, 'method': 'bilinear', 'antialias': True} has no stock "
+                                         "Keras layer"])
+
+
+def test_pools_whose_padding_keras_lacks_are_not_stock():
+    """cnn_zoo pads max pools with -inf; Keras' "same" is that exactly, zeros are not (negative inputs)."""
+    import keras
+
+    from cnn_zoo import layers
+    from cnn_zoo.export.stock import portable
+
+    inputs = keras.Input((8, 8, 2))
+    ceil = layers.MaxPool2D(3, strides=2, rounding="ceil", name="ceil")(inputs)   # pads (0, 1): "same"
+    model = keras.Model(inputs, layers.Conv2D(3, 3, padding=2, name="conv")(ceil))
+    stock, needs = portable(model)
+    assert needs == [] and [type(layer).__name__ for layer in stock.layers[1:]] == [
+        "MaxPooling2D", "ZeroPadding2D", "Conv2D"]
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 2)).astype("float32") - 3.0  # every value negative
+    np.testing.assert_allclose(stock.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6, rtol=0)
+    padded = keras.Model(inputs, layers.MaxPool2D(3, strides=2, padding=1, name="p1")(inputs))  # "same": (0, 1)
+    assert portable(padded) == (padded, ["layer 'p1' (MaxPool2D): its −∞ padding ((1, 1), (1, 1)) on a (8, 8) "
+                                         "input is neither Keras' 'valid' nor 'same'"])

@@ -106,8 +106,8 @@ def test_keras_format_round_trips_and_zoo_export_is_callable(tmp_path):
     register_all()
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     x = np.arange(32, dtype=np.uint8).reshape(2, 4, 4, 1)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), zoo.export.graph.serving_model(
-        tiny_model(), zoo.export.graph.contract_of(tiny_model().zoo_info)).predict(x, verbose=0), atol=1)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), zoo.serving.serving_model(
+        tiny_model(), zoo.serving.contract_of(tiny_model().zoo_info)).predict(x, verbose=0), atol=1)
 
 
 def test_cli_error_is_one_line(tmp_path):
@@ -119,3 +119,52 @@ def test_cli_error_is_one_line(tmp_path):
                                        "--out", str(tmp_path / "x.onnx")])
     assert result.exit_code == 2 and "int8 quantization is a tflite option" in result.output
     assert "Traceback" not in result.output and _left(tmp_path) == []
+
+
+def test_savedmodel_and_tflite_name_their_output_probabilities(tmp_path):
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from cnn_zoo.export import export
+
+    export(tiny_model(), "savedmodel", tmp_path / "sm")
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    x = np.arange(32, dtype=np.uint8).reshape(2, 4, 4, 1)
+    for name in ("serving_default", "serve"):
+        out = loaded.signatures[name](image=tf.constant(x))
+        assert list(out) == ["probabilities"] and out["probabilities"].shape == (2, 3)
+    export(tiny_model(), "tflite", tmp_path / "m.tflite")
+    assert Interpreter(model_path=str(tmp_path / "m.tflite")).get_signature_list() == {
+        "serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}}
+
+
+@pytest.mark.parametrize("fmt, int8, module, package", [
+    ("onnx", None, "tf2onnx", "tf2onnx"),
+    ("onnx", None, "onnx", "onnx"),
+    ("tflite", "dynamic", "ai_edge_litert.interpreter", "ai-edge-litert"),
+])
+def test_a_missing_optional_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, fmt, int8, module,
+                                                                 package):
+    from cnn_zoo.export import MissingExtraError, export
+
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # as if it were not installed
+    with pytest.raises(MissingExtraError) as info:
+        export(tiny_model(), fmt, tmp_path / f"m.{fmt}", int8=int8, evaluation=(np.zeros((1, 4, 4, 1)), [0]))
+    assert str(info.value) == (f"{fmt} export needs the {package!r} package, which is not installed: "
+                               f'pip install "cnn-zoo[export]" (or pip install {package})')
+    assert _left(tmp_path) == []
+
+
+def test_formats_the_backend_cannot_write_are_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "torch"}  # torch in its own process: never beside TensorFlow
+    proc = subprocess.run([sys.executable, "-m", "cnn_zoo.cli", "export", "lenet5.mnist", "--format", "onnx",
+                           "--out", str(tmp_path / "m.onnx")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == ("Error: onnx export runs on the tensorflow backend, not torch: run it with "
+                                   "KERAS_BACKEND=tensorflow (the file runs without Keras)")
+    assert _left(tmp_path) == []

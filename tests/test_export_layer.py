@@ -1,7 +1,7 @@
 """PreprocessingLayer against preprocess.apply(training=False), the NumPy reference, step by step.
 
 Tiny random uint8 images; each case once on the default backend (TensorFlow) in
-this process and once on JAX in a subprocess (the backend is fixed at import).
+this process and once each on JAX and PyTorch in a subprocess (the backend is fixed at import).
 """
 
 from __future__ import annotations
@@ -93,10 +93,12 @@ def test_matches_numpy_reference_on_tensorflow():
     assert all(e < t for e, t in zip(errors, tolerances())), list(zip([c[0] for c in CASES], errors))
 
 
-def test_matches_numpy_reference_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    code = ("import json, sys; sys.path.insert(0, 'tests'); import test_export_layer as t; "
-            "import keras; assert keras.backend.backend() == 'jax'; print(json.dumps(t.max_errors()))")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_matches_numpy_reference_on_jax_and_torch(backend):
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = ("import json, sys; sys.path.insert(0, 'tests'); sys.modules.setdefault('triton', None); "
+            "import test_export_layer as t; import keras; "
+            f"assert keras.backend.backend() == {backend!r}; print(json.dumps(t.max_errors()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

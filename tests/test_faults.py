@@ -12,6 +12,7 @@ docs/benchmarks.md "Reliability" holds the table of these cases and their outcom
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import one_error_line, zoo_with_file_size_limit
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
 from cnn_zoo.train import evaluate, train
@@ -200,6 +202,46 @@ def test_cli_says_one_line_for_a_state_it_cannot_trust(tmp_path, killed_in_epoch
     errors = [line for line in out.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "state.json" in errors[0], out.stderr
     assert "Traceback" not in out.stderr
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+SETS = [word for setting in ARGS for word in ("--set", setting)]
+# case: ZOO_FAULT raising ENOSPC where the run writes its state and its final model
+DISK_FULL = {"the first checkpoint": "checkpoint@1:enospc", "model.keras": "final_save:enospc"}
+
+
+@pytest.mark.parametrize("case", DISK_FULL)
+def test_a_full_disk_is_one_line_and_the_resume_finishes_like_an_uninterrupted_run(tmp_path, reference, case):
+    run_dir = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-c", "from cnn_zoo.cli import main; main()", "train", "default",
+                          "--out", str(run_dir), *SETS], env=_env(ZOO_FAULT=DISK_FULL[case]),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2, out.stderr[-3000:]
+    line = one_error_line(out.stderr)
+    assert f" in {run_dir}" in line and "(No space left on device)" in line, line
+    assert re.search(r"it needs (about|more than) [\d.]+ [kM]B, [\d.]+ [kM]B free; free some space", line), line
+    assert line.endswith(f", then continue with: zoo train --resume --out {run_dir}"), line
+    assert not list(run_dir.rglob(".*.tmp*"))  # no temporary file left behind
+    result = train(None, run_dir, resume=True, verbose=0)
+    _assert_like_reference(result, reference, run_dir)
+
+
+def test_a_weights_file_h5py_cannot_finish_is_one_line_not_a_crash(tmp_path, reference):
+    """The first weights file does not fit, here past a file-size limit so small that even h5py's
+    closing writes would fail (as all do on a full disk). When h5py wrote the file itself, it
+    could not close it and the process died of a segmentation fault; now the file is made in
+    memory (cnn_zoo.callbacks) and the failed write is one line, with the run's state intact."""
+    run_dir = tmp_path / "run"
+    # 4 kB: room for the run's JSON and YAML files, not for HDF5's metadata at offset 4096.
+    out = zoo_with_file_size_limit(4000, ["train", "default", "--out", run_dir, *SETS])
+    assert out.returncode == 2, (out.returncode, out.stderr[-3000:])
+    line = one_error_line(out.stderr)
+    assert f"no room to write latest.weights.h5 in {run_dir / 'backup'} (File too large)" in line, line
+    assert f"raise the limit (ulimit -f), then continue with: zoo train --resume --out {run_dir}" in line
+    assert not list(run_dir.rglob(".*.tmp*"))
+    result = train(None, run_dir, resume=True, verbose=0)
+    _assert_like_reference(result, reference, run_dir)
 
 
 def test_damaged_tuner_state_is_named(tmp_path):

@@ -6,7 +6,6 @@ import pytest
 from cnn_zoo import layers
 import cnn_zoo as zoo
 from tests.layer_testing import run_model_saving_test
-from cnn_zoo.models import googlenet as g
 
 # Table 1: output volume of every stage on a 224×224×3 input.
 TABLE1_VOLUMES = {
@@ -84,8 +83,9 @@ def test_auxiliary_classifiers():
     assert model.count_params() == 6_998_552 + 3_188_840 + 3_190_888
     assert tuple(model.get_layer("aux1_pool").output.shape[1:]) == (4, 4, 512)
     assert tuple(model.get_layer("aux2_pool").output.shape[1:]) == (4, 4, 528)
-    assert g.aux_loss_weights(model) == {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
-    inference = g.inference_model(model)
+    family = zoo.get_family("googlenet")
+    assert family.loss_weights(model) == {"predictions": 1.0, "aux1": 0.3, "aux2": 0.3}
+    inference = family.inference_model(model)
     assert inference.count_params() == 6_998_552
     assert model.get_layer("aux1_dropout").rate == 0.7
 

@@ -32,8 +32,9 @@ from hub_fixtures import TAG, hub_for, published  # noqa: F401  (fixture)
 from cnn_zoo import registry
 from cnn_zoo.cli import main
 from cnn_zoo.hub import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
-                     UnknownTagError, WeightsInfo, fetch, manifest as mf, store)
-from cnn_zoo.hub.store import Hub
+                         UnknownTagError, WeightsInfo)
+from cnn_zoo.weights import fetch, manifest as mf, store
+from cnn_zoo.weights.store import Hub
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -229,7 +230,8 @@ def test_publish_records_everything(published):  # noqa: F811
     assert info.kwargs == {"input_shape": [32, 32, 1], "num_classes": 10}
     assert info.preprocessing == {k: contract[k] for k in ("steps", "raw_shape", "input_shape")}
     assert list(info.class_names) == contract["class_names"]
-    assert info.metrics == metrics and info.metrics["split"] == "test"
+    assert {k: info.metrics[k] for k in metrics} == metrics and info.metrics["split"] == "test"
+    assert info.metrics["measured_by"].startswith("cnn-zoo") and "metrics.json" in info.metrics["source"]
     from cnn_zoo.recipe import load_recipe
     assert info.recipe == {"name": "default",
                            "config": mf.normalized(load_recipe(run_dir / "config.yaml").to_dict())}
@@ -302,8 +304,10 @@ def test_pull_uses_the_local_folder_in_place(tmp_path, published):  # noqa: F811
     assert store.info(TAG, hub=hub) == published.info
     assert list(store.available(hub=hub)) == [TAG]
     import cnn_zoo as zoo
+    from cnn_zoo.convert import pulling
     from cnn_zoo.hub import loading
-    assert zoo.pull is store.pull and zoo.load is loading.load  # lazy top-level exports
+    assert zoo.pull is pulling.pull and zoo.load is loading.load  # lazy top-level exports
+    assert zoo.get_model is loading.get_model
 
 
 def test_pull_reports_a_corrupt_local_file(tmp_path, published):  # noqa: F811

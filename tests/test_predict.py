@@ -234,7 +234,7 @@ def test_show_draws_filters_and_feature_maps(model, photos, tmp_path):
 
 def test_a_bgr_models_filters_are_drawn_in_rgb_order(tmp_path):
     """googlenet.imagenet's conv1 kernel is BGR (Caffe): a filter that sees only blue draws blue."""
-    from cnn_zoo.hub import store
+    from cnn_zoo.weights import store
     from cnn_zoo.hub.pictures import filter_tiles, rgb_kernel
 
     kernel = np.zeros((3, 3, 3, 2), np.float32)

@@ -14,6 +14,8 @@ import cnn_zoo
 import cnn_zoo.layers
 from cnn_zoo import keras_private
 from cnn_zoo.layers.keras_private import built_input_shape
+from cnn_zoo.recipe import OPTIMIZERS
+from cnn_zoo.train import KERAS_OPTIMIZERS
 from cnn_zoo.tune import kt_private
 
 ADAPTERS = {"keras_private.py", "kt_private.py"}
@@ -102,7 +104,7 @@ def test_the_versions_we_pin_against_are_the_installed_ones_and_bounded():
     cfg = configparser.ConfigParser()
     cfg.read(Path(cnn_zoo.__file__).resolve().parents[1] / "setup.cfg")
     requires = cfg["options"]["install_requires"]
-    assert "keras>=3.5,<3.16" in requires and "keras-tuner>=1.4.7,<1.5" in requires
+    assert "keras>=3.5,<3.16" in requires and "keras-tuner[bayesian]>=1.4.7,<1.5" in requires
     major, minor = map(int, keras.__version__.split(".")[:2])
     assert (3, 5) <= (major, minor) < (3, 16)
     assert keras_tuner.__version__.startswith("1.4.")
@@ -114,3 +116,41 @@ def test_keras_imports_tensorflow_through_one_lazy_module():
     assert isinstance(module_utils.tensorflow, module_utils.LazyModule)
     assert module_utils.tensorflow.name == "tensorflow" and hasattr(module_utils.tensorflow, "_available")
     assert rng_utils.tf is module_utils.tensorflow  # what set_random_seed asks
+
+
+def test_weights_file_bytes_are_the_file_save_weights_writes(tmp_path):
+    """Keras' H5IOStore takes an io.BytesIO: the bytes load back as the saved file does."""
+    def built():
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    keras.utils.set_random_seed(0)
+    model = built()
+    model.fit(np.ones((8, 6)), np.ones((8, 2)), epochs=1, verbose=0)  # optimizer state too
+    (tmp_path / "memory.weights.h5").write_bytes(keras_private.weights_file_bytes(model))
+    model.save_weights(tmp_path / "file.weights.h5")
+    loaded = {}
+    for name in ("memory", "file"):
+        other = built()
+        other.load_weights(tmp_path / f"{name}.weights.h5")
+        loaded[name] = [v.numpy() for v in [*other.weights, *other.optimizer.variables]]
+    expected = [v.numpy() for v in [*model.weights, *model.optimizer.variables]]
+    for source in ("memory", "file"):
+        assert len(loaded[source]) == len(expected)
+        assert all(np.array_equal(a, b) for a, b in zip(loaded[source], expected))
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_arguments_read_from_keras_source_are_the_ones_it_takes(name):
+    arguments = keras_private.optimizer_arguments(name)
+    cls = getattr(keras.optimizers, KERAS_OPTIMIZERS[name])
+    own = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+           if k not in ("self", "kwargs")}
+    assert own.items() <= arguments.items()  # the class's own arguments, with their defaults
+    for key, default in arguments.items():  # and those it passes on: each is taken
+        if key != "learning_rate" and default is not keras_private.NO_DEFAULT:
+            cls(learning_rate=0.01, **{key: default})
+    with pytest.raises(ValueError, match="not recognized"):
+        cls(learning_rate=0.01, no_such_argument=1)

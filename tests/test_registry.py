@@ -2,7 +2,6 @@
 
 import importlib
 import inspect
-import json
 import sys
 import textwrap
 import uuid
@@ -11,7 +10,7 @@ import pytest
 
 import cnn_zoo as zoo
 from cnn_zoo import errors, registry
-from cnn_zoo.models import CATALOG
+from cnn_zoo.models import FAMILIES
 
 COMMON_ARGUMENTS = ("input_shape", "num_classes", "include_top", "pooling",
                     "classifier_activation", "weights", "name")
@@ -106,10 +105,10 @@ def test_list_is_sorted_and_filtered_by_fnmatch(fresh_registry):
 def test_builtin_models_are_listed_without_importing_them():
     before = set(sys.modules)
     assert zoo.list_models("lenet*") == ["lenet5", "lenet5_modern"]
-    assert zoo.list_models() == sorted(CATALOG)
+    assert zoo.list_models() == sorted(FAMILIES)
     assert {i.name: i.summary for i in zoo.describe_models()} == \
-        {name: summary for name, (_, summary) in CATALOG.items()}
-    assert not {module for module, _ in CATALOG.values()} & (set(sys.modules) - before)
+        {name: summary for name, (_, summary) in FAMILIES.items()}
+    assert not {module for module, _ in FAMILIES.values()} & (set(sys.modules) - before)
 
 
 def test_pretrained_filter_asks_the_hook(fresh_registry, monkeypatch):
@@ -122,21 +121,30 @@ def test_pretrained_filter_asks_the_hook(fresh_registry, monkeypatch):
     assert zoo.describe_models("with*")[0].pretrained == ("with_weights.mnist",)
 
 
-def test_pretrained_tags_read_the_manifest(tmp_path, monkeypatch):
-    package = f"fake_saved_{uuid.uuid4().hex[:8]}"
+def test_pretrained_tags_are_the_ones_declared_beside_the_family(tmp_path, monkeypatch):
+    from cnn_zoo.models import pretrained
+
+    package = f"fake_models_{uuid.uuid4().hex[:8]}"
     (tmp_path / package).mkdir()
-    (tmp_path / package / "__init__.py").write_text("")
+    for name in ("__init__", "nets"):
+        (tmp_path / package / f"{name}.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "MANIFEST_PACKAGE", package)
-    assert registry.pretrained_tags("lenet5") == []  # no manifest: no weights
-    (tmp_path / package / "manifest.json").write_text(json.dumps({"tags": {
-        "lenet5.mnist": {"arch": "lenet5"}, "lenet5.fashion": {"arch": "lenet5"},
-        "googlenet.imagenet": {"arch": "googlenet"}}}))
-    assert registry.pretrained_tags("lenet5") == ["lenet5.fashion", "lenet5.mnist"]
-    assert zoo.list_models(pretrained=True) == ["googlenet", "lenet5"]
-    (tmp_path / package / "manifest.json").write_text("{not json")
-    with pytest.raises(errors.ZooError, match="not valid JSON"):
-        registry.pretrained_tags("lenet5")
+    monkeypatch.setattr(pretrained, "FAMILIES", {"a_net": (f"{package}.nets", "A."), "b_net": (f"{package}.nets", "B.")})
+    assert registry.pretrained_tags("a_net") == []  # no nets_weights module: no tags
+    declaration = ("from cnn_zoo.models.pretrained import ClassNames, Tag\n"
+                   "def tag(name):\n"
+                   "    return Tag(name, kwargs={'input_shape': [8, 8, 1], 'num_classes': 2},\n"
+                   "               class_names=ClassNames('made up', names=('a', 'b')),\n"
+                   "               metrics={'split': 'test', 'examples': 1, 'measured_by': 'nobody', 'source': 'here'},\n"
+                   "               preprocessing={}, recipe={}, dataset='tfds:mnist', created='', keras_version='',\n"
+                   "               sha256='0' * 64, size=1)\n")
+    (tmp_path / package / "nets_weights.py").write_text(declaration + "TAGS = (tag('a_net.two'), tag('a_net.one'))\n")
+    assert registry.pretrained_tags("a_net") == ["a_net.one", "a_net.two"]
+    assert registry.pretrained_tags("b_net") == []
+    (tmp_path / package / "other_weights.py").write_text(declaration + "TAGS = (tag('c_net.x'),)\n")
+    monkeypatch.setattr(pretrained, "FAMILIES", {"a_net": (f"{package}.other", "A.")})
+    with pytest.raises(errors.ZooError, match="'c_net' is not a family of"):
+        registry.pretrained_tags("a_net")
 
 
 # -- errors ------------------------------------------------------------------
@@ -219,14 +227,14 @@ def test_catalogued_module_that_does_not_register_its_name(tmp_path, monkeypatch
 
 def test_catalogued_modules_register_exactly_the_catalogued_names():
     # Needs the model modules (zoo/models/lenet.py, googlenet.py, convnet.py).
-    for module in sorted({module for module, _ in CATALOG.values()}):
+    for module in sorted({module for module, _ in FAMILIES.values()}):
         importlib.import_module(module)
-    assert zoo.list_models() == sorted(CATALOG)
-    for name, (module, _) in CATALOG.items():
+    assert zoo.list_models() == sorted(FAMILIES)
+    for name, (module, _) in FAMILIES.items():
         assert zoo.get_builder(name).__module__ == module
 
 
-@pytest.mark.parametrize("name", sorted(CATALOG))
+@pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_catalogued_builders_take_the_common_arguments(name):
     parameters = inspect.signature(zoo.get_builder(name)).parameters
     for argument in COMMON_ARGUMENTS:

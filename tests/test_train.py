@@ -68,13 +68,17 @@ def _tiny_fitted(callback):
 
 
 def _killed_mid_write(model, monkeypatch, save):
-    """Runs ``save()`` with a ``model.save_weights`` that writes half a file and is killed."""
-    def torn_write(filepath, **kwargs):
-        Path(filepath).write_bytes(b"half a file")
+    """Runs ``save()`` killed half-way through writing the weights file to the disk (the
+    file is made in memory first, so the disk write is where a kill can tear it)."""
+    real_write = Path.write_bytes
+
+    def torn_write(self, data):
+        real_write(self, data[: len(data) // 2])
         raise KeyboardInterrupt  # the kill
-    monkeypatch.setattr(model, "save_weights", torn_write)
+    monkeypatch.setattr(Path, "write_bytes", torn_write)
     with pytest.raises(KeyboardInterrupt):
         save()
+    monkeypatch.setattr(Path, "write_bytes", real_write)
 
 
 def test_backup_killed_mid_write_keeps_the_last_whole_state(tmp_path, monkeypatch):

@@ -404,4 +404,4 @@ def test_cli_promote_of_an_unknown_trial_is_one_line(searched):
     result = run("promote", searched.out_dir, "--trial", "7")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"Error: the search in {searched.out_dir} has no trial '7'; its trials: " \
-        + ", ".join(r.trial_id for r in searched.report.rows)
+        + ", ".join(sorted(r.trial_id for r in searched.report.rows))

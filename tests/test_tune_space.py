@@ -228,3 +228,14 @@ def test_the_ranked_table_shows_a_preprocessing_choice_in_one_short_cell(tmp_pat
     header, line = report.table().splitlines()[2:4]
     assert header.split() == ["rank", "trial", "val_accuracy", "time", "epochs_run", "preprocessing", "filters"]
     assert "rescale, random_shift 2, random_flip horizontal  [8,16]" in line
+
+
+def test_the_shipped_space_builds_without_an_input_shape():
+    # A layer's size limits grow with the input: without one, [512] FC units are not
+    # judged on a huge probe input (fc1 over 2**31 weights) but accepted as well formed.
+    space = SearchSpace(load_recipe("convnet-fashion_mnist"))
+    assert space.input_shape is None and space.check({"model.kwargs.fc_units": [512]}) == (True, None)
+    # A malformed value is still one line naming its key.
+    with pytest.raises(SearchSpaceError, match=r"^search_space: model.kwargs.fc_units value \[0\]"):
+        SearchSpace(load_recipe("convnet-fashion_mnist",
+                                overrides=["search_space.model.kwargs.fc_units={choice: [[0]]}"]))

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import keras
 
-from cnn_zoo.keras_private import backup_state
-from cnn_zoo.run import atomic_path, write_json
-from cnn_zoo.run_state import fault_point
+from cnn_zoo.keras_private import backup_state, weights_file_bytes
+from cnn_zoo.run import write_json
+from cnn_zoo.run_state import atomic_path, fault_point
 
 CHECKPOINT = re.compile(r"epoch_(\d+)\.weights\.h5$")
 
@@ -38,9 +38,15 @@ def checkpoints(folder) -> list[tuple[int, Path]]:
 
 def save_weights_atomically(model, path, fault=None) -> None:
     """``model.save_weights`` into a temporary file renamed over ``path``: a process
-    killed meanwhile leaves the old file or the new one, never half of one."""
-    with atomic_path(path, suffix=".weights.h5", fault=fault) as tmp:
-        model.save_weights(tmp)
+    killed meanwhile leaves the old file or the new one, never half of one.
+
+    The file is made in memory, then written: h5py never writes to the disk itself. When a
+    disk filled up under h5py, it could not close its file, and the process died of a
+    segmentation fault (inside Keras' own clean-up, or at exit); now a full disk is a
+    one-line DiskFullError, before anything is written when the folder lacks the room."""
+    data = weights_file_bytes(model)
+    with atomic_path(path, suffix=".weights.h5", fault=fault, size=len(data)) as tmp:
+        tmp.write_bytes(data)
 
 
 def _diverged(logs, stop_on_nan):

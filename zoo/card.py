@@ -161,16 +161,47 @@ def _weight_count(variables) -> int:
     return sum(math.prod(v.shape) for v in variables)
 
 
-def _call_tensors(op, fields, keras) -> tuple[list, list]:
+def _call_tensors(op, known, keras) -> tuple[list, list]:
     """Input and output tensors of ``op``'s call in this graph (the first whose inputs are known).
 
     ``op.input`` will not do for a model used as a layer: it names the inner model's inputs.
     """
     for node in getattr(op, "_inbound_nodes", []):
         inputs = keras.tree.flatten(node.input_tensors)
-        if inputs and all(id(t) in fields for t in inputs):
+        if inputs and all(id(t) in known for t in inputs):
             return inputs, keras.tree.flatten(node.output_tensors)
     return keras.tree.flatten(op.input), keras.tree.flatten(op.output)
+
+
+def operations(model):
+    """``(op, input tensors, output tensors)`` of each operation of ``model`` in graph order,
+    its inputs left out: one per row of its card, in the same order."""
+    import keras  # the card module imports without Keras (`zoo list`, `import cnn_zoo`)
+
+    known = {id(t) for t in model.inputs}
+    # A functional model lists every op (keras.ops calls too) in graph order.
+    for op in getattr(model, "operations", model.layers):
+        if isinstance(op, keras.layers.InputLayer):
+            continue
+        inputs, outputs = _call_tensors(op, known, keras)
+        known.update(id(t) for t in outputs)
+        yield op, inputs, outputs
+
+
+def _row(op, ins: list, outs: list, effect, field: Field | None, name: str | None = None) -> Row:
+    import keras  # idem
+
+    return Row(
+        name=name or op.name,
+        type=type(op).__name__ if isinstance(op, keras.layers.Layer) else f"ops.{type(op).__name__}",
+        input_shape=ins[0] if len(ins) == 1 else ins,
+        output_shape=outs[0],
+        formula=effect.formula,
+        weights=_weight_count(getattr(op, "trainable_weights", [])),
+        non_trainable=_weight_count(getattr(op, "non_trainable_weights", [])),
+        multiply_adds=effect.multiply_adds,
+        receptive_field=field,
+    )
 
 
 def _check_readable(model) -> Volume:
@@ -191,35 +222,47 @@ def _check_readable(model) -> Volume:
 
 def _walk(model) -> tuple[Card, Field | None]:
     """The card of ``model`` and the receptive field of its (first) output."""
-    import keras
+    import keras  # on first use: `import cnn_zoo` and `zoo list` stay without Keras
 
     keras_shape = _check_readable(model)
     handlers = handlers_for(keras, _walk)
     fields = {id(t): (ReceptiveField(1, 1),) * (len(t.shape) - 2) for t in model.inputs}
     rows = []
-    # A functional model lists every op (keras.ops calls too) in graph order.
-    for op in getattr(model, "operations", model.layers):
-        if isinstance(op, keras.layers.InputLayer):
-            continue
-        inputs, outputs = _call_tensors(op, fields, keras)
+    for op, inputs, outputs in operations(model):
         ins = [tuple(t.shape[1:]) for t in inputs]
         outs = [tuple(t.shape[1:]) for t in outputs]
         effect = effect_of(op, ins, outs, handlers)
         field = _grow(_merge([fields.get(id(t)) for t in inputs]), effect.windows)
         fields.update((id(t), field) for t in outputs)
-        is_layer = isinstance(op, keras.layers.Layer)
-        rows.append(Row(
-            name=op.name,
-            type=type(op).__name__ if is_layer else f"ops.{type(op).__name__}",
-            input_shape=ins[0] if len(ins) == 1 else ins,
-            output_shape=outs[0],
-            formula=effect.formula,
-            weights=_weight_count(getattr(op, "trainable_weights", [])),
-            non_trainable=_weight_count(getattr(op, "non_trainable_weights", [])),
-            multiply_adds=effect.multiply_adds,
-            receptive_field=field,
-        ))
+        rows.append(_row(op, ins, outs, effect, field))
     return Card(model.name, keras_shape, tuple(rows)), fields.get(id(model.outputs[0]))
+
+
+def op_effect(op, ins: list, outs: list):
+    """What ``op`` does to the volumes ``ins`` → ``outs``, as its card row says: the formula,
+    multiply-adds, windows and, for a conv or pool, its ``Arithmetic`` (K, F, S, P, rounding)."""
+    import keras  # idem
+
+    return effect_of(op, ins, outs, handlers_for(keras, _walk))
+
+
+def chain_rows(layers, input_shape: Volume, field: Field | None = None, prefix: str = "") -> tuple[Row, ...]:
+    """The rows of built ``layers`` applied one after another to ``input_shape`` (one branch of
+    a block, e.g. ``Inception.branch_layers()``), the receptive field grown from ``field``
+    (default: one input cell); each name is prefixed with ``prefix``."""
+    import keras  # idem
+
+    handlers = handlers_for(keras, _walk)
+    shape = tuple(input_shape)
+    field = (ReceptiveField(1, 1),) * (len(shape) - 1) if field is None else field
+    rows = []
+    for layer in layers:
+        out = tuple(layer.compute_output_shape((None, *shape))[1:])
+        effect = effect_of(layer, [shape], [out], handlers)
+        field = _grow(field, effect.windows)
+        rows.append(_row(layer, [shape], [out], effect, field, name=f"{prefix}{layer.name}"))
+        shape = out
+    return tuple(rows)
 
 
 def model_card(model) -> Card:

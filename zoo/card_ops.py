@@ -16,6 +16,8 @@ class _Effect:
     multiply_adds: int | None = 0
     # (F, S, D) per spatial axis; () leaves the receptive field as it is; None: unknown.
     windows: tuple | None = ()
+    # The window arithmetic behind the row (K, F, S, P, rounding), for a conv or pool layer.
+    arithmetic: Arithmetic | None = None
 
 
 def _per_axis(parts: list[str]) -> str:
@@ -45,7 +47,7 @@ def _from_arithmetic(a: Arithmetic, groups: int = 1) -> _Effect:
     shown = notes if notes and _is_trivial(a) else [_per_axis(parts), *notes]
     # A grouped conv connects each filter to D1/groups input channels only.
     return _Effect("; ".join(p for p in shown if p), a.multiply_adds // groups,
-                   tuple(zip(a.kernel_size, a.strides, a.dilation)))
+                   tuple(zip(a.kernel_size, a.strides, a.dilation)), a)
 
 
 def _collapse(spatial) -> _Effect:

@@ -33,7 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from cnn_zoo.errors import ZooError
+from cnn_zoo.keras_private import defer_symbolic_build, first_replica_logs_under_multi_worker
 
 TIMEOUT = 120.0
 JAX_VARS = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
@@ -125,6 +128,12 @@ def parse_keras_env(env) -> Cluster:
     return Cluster(workers, index, "jax")
 
 
+def configured(env=None) -> bool:
+    """Whether the environment names a cluster (TF_CONFIG or KERAS_DISTRIBUTION_*), for any backend."""
+    env = os.environ if env is None else env
+    return bool(env.get("TF_CONFIG", "").strip()) or any(env.get(v) for v in JAX_VARS)
+
+
 def from_env(backend: str, env=None) -> Cluster | None:
     """This process's cluster from the environment, or None (one machine)."""
     env = os.environ if env is None else env
@@ -190,7 +199,7 @@ def connect(cluster: Cluster) -> Cluster:
     """Check every peer answers, then start the engine's multi-worker mode (before any other op)."""
     wait_for_peers(cluster, _timeout())
     if cluster.backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the engine of this backend only
 
         cluster.strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
@@ -218,8 +227,6 @@ def worker_folder(cluster: Cluster, out_dir, resume: bool) -> Path:
 
 def shard(dataset, cluster: Cluster | None, batch_size: int):
     """(this worker's examples ``index::workers``, its share of the global batch)."""
-    import numpy as np
-
     if cluster is None or len(cluster.workers) == 1:
         return dataset, batch_size
     workers = len(cluster.workers)
@@ -234,9 +241,8 @@ def distribute(data, cluster: Cluster | None, model=None):
     sharded) tf.data pipeline as it is, not re-sharded or re-batched by the strategy."""
     if cluster is None or cluster.strategy is None or data is None or not hasattr(data, "map"):
         return data
-    import tensorflow as tf
+    import tensorflow as tf  # idem (tf.distribute)
 
-    from cnn_zoo.keras_private import defer_symbolic_build, first_replica_logs_under_multi_worker
 
     first_replica_logs_under_multi_worker()
     if model is not None:

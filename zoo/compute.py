@@ -24,39 +24,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import sys
 
 import keras
 
-from cnn_zoo import hardware
+from cnn_zoo import hardware, keras_private
 from cnn_zoo import run as runs
 
 # mixed_precision -> Keras' global dtype policy
 POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-
-
-@functools.lru_cache(maxsize=None)
-def _devices(backend: str) -> tuple:
-    if backend == "tensorflow":
-        import tensorflow as tf
-        return tuple(d.name for d in tf.config.list_logical_devices())
-    if backend == "jax":
-        import jax
-        return tuple(str(d) for d in jax.devices())
-    if backend == "torch":
-        import torch
-        return tuple("cuda:%d" % i for i in range(torch.cuda.device_count())) or ("cpu",)
-    return ("cpu",)
-
-
-def devices() -> list[str]:
-    """The devices this backend computes on (read once per process)."""
-    return list(_devices(keras.backend.backend()))
-
-
-def _accelerated(devices) -> bool:
-    return any(k in d.upper() for d in devices for k in ("GPU", "CUDA", "TPU"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +91,7 @@ def plan_for(recipe, *, cluster=None, backend=None, devices=None, flags=None) ->
     (default: the backend's), with ``cluster`` (:mod:`cnn_zoo.cluster`) if several workers
     run it; ``flags``: the CPU's (:func:`cnn_zoo.hardware.cpu_flags`), for tests."""
     backend = backend or keras.backend.backend()
-    devices = tuple(_devices(backend) if devices is None else devices)
+    devices = tuple(hardware.devices(backend) if devices is None else devices)
     return ComputePlan(backend, devices, _precision(recipe, backend, devices, flags),
                        _jit(recipe, backend, devices),
                        _steps_per_execution(recipe, backend, cluster),
@@ -141,7 +117,7 @@ def _jit(recipe, backend, devices) -> Choice:
     if backend != "tensorflow":  # Keras' own auto: PyTorch runs eagerly
         return Choice(asked, False, f"{backend}: Keras runs it eagerly (torch.compile only with "
                                     "jit_compile: true)")
-    if _accelerated(devices):
+    if hardware.accelerated(devices):
         return Choice(asked, True, "an accelerator: XLA fuses the ops")
     return Choice(asked, False, "TensorFlow on a CPU: XLA's convolutions are slower than oneDNN's "
                                 "(LeNet-5: 0.45x, docs/benchmarks.md)")
@@ -196,7 +172,7 @@ def distribution(distribute: bool, cluster=None):
         return
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the TensorFlow backend only
         gpus = tf.config.list_logical_devices("GPU")
         # MirroredStrategy() alone takes only /cpu:0 when there is no GPU.
         devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
@@ -222,8 +198,7 @@ def seed(value: int) -> None:
     there: it would import it (to seed tf.random, and while saving) wherever it is installed,
     and TensorFlow beside PyTorch (2.14) can crash the process. PyTorch never needs it."""
     if keras.backend.backend() == "torch" and "tensorflow" not in sys.modules:
-        from cnn_zoo.keras_private import hide_tensorflow
-        hide_tensorflow()
+        keras_private.hide_tensorflow()
     keras.utils.set_random_seed(value)
 
 

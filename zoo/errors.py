@@ -13,6 +13,9 @@ This module imports nothing heavy: the CLI's fast paths import it.
 from __future__ import annotations
 
 import difflib
+import importlib
+import errno as _errno
+import os
 from typing import Iterable
 
 
@@ -30,6 +33,11 @@ def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     similar = difflib.get_close_matches(word, by_lower, n=n + len(prefixed))
     ranked = prefixed + [c for c in similar if c not in prefixed]
     return [by_lower[c] for c in ranked[:n]]
+
+
+def one_line(text) -> str:
+    """``text`` (an error's message: Keras' own may span lines) with its whitespace runs as one space."""
+    return " ".join(str(text).split())
 
 
 def _did_you_mean(suggestions: list[str]) -> str:
@@ -90,3 +98,60 @@ class DuplicateModelError(ZooError):
 
 class CardError(ZooError):
     """A model that a model card cannot describe (unknown input size, channels-first)."""
+
+
+class MissingExtraError(ZooError):
+    """An optional package is not installed; the message names the extra of cnn-zoo that
+    installs it. Attributes: ``module``, ``extra``."""
+
+
+def need(module: str, extra: str, why: str, *, package: str | None = None, error=MissingExtraError):
+    """``import module``, or one line (an ``error``) naming the extra that installs it.
+
+    ``package``: its name on PyPI where it differs from the module's (ai-edge-litert).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass  # raised outside `except`: no chained traceback behind the one line
+    failure = error(f"{why} needs the {package or module!r} package, which is not installed: "
+                    f'pip install "cnn-zoo[{extra}]" (or pip install {package or module})')
+    failure.module, failure.extra = module, extra
+    raise failure
+class ArgumentError(ZooError):
+    """A function was given an argument value it cannot take; the message ends "Received: name=value"."""
+
+
+class DiskFullError(ZooError):
+    """A file that the disk, a quota or the file-size limit has no room for.
+
+    Nothing is left half-written (:mod:`cnn_zoo.atomic`). Attributes: ``folder``, ``name``
+    (the file), ``needed`` (bytes it takes: an estimate, or a lower bound when
+    ``at_least``), ``free`` (bytes free in ``folder``, None if unknown), ``errno`` (ENOSPC,
+    EDQUOT or EFBIG) and ``hint`` (what continues the work once there is room, e.g. ``zoo
+    train --resume --out DIR``).
+    """
+
+    def __init__(self, folder, name: str, needed: int, free: int | None, *, at_least: bool = False,
+                 errno: int = _errno.ENOSPC, hint: str = ""):
+        self.folder, self.name, self.needed, self.free = str(folder), name, needed, free
+        self.at_least, self.errno, self.hint = at_least, errno, hint
+        size = f"{'more than' if at_least else 'about'} {_size_text(needed)}"
+        if errno == _errno.EFBIG:
+            room, fix = "over this process's file-size limit", "raise the limit (ulimit -f)"
+        else:
+            room = f"{_size_text(free)} free" if free is not None else "the disk is full"
+            fix = "free some space" + (" or raise your quota" if errno == _errno.EDQUOT else "")
+        then = f", then {hint}" if hint else " and run the command again"
+        need = f"it needs {size}, " if needed > 0 else ""  # 0: a write whose size is unknown
+        super().__init__(f"no room to write {name} in {folder} ({os.strerror(errno)}): {need}{room}; "
+                         f"{fix}{then}")
+
+    def with_hint(self, hint: str) -> "DiskFullError":
+        """The same error, ending with ``hint`` (e.g. "continue with: zoo train --resume --out DIR")."""
+        return DiskFullError(self.folder, self.name, self.needed, self.free, at_least=self.at_least,
+                             errno=self.errno, hint=hint)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e3:.0f} kB" if size < 1e6 else f"{size / 1e6:.1f} MB"

@@ -6,18 +6,20 @@ from pathlib import Path
 
 import keras
 
+import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
 from cnn_zoo import run as runs
+from cnn_zoo.data import load_dataset, make_pipeline
+from cnn_zoo.family import DEFAULT
+from cnn_zoo.layers import register_all
 from cnn_zoo.recipe import load_recipe
+from cnn_zoo.registry import get_family
 
 
 def evaluate_model(model, dataset, steps, batch_size=256, family=None) -> dict:
     """Test metrics of ``model`` on ``dataset`` (a cnn_zoo.data.Dataset) after ``steps``;
     ``family`` (a cnn_zoo.family.Family) names the main output of a multi-output model."""
-    from cnn_zoo.data import make_pipeline
-
     data = make_pipeline(dataset.x, dataset.y, batch_size, steps=steps)
     if isinstance(model.output, dict):
-        from cnn_zoo.family import DEFAULT
         model = (family or DEFAULT).inference_model(model)
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     results = model.evaluate(data, return_dict=True, verbose=0)
@@ -34,8 +36,6 @@ def evaluate_recipe(model, recipe, steps, *, split="test", data=None, data_dir=N
     "classes". ``compile``: give the model the zoo's loss and accuracy first. ``family``:
     as for :func:`evaluate_model`.
     """
-    from cnn_zoo.data import load_dataset
-
     if data is None:
         dataset = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir).get(split)
         if dataset is None:
@@ -60,10 +60,7 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
 
     ``run_or_model`` may also be a .keras file inside a run folder.
     """
-    from cnn_zoo.layers import register_all  # cnn_zoo.layers is lazy: load every layer class
-    register_all()  # so that load_model finds them
-    import cnn_zoo.schedules  # noqa: F401  (registers the optimizer's schedule)
-
+    register_all()  # cnn_zoo.layers is lazy: every layer class, so that load_model finds them
     path = Path(run_or_model)
     run_dir = path if path.is_dir() else path.parent
     model_path = path / "model.keras" if path.is_dir() else path
@@ -73,6 +70,5 @@ def evaluate(run_or_model, *, data=None, split="test", data_dir=None) -> dict:
         raise runs.RunError(f"no config.yaml beside {model_path}: its data and preprocessing are unknown")
     recipe = load_recipe(run_dir / "config.yaml")
     model = keras.saving.load_model(model_path)
-    from cnn_zoo.registry import get_family
     return evaluate_recipe(model, recipe, recipe.preprocessing, split=split, data=data, data_dir=data_dir,
                            family=get_family(recipe.model.name))

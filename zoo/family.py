@@ -14,6 +14,7 @@ This module imports no Keras; :meth:`Family.inference_model` imports it when cal
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 from typing import Callable, Mapping
 
@@ -119,7 +120,7 @@ class Family:
         uses the logits it cached). A linear output is logits already; any other output
         (a Dense with a built-in softmax, a sigmoid) is fitted as it is, on probabilities.
         """
-        import keras
+        import keras  # this module imports no Keras (zoo list); a model is built already here
 
         out = {}
         for name in self.outputs(model):
@@ -141,7 +142,7 @@ class Family:
         """The main output alone: what a model trained with auxiliary outputs runs at test time."""
         if not isinstance(model.output, dict):
             return model
-        import keras
+        import keras  # this module imports no Keras (zoo list); a model is built already here
 
         return keras.Model(model.inputs, model.get_layer(self.output).output, name=model.name)
 
@@ -151,8 +152,6 @@ class Family:
 
     def converter(self, source: str):
         """The layout module that converts ``source``'s weights into this family, or None."""
-        import importlib
-
         module = self.converters.get(source)
         return None if module is None else importlib.import_module(module)
 

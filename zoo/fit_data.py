@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import run_state
+from cnn_zoo.cluster import distribute, shard
+from cnn_zoo.data import make_pipeline
 
 
 def _outputs(model):
@@ -50,9 +52,6 @@ def fit_inputs(recipe, splits, model, *, seed, skip_epochs: int = 0, cluster=Non
     tuner's trials feed. The training pipeline shuffles (seeded) and augments; its draws of
     the first ``skip_epochs`` epochs are replayed (a resumed run sees the batches an
     uninterrupted one would). With a ``cluster`` (:mod:`cnn_zoo.cluster`), this worker's share."""
-    from cnn_zoo.cluster import distribute, shard
-    from cnn_zoo.data import make_pipeline
-
     train_ds, val_ds, steps = splits["train"], splits.get("validation"), recipe.preprocessing
     train_ds, batch_size = shard(train_ds, cluster, recipe.batch_size)
     if val_ds is not None:

@@ -1,11 +1,13 @@
 """What this machine's CPU can do, and the defaults chosen from it (``mixed_precision: auto``).
 
-Pure reading of ``/proc/cpuinfo``: no Keras. The measurements behind each choice are in
+Pure reading of ``/proc/cpuinfo``, and the backend's devices (``devices``, which imports
+Keras when called). The measurements behind each choice are in
 docs/benchmarks.md ("LeNet-5 training throughput").
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
@@ -48,7 +50,7 @@ def auto_precision(backend: str, devices, flags=None) -> tuple[str, str]:
     bf16 convolutions and matmuls on the tile unit; LeNet-5 trained 1.2x faster, same accuracy).
     Everywhere else float32: on AVX2 bf16 is emulated, and accelerators were not measured.
     """
-    if any("GPU" in d.upper() or "CUDA" in d.upper() or "TPU" in d.upper() for d in devices):
+    if accelerated(devices):
         return "none", "an accelerator: float32 until bfloat16 is measured there"
     if backend != "tensorflow":
         return "none", f"the {backend} backend on CPU: float32 (bfloat16 measured on TensorFlow only)"
@@ -56,3 +58,32 @@ def auto_precision(backend: str, devices, flags=None) -> tuple[str, str]:
     if "amx_bf16" in flags:
         return "bfloat16", "the CPU has AMX (amx_bf16): bfloat16 matmuls and convolutions run on it"
     return "none", "the CPU has no AMX: bfloat16 would be emulated, float32 is faster"
+
+
+def accelerated(devices) -> bool:
+    """Whether ``devices`` (as :func:`devices` names them) include a GPU or a TPU."""
+    return any(k in d.upper() for d in devices for k in ("GPU", "CUDA", "TPU"))
+
+
+def devices(backend: str | None = None) -> list[str]:
+    """The devices ``backend`` (default: Keras') computes on, ``["cpu"]`` when it lists none;
+    read once per process and backend."""
+    if backend is None:
+        # Keras imported here: this module is read without it (auto_precision).
+        import keras
+        backend = keras.backend.backend()
+    return list(_listed(backend))
+
+
+@functools.lru_cache(maxsize=None)
+def _listed(backend: str) -> tuple:
+    if backend == "tensorflow":
+        import tensorflow as tf  # the backend's own listing: only the backend in use is imported
+        return tuple(d.name for d in tf.config.list_logical_devices())
+    if backend == "jax":
+        import jax
+        return tuple(str(d) for d in jax.devices())
+    if backend == "torch":
+        import torch
+        return tuple("cuda:%d" % i for i in range(torch.cuda.device_count())) or ("cpu",)
+    return ("cpu",)

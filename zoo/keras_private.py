@@ -3,6 +3,12 @@ tests/test_private_hooks.py against the Keras versions setup.cfg allows).
 
 - ``keras.src.backend.common.global_state``: the list of variables a
   ``StatelessScope(initialize_variables=False)`` defers (model cards build without allocating);
+- the layout of Keras' source (``keras/src/optimizers/NAME.py``, ``base_optimizer.py``): the
+  arguments each optimizer takes, read without importing Keras (and TensorFlow) so that a
+  recipe's ``optimizer.kwargs`` are checked at once;
+- ``model.save_weights`` into memory: Keras' ``H5IOStore`` takes an ``io.BytesIO``
+  (``save_weights`` checks only that the name ends in ``.weights.h5``), so h5py never writes
+  to a disk that can fill up mid-file (which it survives badly: see cnn_zoo.callbacks);
 - ``BackupAndRestore``'s file names and counters (``_weights_path``, ``_training_metadata_path``,
   ``_current_epoch``, ``_last_batch_seen``) and its ``_save_model`` hook, which
   :class:`cnn_zoo.callbacks.Backup` overrides to write atomically;
@@ -12,7 +18,11 @@ tests/test_private_hooks.py against the Keras versions setup.cfg allows).
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.machinery
+import io
+from pathlib import Path
 
 BACKUP_ATTRIBUTES = ("_weights_path", "_training_metadata_path", "_current_epoch", "_last_batch_seen")
 BACKUP_HOOK = "_save_model"
@@ -23,7 +33,7 @@ def deferred_variables_forgotten():
     """Inside: variables get shapes but no values; on exit Keras' list of variables still to
     initialise is put back as it was (else the next scope's exit would allocate them after all).
     On a Keras without that list the block builds as usual (allocating)."""
-    import keras
+    import keras  # the adapter imports without Keras; each hook imports what it reaches into
 
     try:
         from keras.src.backend.common import global_state
@@ -44,10 +54,22 @@ def hide_tensorflow() -> None:
     recognising TensorFlow objects while saving), and that imports TensorFlow wherever it is
     installed. Beside PyTorch (2.14) TensorFlow can crash the process: mark it unavailable to
     Keras for this process. Only for a backend that never needs TensorFlow."""
-    from keras.src.utils import module_utils
+    from keras.src.utils import module_utils  # Keras: the adapter imports without it
 
     if module_utils.tensorflow.module is None:
         module_utils.tensorflow._available = False
+
+
+class _WeightsBuffer(io.BytesIO):
+    def __str__(self):
+        return "memory.weights.h5"  # the name save_weights checks
+
+
+def weights_file_bytes(model) -> bytes:
+    """What ``model.save_weights(PATH)`` writes to a .weights.h5 file, made in memory."""
+    buffer = _WeightsBuffer()
+    model.save_weights(buffer)
+    return buffer.getvalue()
 
 
 def backup_state(backup) -> dict:
@@ -69,7 +91,7 @@ def first_replica_logs_under_multi_worker() -> None:
     "mean", which under MultiWorkerMirroredStrategy is ``strategy.reduce("MEAN", v, axis=0)``
     and fails on the scalar logs ("Invalid reduction dimension 0"). The logs are metrics the
     strategy already synchronised, so the first replica's are everyone's (Keras' "first")."""
-    from keras.src.backend.tensorflow import trainer
+    from keras.src.backend.tensorflow import trainer  # the TensorFlow backend's trainer only
 
     original = trainer.reduce_per_replica
     if getattr(original, "zoo_first", False):
@@ -82,3 +104,55 @@ def first_replica_logs_under_multi_worker() -> None:
 
     reduce_per_replica.zoo_first = True
     trainer.reduce_per_replica = reduce_per_replica
+
+
+NO_DEFAULT = object()  # an optimizer argument without a default, or with one that is not a literal
+
+
+def optimizer_arguments(name: str) -> dict | None:
+    """{argument: default} of Keras' optimizer ``name`` (a recipe's: "adam", "sgd", ...), read from
+    Keras' source without importing it; None where the source is laid out otherwise (the
+    optimizer then answers for itself when it is built)."""
+    spec = importlib.machinery.PathFinder.find_spec("keras")  # on sys.path, without importing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "src" / "optimizers"
+    own = _init_arguments(folder / f"{name}.py", name)
+    if own is None:
+        return None
+    arguments, passes_on = own
+    if passes_on:  # **kwargs go up to BaseOptimizer, which takes its own and refuses the rest
+        base = _init_arguments(folder / "base_optimizer.py", "baseoptimizer")
+        if base is None:
+            return None
+        arguments = {**base[0], **arguments}
+    return arguments
+
+
+def _init_arguments(path: Path, lower_name: str):
+    """({argument: default}, whether ``**kwargs`` is taken) of the ``__init__`` of the class in
+    ``path`` whose lower-case name is ``lower_name``; None if there is none."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and node.name.lower() == lower_name):
+            continue
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                a = item.args
+                positional = a.args[1:]  # without self
+                defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults) + list(a.kw_defaults)
+                names = [arg.arg for arg in (*positional, *a.kwonlyargs)]
+                return {n: _literal(d) for n, d in zip(names, defaults)}, a.kwarg is not None
+    return None
+
+
+def _literal(node):
+    if node is None:
+        return NO_DEFAULT
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return NO_DEFAULT

@@ -181,7 +181,7 @@ class PreprocessingLayer(keras.layers.Layer):
             return _center_crop(x, hwc, p["size"], p["padding"], p["fill"], p["value"])
         if name in ("random_shift", "random_flip", "color_jitter"):
             return x  # augmentation: nothing at evaluation
-        raise ValueError(f"PreprocessingLayer has no implementation of step {name!r}")
+        raise preprocess.PreprocessError(f"PreprocessingLayer has no implementation of step {name!r}")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.output_hwc)

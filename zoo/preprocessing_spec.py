@@ -81,6 +81,6 @@ class Preprocessing:
 
     def layer(self):
         """The evaluation-time steps as a Keras layer, so that a saved model can carry them."""
-        from cnn_zoo.preprocess_layer import PreprocessingLayer
+        from cnn_zoo.preprocess_layer import PreprocessingLayer  # Keras: the contract is read and checked without it
 
         return PreprocessingLayer(list(self.steps), list(self.raw_shape))

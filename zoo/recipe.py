@@ -24,7 +24,9 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
 
-from cnn_zoo.data.sources import DataError, parse_spec
+from cnn_zoo.data.sources import DataError, load_splits, parse_spec
+from cnn_zoo.errors import closest
+from cnn_zoo.keras_private import NO_DEFAULT, optimizer_arguments
 from cnn_zoo.recipe_schema import RecipeError, apply_overrides, build, load_yaml, parse_override, plain
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "list_recipes", "parse_override"]
@@ -61,8 +63,6 @@ class DatasetConfig:
 
     def load(self, seed: int = 0, data_dir=None):
         """{"train", "validation" (if any), "test"} -> cnn_zoo.data.Dataset."""
-        from cnn_zoo.data.sources import load_splits
-
         return load_splits(self.source, validation_fraction=self.validation_fraction, seed=seed,
                            stratify=self.stratify, max_examples=self.max_examples,
                            data_dir=data_dir, class_names=self.class_names,
@@ -89,6 +89,32 @@ class OptimizerConfig:
     def _problems(self):
         if not self.learning_rate > 0:
             yield "learning_rate", "must be positive"
+        yield from _optimizer_kwargs_problems(self.name, self.kwargs)
+
+
+def _optimizer_kwargs_problems(name: str, kwargs: dict):
+    """The optimizer.kwargs that Keras' optimizer ``name`` would refuse (an unknown argument,
+    a number or a flag of the wrong type), found without importing Keras."""
+    if "learning_rate" in kwargs:
+        yield "kwargs.learning_rate", "is set by optimizer.learning_rate (and the schedule): move it there"
+    # Keras ignores `decay` with a warning: a recipe's setting would have no effect.
+    known = {k: v for k, v in (optimizer_arguments(name) or {}).items() if k not in ("learning_rate", "decay")}
+    if not known:
+        return  # an unknown layout of Keras: the optimizer answers when it is built
+    for key, value in kwargs.items():
+        if key not in known:
+            hint = closest(key, known, n=1)
+            yield f"kwargs.{key}", (f"is not an argument of Keras' {name} optimizer"
+                                    f"{f' (did you mean {hint[0]}?)' if hint else ''}; it takes: "
+                                    f"{', '.join(sorted(known))}")
+            continue
+        default = known[key]
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            yield f"kwargs.{key}", f"must be true or false; Received: {key}={value!r}"
+        elif default is not NO_DEFAULT and isinstance(default, (int, float)) and not isinstance(default, bool) \
+                and not is_number:
+            yield f"kwargs.{key}", f"must be a number; Received: {key}={value!r}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +146,7 @@ class ScheduleConfig:
     def learning_rate(self, base_lr: float, epoch: float, total_epochs: int) -> float:
         """The rate at (fractional) epoch t, counting from 0, as training computes it: the one
         definition is :class:`cnn_zoo.schedules.RecipeSchedule` (this imports Keras)."""
-        from cnn_zoo.schedules import RecipeSchedule
+        from cnn_zoo.schedules import RecipeSchedule  # Keras: a recipe is read without it
 
         schedule = RecipeSchedule(base_lr, 1, total_epochs, self.name, self.warmup_epochs, self.alpha,
                                   self.decay_epochs, self.decay_rate)

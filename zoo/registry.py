@@ -13,8 +13,10 @@
 
 Every builder takes keyword arguments only, after keras.applications:
 ``input_shape``, ``num_classes``, ``include_top``, ``pooling``,
-``classifier_activation``, ``weights`` (None or a pretrained tag), ``name``
-(default: the model's name), plus the family's own options.
+``classifier_activation``, ``weights`` (None or a .weights.h5 file), ``name``
+(default: the model's name), plus the family's own options. ``zoo.get_model``
+also takes a pretrained tag as ``weights``: it resolves it above this floor
+(:func:`cnn_zoo.hub.loading.get_model`), since models never reach up to the weights store.
 
 Each name is a :class:`cnn_zoo.family.Family` (a bare builder becomes one with
 the default head). The built-in families are registered once, in
@@ -30,16 +32,12 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
-import importlib.resources
 import inspect
 from typing import Callable
 
 from cnn_zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError
 from cnn_zoo.family import Family, default_family
-from cnn_zoo.models import FAMILIES
-
-MANIFEST_PACKAGE = "cnn_zoo.saved_models"
-MANIFEST_FILE = "manifest.json"
+from cnn_zoo.models import FAMILIES, pretrained
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +191,13 @@ def list_models(pattern="*", pretrained: bool = False) -> list[str]:
     return [info.name for info in REGISTRY.describe(pattern, pretrained)]
 
 
+def check_model_name(name: str) -> None:
+    """An UnknownModelError (with the closest names) unless ``name`` is registered; imports no model."""
+    known = list_models()
+    if name not in known:
+        raise UnknownModelError(name, known)
+
+
 def get_family(name: str) -> Family:
     """The :class:`Family` of a model name; an unknown name raises UnknownModelError."""
     return REGISTRY.family(name)
@@ -216,19 +221,9 @@ def get_model(name: str, **kwargs):
 def pretrained_tags(name: str) -> list[str]:
     """Tags of the published weights for model ``name``, sorted (none: ``[]``).
 
-    Reads ``saved_models/manifest.json`` (``{"format": 1, "tags":
-    {"lenet5.mnist": {"arch": "lenet5", ...}}}``, described in
-    :mod:`cnn_zoo.hub.manifest`) when the package ships one, as plain JSON so that
-    ``zoo list --pretrained`` imports neither Keras nor the hub. Tags pulled
-    from a remote hub (``ZOO_HUB_URL``) are not listed here: see
+    The tags its family declares beside its module (``cnn_zoo.models.<family>_weights``,
+    plain data), so ``zoo list --pretrained`` imports neither Keras nor the weights store.
+    Tags published elsewhere (the cache, ``ZOO_HUB_URL``) are not listed here: see
     ``cnn_zoo.hub.available(remote=True)``.
     """
-    manifest = _read_manifest()
-    return sorted(tag for tag, entry in manifest.get("tags", {}).items()
-                  if entry.get("arch") == name)
-
-
-def _read_manifest() -> dict:
-    from cnn_zoo.manifest_json import read_manifest_json  # house (issue 17): the one manifest reader
-
-    return read_manifest_json(importlib.resources.files(MANIFEST_PACKAGE) / MANIFEST_FILE)
+    return sorted(tag for tag, declared in pretrained.declared().items() if declared.arch == name)

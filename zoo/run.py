@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import csv
 import datetime
-import functools
 import json
 import platform
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -40,18 +40,9 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_path(path, suffix="", fault=None):
-    """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook."""
-    hook = None
-    if fault:
-        from cnn_zoo.run_state import fault_point
-        hook = functools.partial(fault_point, fault)
-    return atomic.replacing(path, suffix=suffix, before_replace=hook)
-
-
-def write_text(path, text, fault=None):
+def write_text(path, text):
     """``path.write_text(text)``, atomically (see :mod:`cnn_zoo.atomic`)."""
-    with atomic_path(path, fault=fault) as tmp:
+    with atomic.replacing(path) as tmp:
         tmp.write_text(text)
 
 
@@ -166,8 +157,6 @@ def failed_start(run_dir) -> bool:
 
 def clear_failed_start(run_dir) -> None:
     """Remove a failed start's files (see :func:`failed_start`); the caller holds the lock."""
-    import shutil
-
     run_dir = Path(run_dir)
     if not failed_start(run_dir):
         return
@@ -193,16 +182,19 @@ def _history_lines(path):
     out = []
     for number, line in enumerate(lines[1:], 2):
         values = next(csv.reader([line]), [])
-        try:
-            if len(values) != len(header) or "epoch" not in header:
-                raise ValueError(f"{len(values)} values for {len(header)} columns")
-            # CSVLogger writes NA for a missing value
-            row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
-                   if v not in ("", "NA")}
-            row["epoch"]
-        except (ValueError, KeyError) as error:
-            raise RunError(f"{path} is damaged at line {number} ({error}); restore it, or delete it "
-                           "to resume without the curves of the epochs done so far") from None
+        problem = None
+        if len(values) != len(header) or "epoch" not in header:
+            problem = f"{len(values)} values for {len(header)} columns"
+        else:
+            try:  # CSVLogger writes NA for a missing value
+                row = {k: (int(v) if k == "epoch" else float(v)) for k, v in zip(header, values)
+                       if v not in ("", "NA")}
+                row["epoch"]
+            except (ValueError, KeyError) as error:  # not a number; no epoch
+                problem = str(error)
+        if problem:
+            raise RunError(f"{path} is damaged at line {number} ({problem}); restore it, or delete it "
+                           "to resume without the curves of the epochs done so far")
         out.append((line, row))
     return lines[0], out
 
@@ -230,7 +222,7 @@ def truncate_history(run_dir, epochs) -> None:
 
 def plot_curves(history, path):
     """Loss and accuracy per epoch, training and validation, as a PNG."""
-    import matplotlib
+    import matplotlib  # here: a run folder is read without matplotlib (zoo eval, zoo publish)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -247,6 +239,6 @@ def plot_curves(history, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
+    with atomic.replacing(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)

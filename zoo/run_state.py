@@ -8,7 +8,8 @@ trains into the folder; a second one is refused with the holder's pid and host.
 
 Test hook: ``ZOO_FAULT=POINT`` (or ``POINT@N``) makes the process SIGKILL itself
 the N-th time it reaches ``fault_point(POINT)``; tests/test_faults.py uses it to
-kill a run at exact moments. The points: ``batch`` (a training batch ended),
+kill a run at exact moments. ``POINT@N:enospc`` raises the error of a full disk
+there instead (OSError ENOSPC). The points: ``batch`` (a training batch ended),
 ``checkpoint`` and ``backup`` (a weights file written, not yet renamed into place),
 ``fit_end`` (fit returned; nothing final written), ``final_save`` (model.keras
 written, not yet renamed into place).
@@ -18,13 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import functools
 import os
 import re
 import signal
 import socket
 from pathlib import Path
 
+from cnn_zoo import atomic
+from cnn_zoo.recipe import Recipe, load_recipe
 from cnn_zoo.run import RunError, read_json, write_json
+from cnn_zoo.weights.errors import HubError
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import digest
 
 STATE = "state.json"
 LOCK = ".lock"
@@ -36,19 +44,27 @@ _hits: dict = {}  # ZOO_FAULT: how often each point was reached in this process
 
 
 def fault_point(point: str) -> None:
-    """SIGKILL this process here if ZOO_FAULT names ``point`` (see the module docstring)."""
-    want = os.environ.get("ZOO_FAULT", "")
+    """SIGKILL this process here, or raise ENOSPC, if ZOO_FAULT names ``point`` (see the module docstring)."""
+    want, _, action = os.environ.get("ZOO_FAULT", "").partition(":")
     name, _, count = want.partition("@")
     if name != point:
         return
     _hits[point] = _hits.get(point, 0) + 1
-    if _hits[point] == int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _hits[point] != int(count or 1):
+        return
+    if action == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def atomic_path(path, suffix="", fault=None, size=None):
+    """:func:`cnn_zoo.atomic.replacing`, with ``fault`` naming the point for the ZOO_FAULT test hook
+    (``size``: the bytes to be written, checked against the free space first)."""
+    hook = functools.partial(fault_point, fault) if fault else None
+    return atomic.replacing(path, suffix=suffix, before_replace=hook, size=size)
 
 
 def sha256(path) -> str:
-    from cnn_zoo.hub.manifest import digest  # the hub's own, for its weights files
-
     return digest(path)[1]
 
 
@@ -101,6 +117,30 @@ class Ledger:
         if path.stat().st_size == 0:
             return "empty"
         return None if sha256(path) == want else "damaged (its sha256 is not the one recorded when it was written)"
+
+
+def resumed_recipe(run_dir, recipe=None, overrides=()) -> tuple[Ledger, Recipe]:
+    """The ledger and the stored recipe (``overrides`` applied) of the run to resume in ``run_dir``.
+
+    ``recipe`` (a name, a path or a :class:`Recipe`), if given, must be the stored one's: a
+    run is never continued with another recipe than the one it started with. Reads only
+    small files, so the CLI asks before Keras is imported."""
+    run_dir = Path(run_dir)
+    ledger = Ledger.read(run_dir)
+    if ledger.data.get("finished"):
+        raise RunError(f"{run_dir} is a finished run, nothing to resume; train into a new --out folder")
+    problem = ledger.problem("config.yaml")
+    if problem:
+        raise RunError(f"{run_dir / 'config.yaml'} is {problem}; restore it, or start "
+                       "the run again in a new folder")
+    stored = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
+    if recipe is not None:
+        given = recipe.name if isinstance(recipe, Recipe) else load_recipe(recipe).name
+        if given != stored.name:
+            raise RunError(f"{run_dir} holds a run of the recipe {stored.name!r}, not {given!r}; to "
+                           f"continue it leave the recipe out (zoo train --resume --out {run_dir}), "
+                           f"or train {given!r} into another --out folder")
+    return ledger, stored
 
 
 @dataclasses.dataclass
@@ -156,9 +196,6 @@ def run_lock(run_dir):
     """Hold ``run_dir``'s lock; a second holder is refused with a RunError naming the first.
 
     The kernel drops the lock of a killed process (flock), so a stale lock never blocks."""
-    from cnn_zoo.hub.errors import HubError
-    from cnn_zoo.hub.lock import file_lock
-
     path = Path(run_dir) / LOCK
     stack = contextlib.ExitStack()
     try:
@@ -184,7 +221,7 @@ def replay_epochs(data, epochs) -> None:
     """Replay the pipeline's draws of the first ``epochs`` epochs, so that a resumed run
     sees the batches an uninterrupted one would: tf.data's shuffle and augmentation are
     streams, and a PyDataset's draws depend on its epoch count."""
-    import keras
+    import keras  # here: `zoo train` checks a run folder's state before Keras is imported
 
     if isinstance(data, keras.utils.PyDataset):
         for _ in range(epochs):

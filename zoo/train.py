@@ -19,16 +19,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import shutil
 import sys
 from pathlib import Path
 
 import keras
 
-from cnn_zoo import compute, keras_private, run_state
+from cnn_zoo import cluster as clusters
+from cnn_zoo import compute, keras_private, registry, run_state
 from cnn_zoo import run as runs
+from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput, checkpoints, save_weights_atomically
+from cnn_zoo.errors import DiskFullError
 from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
+from cnn_zoo.data.stream import input_record, skipped_rows
+from cnn_zoo.preprocessing_spec import Preprocessing
 from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.schedules import RecipeSchedule
 
 KERAS_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
                     "nadam": "Nadam", "adamax": "Adamax", "adagrad": "Adagrad",
@@ -56,9 +63,6 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch,
     """The recipe's model, built under ``plan``'s dtype policy (default: this machine's
     :func:`~cnn_zoo.compute.plan_for`) and compiled with its arguments, for a run and a
     tuning trial alike."""
-    from cnn_zoo import registry
-    from cnn_zoo.schedules import RecipeSchedule
-
     plan = plan or compute.plan_for(recipe)
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
@@ -92,8 +96,6 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch,
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
-    from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput
-
     nan = StopOnNaN()
     throughput = Throughput(images_per_epoch)
     cbs = [
@@ -131,8 +133,6 @@ def recipe_callbacks(recipe) -> list:
 def load_data(recipe: Recipe, data_dir=None):
     """The recipe's splits as raw arrays, and the preprocessing contract for the model
     (a :class:`~cnn_zoo.preprocessing_spec.Preprocessing` as a dict, with the class names and source)."""
-    from cnn_zoo.preprocessing_spec import Preprocessing
-
     splits = recipe.dataset.load(seed=recipe.seed, data_dir=data_dir)
     train = splits["train"]
     contract = {
@@ -168,7 +168,6 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
     With ``resume=True`` the recipe is the one stored in ``out_dir`` (``recipe``,
     if given, must name it). ``callbacks`` are extra Keras callbacks (the tuner adds its own).
     """
-    from cnn_zoo import cluster as clusters  # issue 20: several workers
     cluster = clusters.from_env(keras.backend.backend())
     if cluster is not None:  # before any TensorFlow op: the strategy must come first
         out_dir = clusters.worker_folder(clusters.connect(cluster), out_dir, resume)
@@ -202,23 +201,8 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir, cluster=None) -> _Run
     """Read and check the recipe, the stored state and the data; write nothing."""
     notes = []
     if resume:
-        ledger = run_state.Ledger.read(run_dir)
-        if ledger.data.get("finished"):
-            raise runs.RunError(f"{run_dir} is a finished run, nothing to resume; "
-                                "train into a new --out folder")
-        problem = ledger.problem("config.yaml")
-        if problem:
-            raise runs.RunError(f"{run_dir / 'config.yaml'} is {problem}; restore it, or start "
-                                "the run again in a new folder")
-        stored = load_recipe(run_dir / "config.yaml", overrides=list(overrides))
-        if recipe is not None:
-            given = recipe.name if isinstance(recipe, Recipe) else load_recipe(recipe).name
-            if given != stored.name:
-                raise runs.RunError(
-                    f"{run_dir} holds a run of the recipe {stored.name!r}, not {given!r}; to continue "
-                    f"it leave the recipe out (zoo train --resume --out {run_dir}), or train "
-                    f"{given!r} into another --out folder")
-        recipe, start = stored, run_state.resume_point(ledger)
+        ledger, recipe = run_state.resumed_recipe(run_dir, recipe, overrides)
+        start = run_state.resume_point(ledger)
         try:
             manifest = runs.read_json(run_dir / "manifest.json")
             manifest["status"]
@@ -247,7 +231,6 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir, cluster=None) -> _Run
     compute.seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
     manifest.update(status="running", started=runs.now(), examples={k: len(v) for k, v in splits.items()})
-    from cnn_zoo.data.stream import input_record  # issue 20: streamed or in memory, and why
     manifest.update(input=input_record(splits))
     return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes, plan)
 
@@ -270,7 +253,6 @@ def _write_start(run: _Run) -> None:
         run.ledger.record(run_dir / "preprocessing.json")
     if run.resume:
         runs.truncate_history(run_dir, run.start.epoch)
-    from cnn_zoo.data.stream import skipped_rows  # issue 20: what the data scan skipped
     skipped = skipped_rows(run.splits)
     if skipped:
         runs.write_json(run_dir / "skipped.json", skipped)
@@ -305,14 +287,16 @@ def _fit(run: _Run, verbose, callbacks, cluster=None):
     except BaseException as error:
         run.manifest.update(status="failed", finished=runs.now(),
                             message=f"{type(error).__name__}: {error}")
-        runs.write_json(run.run_dir / "manifest.json", run.manifest)
+        try:
+            runs.write_json(run.run_dir / "manifest.json", run.manifest)
+        except DiskFullError:
+            pass  # a full disk stopped fit: that error is the one to tell; the resume state is intact
         raise
     else:
         run.epochs_done = max(history.epoch, default=start.epoch - 1) + 1
         if not nan.stopped_at:
             # The weights fit ended with (EarlyStopping may have restored the best), as
             # state: a kill while the final files are written resumes here, not at epoch 1.
-            from cnn_zoo.callbacks import save_weights_atomically
             path = run.run_dir / run_state.FIT_WEIGHTS
             path.parent.mkdir(parents=True, exist_ok=True)
             save_weights_atomically(model, path)
@@ -328,7 +312,6 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     good = []
     if nan.stopped_at:
         status = "nan"
-        from cnn_zoo.callbacks import checkpoints
         good = checkpoints(run_dir / "checkpoints")
         epoch, batch = nan.stopped_at
         where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")
@@ -346,14 +329,12 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     metrics = {}
     if status != "interrupted" and (status != "nan" or good):
         test_ds = run.splits["test"]
-        from cnn_zoo.registry import get_family
         model = compute.float32_twin(run.compiled.model, lambda: _build(run, run.plan.in_float32()).model)
         metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size,
-                                 family=get_family(recipe.model.name))
+                                 family=registry.get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})
-        with runs.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
-            model.save(tmp)
-        from cnn_zoo.callbacks import save_weights_atomically
+        with run_state.atomic_path(run_dir / "model.keras", suffix=".keras", fault="final_save") as tmp:
+            model.save(tmp)  # Keras builds its weights part in memory: a full disk fails zipfile, not h5py
         save_weights_atomically(model, run_dir / "model.weights.h5")
     run.manifest.update(status=status, finished=runs.now(), epochs=max(len(history), run.epochs_done),
                         message=message,
@@ -361,7 +342,6 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
                         if throughput.epoch_seconds else None)
     runs.write_json(run_dir / "manifest.json", run.manifest)
     if status == "finished":  # the resume state is no longer needed
-        import shutil
         shutil.rmtree(run_dir / "backup", ignore_errors=True)
         run.ledger.data.update(fit=None, finished=True)
         run.ledger.forget(*(run_dir / rel for rel in list(run.ledger.data["files"])

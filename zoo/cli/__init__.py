@@ -3,16 +3,17 @@
 Each command parses its arguments, calls one library function and prints the
 result (as text, or as JSON with ``--json``, schema in docs/cli-json.md). The
 commands live by area: ``models`` (list, info, explain, recipes), ``hub``
-(pull, publish, predict, show) and ``training`` (train, finetune, eval, tune,
-promote); ``common`` holds what they share.
+(pull, publish, predict, show), ``training`` (train, finetune, eval, tune,
+promote), ``page`` (one HTML page); ``common`` holds what they share.
 
 Arguments that need no Keras are checked before Keras (and TensorFlow) is
 imported, and ``zoo --help``, ``zoo list`` and ``zoo explain`` never import it.
 A user error (a :class:`cnn_zoo.errors.ZooError`, a
 :class:`cnn_zoo.layers.arithmetic.ShapeError`, or another error class listed in
 ``common.USER_ERRORS``) is one line, ``Error: ...``, on stderr, with exit code 2
-and no traceback (``zoo --traceback ...`` shows it); anything else is a bug and
-shows its traceback. Library start-up noise (TensorFlow's C++ log lines, absl,
+and no traceback (``zoo --traceback ...`` shows it, with the same exit code), and so is a write
+that found no room on the disk (with the command that continues a run, where one can);
+anything else is a bug and shows its traceback. Library start-up noise (TensorFlow's C++ log lines, absl,
 other libraries' warnings) is hidden unless ``--verbose``.
 """
 
@@ -25,6 +26,7 @@ import click
 from cnn_zoo.cli import convert, hub, models, training
 from cnn_zoo.cli import export as export_cli  # issue 19
 from cnn_zoo.cli import launch as launch_cli  # issue 20
+from cnn_zoo.cli import page as page_cli
 from cnn_zoo.cli.common import USAGE_ERROR, ZooGroup  # noqa: F401
 
 __all__ = ["main"]
@@ -33,7 +35,7 @@ __all__ = ["main"]
 def _version(ctx, param, value):
     if not value or ctx.resilient_parsing:
         return
-    import cnn_zoo
+    import cnn_zoo  # the CLI imports each module it needs when its command runs: startup time
 
     click.echo(f"zoo (cnn-zoo) {cnn_zoo.__version__}")
     ctx.exit()
@@ -67,7 +69,7 @@ def _verbose_after_command(ctx, param, value):
 
 
 for _command in (*models.COMMANDS, *hub.COMMANDS, *training.COMMANDS, *convert.COMMANDS,
-                 *export_cli.COMMANDS, *launch_cli.COMMANDS):
+                 *export_cli.COMMANDS, *launch_cli.COMMANDS, *page_cli.COMMANDS):
     _command.params.append(click.Option(["-v", "--verbose"], is_flag=True, expose_value=False,
                                         callback=_verbose_after_command,
                                         help="Show the libraries' own log lines and warnings."))

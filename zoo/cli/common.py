@@ -11,8 +11,12 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
+
+from cnn_zoo.atomic import free_space, no_room
+from cnn_zoo.errors import DiskFullError, one_line
 
 USAGE_ERROR = 2  # click's exit code for bad usage; every user error gets it
 
@@ -31,10 +35,6 @@ USER_ERRORS = (
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-def one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def is_user_error(error: BaseException) -> bool:
     for module, name in USER_ERRORS:
         cls = getattr(sys.modules.get(module), name, None)
@@ -45,6 +45,34 @@ def is_user_error(error: BaseException) -> bool:
 
 class UserError(click.ClickException):
     exit_code = USAGE_ERROR
+
+
+CONTINUE = "zoo.continue"  # ctx.meta: (run folder, the command that continues a run stopped there)
+
+
+def continue_with(run_dir, command: str) -> None:
+    """If a full disk stops this command once ``run_dir`` holds a run's state, its one line
+    ends with ``command``, which continues the run once space is freed."""
+    click.get_current_context().meta[CONTINUE] = (run_dir, command)
+
+
+def _disk_full_line(error, resume) -> str | None:
+    """The one line for an error that says the disk had no room, else None."""
+    code = no_room(error)
+    if not isinstance(error, DiskFullError) and code is None:
+        return None
+    from cnn_zoo.run_state import STATE  # here: it loads the recipe schema, which `zoo list` needs not
+
+    hint = ""
+    if resume is not None and os.path.isfile(os.path.join(resume[0], STATE)):
+        hint = f"continue with: {resume[1]}"
+    if isinstance(error, DiskFullError):
+        return one_line(error.with_hint(hint))
+    # A write not made through cnn_zoo.atomic (a log line, a TensorBoard event): its size is unknown.
+    filename = getattr(error, "filename", None)
+    folder, name = (Path(filename).parent, Path(filename).name) if filename else \
+        (Path(resume[0]) if resume else Path.cwd(), "a file")
+    return one_line(DiskFullError(folder, name, 0, free_space(folder), at_least=True, errno=code, hint=hint))
 
 
 def root_params() -> dict:
@@ -59,10 +87,16 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Exception as error:
-            if isinstance(error, click.ClickException) or not is_user_error(error) \
-                    or ctx.params.get("traceback"):
+            if isinstance(error, click.ClickException):
                 raise
-            raise UserError(one_line(error)) from error
+            full = _disk_full_line(error, ctx.meta.get(CONTINUE))
+            if full is None and not is_user_error(error):
+                raise
+            if ctx.params.get("traceback"):  # shown, and still the user error's exit code 2
+                import traceback  # only for --traceback
+
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            raise UserError(full or one_line(error)) from error
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         with warnings.catch_warnings():
@@ -115,13 +149,46 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+class _QuietTensorFlow:
+    """A meta path finder: TensorFlow's top-level package runs with fd 2 silenced, whoever
+    imports it and when. On JAX and PyTorch, Keras itself imports it after Keras has loaded
+    (keras.utils.set_random_seed seeds it; tf.data reads the data)."""
+
+    busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow" or self.busy:
+            return None
+        import importlib.util  # only once TensorFlow is asked for
+
+        self.busy = True  # the real finders answer the inner look-up
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy = False
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)  # the first import is the one that prints
+                with _native_stderr_silenced():
+                    run(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
 def import_keras():
-    """Imports Keras (and TensorFlow, on its backend) without its start-up noise unless --verbose."""
+    """Imports Keras (and TensorFlow, on any backend, whenever it comes) without their
+    start-up noise unless --verbose."""
     if "keras" in sys.modules:
         return sys.modules["keras"]
     if root_params().get("verbose"):
-        import keras
+        import keras  # only with --verbose: Keras' own messages are wanted
         return keras
+    if "tensorflow" not in sys.modules:
+        sys.meta_path.insert(0, _QuietTensorFlow())
     with _native_stderr_silenced():
         import keras
     import logging
@@ -179,9 +246,7 @@ def check_data_spec(spec: str | None) -> None:
     """A dataset spec's syntax, and that a named file or folder exists: before Keras loads."""
     if spec is None:
         return
-    from pathlib import Path
-
-    from cnn_zoo.data.sources import parse_spec  # NumPy only
+    from cnn_zoo.data.sources import parse_spec  # NumPy only: startup time of the commands without data
 
     source = parse_spec(spec)
     if source.kind in ("idx", "npz", "folder") and not Path(source.arg).expanduser().exists():

@@ -14,13 +14,13 @@ def _items(names, incomplete: str):
 
 
 def model_names(ctx=None, param=None, incomplete: str = ""):
-    from cnn_zoo import registry
+    from cnn_zoo import registry  # a TAB must be instant: each completer imports what it reads
 
     return _items(registry.list_models(), incomplete)
 
 
 def tag_names(ctx=None, param=None, incomplete: str = ""):
-    from cnn_zoo.hub import available
+    from cnn_zoo.hub import available  # idem
 
     try:
         return _items(available(), incomplete)
@@ -30,7 +30,7 @@ def tag_names(ctx=None, param=None, incomplete: str = ""):
 
 def recipe_names(ctx=None, param=None, incomplete: str = ""):
     """Shipped recipe names, and files (a recipe may be any YAML path)."""
-    from cnn_zoo.recipe import list_recipes
+    from cnn_zoo.recipe import list_recipes  # idem
 
     return _items([name for name, _ in list_recipes()], incomplete) + [CompletionItem(incomplete, type="file")]
 

@@ -36,7 +36,7 @@ def pull_command(tag, quiet, as_json):
     Looks in the cache ($ZOO_HOME), then saved_models/, then $ZOO_HUB_URL;
     ZOO_OFFLINE=1 never uses the network.
     """
-    from cnn_zoo.hub import info, pull
+    from cnn_zoo.hub import info, pull  # startup time: each command imports what it runs
 
     path = pull(tag, quiet=quiet or as_json)
     entry = info(tag)
@@ -52,9 +52,9 @@ def pull_command(tag, quiet, as_json):
 @JSON_OPTION
 def publish_command(run_dir, tag, dest, overwrite, as_json):
     """Publish the finished training run RUN_DIR as the pretrained TAG."""
-    from cnn_zoo.hub import parse_tag
+    from cnn_zoo.hub.publishing import check_publish  # idem
 
-    parse_tag(tag)  # a malformed tag is explained before Keras loads
+    check_publish(run_dir, tag, dest=dest, overwrite=overwrite)  # the tag and the run, before Keras loads
     import_keras()
     from cnn_zoo.hub import publish
 
@@ -86,7 +86,7 @@ def predict_command(model, images, top_k, as_json):
     if len(missing) == len(images):
         sys.exit(USAGE_ERROR)  # nothing to predict: answered before Keras loads
     import_keras()
-    from cnn_zoo.hub import predict
+    from cnn_zoo.hub import predict  # idem, after the arguments are checked
 
     results = predict(model, [i for i in images if i not in missing], top_k=top_k, on_error="keep")
     good = [r for r in results if r.error is None]
@@ -101,10 +101,21 @@ def predict_command(model, images, top_k, as_json):
         sys.exit(USAGE_ERROR)
 
 
+def _picture_folder(ctx, param, value):
+    """--out is a folder of several PNGs: a name that ends like a picture file is refused
+    rather than made into a folder of that name."""
+    suffix = os.path.splitext(str(value))[1].lower()
+    if suffix in (".png", ".jpg", ".jpeg", ".svg", ".pdf"):
+        raise click.BadParameter(f"{value!r} names a file, but zoo show writes several PNG files "
+                                 "(filters_*.png, and with IMAGE input.png and maps_*.png) into a "
+                                 f"folder: give a folder, e.g. --out {os.path.splitext(str(value))[0]}")
+    return value
+
+
 @click.command("show")
 @click.argument("model", metavar="TAG|RUN", shell_complete=complete.tag_or_run)
 @click.argument("image", required=False, type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", default="zoo-show", show_default=True,
+@click.option("--out", "out_dir", default="zoo-show", show_default=True, callback=_picture_folder,
               type=click.Path(file_okay=False), help="Folder for the PNG files.")
 @click.option("--max-maps", default=64, show_default=True, type=click.IntRange(min=1),
               help="Channels shown per layer.")
@@ -115,7 +126,7 @@ def show_command(model, image, out_dir, max_maps, as_json):
     if image is not None and not os.path.exists(image):
         raise click.BadParameter(f"{image}: no such file", param_hint="'IMAGE'")
     import_keras()
-    from cnn_zoo.hub import show
+    from cnn_zoo.hub import show  # idem
 
     paths = [str(p) for p in show(model, image, out_dir, max_maps=max_maps)]
     emit({"files": paths}, "\n".join(paths), as_json)

@@ -27,7 +27,7 @@ def launch_command(workers, recipe, overrides, out_dir, resume, backend, as_json
     """
     if recipe is None and not resume:
         raise click.UsageError("give a RECIPE, or --resume --out DIR")
-    from cnn_zoo.launch import launch
+    from cnn_zoo.launch import launch  # startup time: the command's modules load when it runs
 
     result = launch(workers, recipe, out_dir, overrides=overrides, resume=resume, backend=backend)
     lines = [f"worker {i}: exit {code}" + (f"\n  {log.splitlines()[-1]}" if code and log else "")

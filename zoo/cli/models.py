@@ -22,6 +22,7 @@ def _is_tag(name: str) -> bool:
 def list_command(pattern, pretrained, remote, as_json):
     """List the models whose names match PATTERN (fnmatch, e.g. 'lenet*'), or with --pretrained their tags."""
     if pretrained:
+        # startup time: each command imports what it runs
         from cnn_zoo.hub.tags import headline, list_pretrained, rows_text
 
         infos = list_pretrained(pattern, remote=remote)
@@ -51,17 +52,13 @@ def info_command(name, input_shape, as_json):
     if _is_tag(name):
         if input_shape is not None:
             raise click.UsageError("--input-shape is for a model NAME; a tag has its own input")
-        from cnn_zoo.hub import info
+        from cnn_zoo.hub import info  # idem (no Keras for a tag)
         from cnn_zoo.hub.tags import tag_card
 
         found = info(name)
         emit({"tag": found.tag, **found.as_dict()}, tag_card(found), as_json)
         return
-    known = registry.list_models()
-    if name not in known:  # answered before Keras is imported (get_builder would import the model)
-        from cnn_zoo.errors import UnknownModelError
-
-        raise UnknownModelError(name, known)
+    registry.check_model_name(name)  # before Keras is imported (get_builder would import the model)
     import_keras()
     from cnn_zoo.card import card_for
 
@@ -98,6 +95,7 @@ def explain_command(kind, input_shape, filters, kernel_size, stride, padding, ro
     if (kind == "conv") != (filters is not None):
         raise click.UsageError("-K (the number of filters) is required for conv and not "
                                "taken by pool (a pool keeps the depth)")
+    _check_per_axis(input_shape, {"-F": kernel_size, "-S": stride, "-P": padding})
     arithmetic = explain_window("conv" if kind == "conv" else "max_pool", input_shape,
                                 kernel_size=kernel_size, strides=stride, padding=padding,
                                 rounding=rounding, filters=filters, name=kind)
@@ -106,6 +104,18 @@ def explain_command(kind, input_shape, filters, kernel_size, stride, padding, ro
     fits = [valid_paddings(w, f, s, dilation=d) for w, f, s, d in axes]
     emit({"arithmetic": arithmetic.as_dict(), "paddings_that_fit": fits},
          f"{arithmetic}\n{_paddings_text(axes, fits)}", as_json)
+
+
+def _check_per_axis(input_shape, options: dict) -> None:
+    """-F, -S and -P give one value for all axes, or one per spatial axis of --input."""
+    axes = len(input_shape) - 1  # the last value is the depth D1
+    volume = "x".join(map(str, input_shape))
+    for flag, value in options.items():
+        if isinstance(value, tuple) and len(value) != axes:
+            raise click.BadParameter(
+                f"gives {len(value)} values, but --input {volume} has {axes} spatial "
+                f"ax{'is' if axes == 1 else 'es'}: give one value, or {axes}. "
+                f"Received: {flag} {'x'.join(map(str, value))}", param_hint=f"'{flag}'")
 
 
 def _paddings_text(axes, fits) -> str:
@@ -125,7 +135,7 @@ def _paddings_text(axes, fits) -> str:
 @JSON_OPTION
 def recipes_command(as_json):
     """List the shipped recipes with a one-line description."""
-    from cnn_zoo.recipe import list_recipes
+    from cnn_zoo.recipe import list_recipes  # idem
 
     rows = list_recipes()
     width = max((len(name) for name, _ in rows), default=0)

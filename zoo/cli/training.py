@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec, emit,
-                                import_keras, metrics_text)
+from cnn_zoo.cli.common import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec,
+                                continue_with, emit, import_keras, metrics_text)
 from cnn_zoo.cli.hub import check_model
 
 
@@ -18,7 +18,7 @@ def _progress(as_json: bool):
     """(verbose, callbacks) for fit: nothing on stdout under --json, else the honest progress bar."""
     if as_json:
         return 0, []
-    from cnn_zoo.progress import Progress
+    from cnn_zoo.progress import Progress  # Keras: only where a progress bar is shown
 
     return "auto", [Progress()]
 
@@ -64,7 +64,12 @@ def train_command(recipe, overrides, out_dir, resume, data_dir, distribute, as_j
 
     To start from published weights use 'zoo finetune TAG --data SPEC'.
     """
-    from cnn_zoo.recipe import load_recipe  # no Keras: a bad recipe or --set answers at once
+    # No Keras: a bad recipe, --set or run folder answers at once.
+    from cnn_zoo import cluster
+    from cnn_zoo import run as runs
+    from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.registry import check_model_name
+    from cnn_zoo.run_state import resumed_recipe
 
     overrides = (*overrides, "distribute=true") if distribute else overrides
     if recipe is None and not resume:
@@ -72,21 +77,24 @@ def train_command(recipe, overrides, out_dir, resume, data_dir, distribute, as_j
     if resume and out_dir is None:
         raise click.UsageError("--resume needs --out DIR, the run folder to continue")
     if resume:
-        config = Path(out_dir) / "config.yaml"
-        if not config.is_file():
+        if not (Path(out_dir) / "config.yaml").is_file():
             raise click.BadParameter(f"{out_dir} is not a run folder (no config.yaml)", param_hint="'--out'")
-        arch, loaded = load_recipe(config, overrides=overrides).model.name, None
+        runs.prepare_folder(out_dir, True)
+        loaded = resumed_recipe(out_dir, recipe, overrides)[1]  # RECIPE, if given, must be the run's
     else:
         loaded = load_recipe(recipe, overrides=overrides)
-        arch = loaded.model.name
-    out_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(recipe))[0])
+        out_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(recipe))[0])
+        if not cluster.configured():  # in a cluster, worker 0 may have started the folder already
+            runs.prepare_folder(out_dir, False)
+    check_model_name(loaded.model.name)
+    continue_with(out_dir, f"zoo train --resume --out {out_dir}")
     import_keras()
     from cnn_zoo.train import train
 
     verbose, callbacks = _progress(as_json)
-    result = train(loaded, out_dir, overrides=overrides if resume else (), resume=resume,
-                   data_dir=data_dir, verbose=verbose, callbacks=callbacks)
-    _finish_run(result, arch, as_json)
+    result = train(recipe if resume else loaded, out_dir, overrides=overrides if resume else (),
+                   resume=resume, data_dir=data_dir, verbose=verbose, callbacks=callbacks)
+    _finish_run(result, loaded.model.name, as_json)
 
 
 @click.command("finetune")
@@ -106,10 +114,11 @@ def finetune_command(tag, data, out_dir, epochs, overrides, resume, data_dir, as
 
     Example: zoo finetune lenet5.mnist --data folder:~/digits --out runs/digits --epochs 5
     """
-    from cnn_zoo.hub import info
+    from cnn_zoo.hub import info  # startup time: each command imports what it runs
 
     check_data_spec(data)
     found = info(tag)  # an unknown tag answers before Keras loads
+    continue_with(out_dir, f"zoo finetune {tag} --data {data} --out {out_dir} --resume")
     if not resume:
         from cnn_zoo.hub.finetuning import finetune_recipe
 
@@ -141,7 +150,7 @@ def eval_command(model, data, split, data_dir, as_json):
     check_model(model)
     check_data_spec(data)
     import_keras()
-    from cnn_zoo.hub import evaluate
+    from cnn_zoo.hub import evaluate  # idem, after the arguments are checked
 
     metrics = evaluate(model, split=split, data=data, data_dir=data_dir)
     emit(metrics, metrics_text(metrics), as_json)
@@ -185,15 +194,20 @@ def tune_command(recipe, overrides, out_dir, tuner, max_trials, executions_per_t
             raise click.UsageError("--worker cannot be combined with --chief or --workers")
         if out_dir is None or oracle_address is None:
             raise click.UsageError("--worker needs --out DIR (the chief's search folder) and --oracle HOST:PORT")
+        from cnn_zoo.tune.search import check_worker  # no Keras: the worker's arguments first
+
+        check_worker(out_dir, oracle_address, tuner_id)  # before Keras loads
         import_keras()
-        from cnn_zoo.tune import run_worker
+        from cnn_zoo.tune import run_worker  # idem
 
         run_worker(out_dir, oracle_address, tuner_id, data_dir=data_dir, verbose=verbose, log=log)
         return
-    if recipe is not None and not resume:
-        from cnn_zoo.recipe import load_recipe
+    from cnn_zoo.tune.search import check
 
-        load_recipe(recipe, overrides=overrides)  # a bad recipe or --set answers before Keras loads
+    # The folder, the recipe, --set, the search space's entries and the options, before Keras loads.
+    check(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
+          executions_per_trial=executions_per_trial, resume=resume, time_budget=time_budget,
+          oracle_address=oracle_address)
     import_keras()
     from cnn_zoo.tune.search import parse_duration, tune
 
@@ -231,10 +245,10 @@ def promote_command(tune_dir, trial_id, overrides, tag, out_dir, data_dir, dest,
     --set applies after the trial's values, e.g. --set epochs=15 --set dataset.max_examples=null
     to retrain on everything a quick search left out.
     """
-    if tag is not None:
-        from cnn_zoo.hub import parse_tag
+    from cnn_zoo.tune.promotion import check_promote  # idem
 
-        parse_tag(tag)
+    check_promote(tune_dir, tag=tag, trial_id=trial_id, out_dir=out_dir, overrides=overrides, dest=dest,
+                  overwrite=overwrite)  # before Keras loads
     import_keras()
     from cnn_zoo.tune import promote
 

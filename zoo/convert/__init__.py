@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 
+from cnn_zoo import registry
 from cnn_zoo.convert.common import ConversionError, MissingExtraError  # noqa: F401
 
 # source name → (layout module, what it reads)
@@ -32,22 +33,28 @@ def layout(source: str):
     return importlib.import_module(SOURCES[source][0])
 
 
-def convert_weights(source: str, path, arch: str | None = None, **kwargs):
-    """The Keras model ``arch`` with the weights of the publisher's file at ``path``.
-
-    ``arch`` defaults to the source's (torchvision → googlenet_bn, bvlc →
-    googlenet), and its family's ``converters`` give the layout; the builder gets the layout's arguments (``layout.KWARGS``),
-    and ``kwargs`` that do not change the weights' shapes (``name``,
-    ``classifier_activation``).
-    """
-    from cnn_zoo import registry
-
+def family_layout(source: str, arch: str | None = None):
+    """``(arch, layout module)``: the model ``source``'s weights go into (default: the source's),
+    and the layout its family names for them; another family is a ConversionError."""
     default = layout(source).ARCH
     arch = arch or default
     module = registry.get_family(arch).converter(source)  # the family says which sources it takes
     if module is None:
         raise ConversionError(f"{source} weights have the layout of {default!r}, not {arch!r}: "
                               f"use --arch {default}. Received: arch={arch!r}")
+    return arch, module
+
+
+def convert_weights(source: str, path, arch: str | None = None, **kwargs):
+    """The Keras model ``arch`` with the weights of the publisher's file at ``path``.
+
+    ``arch`` defaults to the source's (torchvision → googlenet_bn, bvlc →
+    googlenet), and its family's ``converters`` give the layout; the builder gets the layout's
+    arguments (``layout.KWARGS``), updated with ``kwargs``: a tag's recorded builder arguments
+    (``pull`` passes them), or ones that do not change the weights' shapes (``name``,
+    ``classifier_activation``).
+    """
+    arch, module = family_layout(source, arch)
     model = registry.get_model(arch, **{**module.KWARGS, **kwargs})
     module.convert(path, model)
     return model

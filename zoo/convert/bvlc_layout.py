@@ -51,7 +51,7 @@ def dropped(name: str) -> bool:
 def read(path) -> tuple[dict, bool]:
     """({initializer name: array}, whether the classifier's Gemm has transB=1)."""
     onnx = need("onnx", "convert", "Reading an ONNX file")
-    from onnx import numpy_helper
+    from onnx import numpy_helper  # the optional extra, once need() found it
 
     try:
         model = onnx.load(str(path))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+from cnn_zoo import errors
 from cnn_zoo.errors import ZooError
 
 
@@ -20,20 +21,13 @@ class ConversionError(ZooError):
     """A publisher's file that cannot be converted (unreadable, or another layout)."""
 
 
-class MissingExtraError(ConversionError):
+class MissingExtraError(ConversionError, errors.MissingExtraError):
     """An optional dependency of a converter (torch, onnx) is not installed."""
 
 
 def need(module: str, extra: str, why: str):
     """``import module``, or a one-line error naming the extra that installs it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingExtraError(
-            f"{why} needs the {module!r} package, which is not installed: "
-            f"pip install 'cnn-zoo[{extra}]' (or pip install {module})") from None
+    return errors.need(module, extra, why, error=MissingExtraError)
 
 
 def check_keys(tensors: Mapping, expected: Iterable[str], dropped, what: str, path) -> None:
@@ -90,6 +84,6 @@ def assign(model, arrays: Mapping[str, list], path) -> None:
 
 def conv_kernel(oihw):
     """PyTorch / Caffe / ONNX conv kernel (out, in, h, w) → Keras (h, w, in, out)."""
-    import numpy as np
+    import numpy as np  # here, as in assign()
 
     return np.ascontiguousarray(np.transpose(oihw, (2, 3, 1, 0)))

@@ -7,8 +7,8 @@ Two cases:
   torchvision's hash prefix); the converted weights then fill the cache as
   ``zoo pull`` would have, with nothing downloaded.
 - Any other TAG (``googlenet_bn.mine``): a local tag, recorded in the cache's
-  manifest with the ImageNet preprocessing and class names of the source and
-  the sha256 of the file it came from.
+  manifest with the preprocessing, class names and recipe of the shipped tag
+  converted from that source for that model, and the sha256 of the file it came from.
 
 Either way ``zoo.load(TAG)``, ``zoo predict``, ``zoo show`` and ``zoo eval``
 use it like a pulled tag.
@@ -16,15 +16,19 @@ use it like a pulled tag.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import os
 import shutil
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
-from cnn_zoo.convert import ConversionError, convert_weights, imagenet, layout
+from cnn_zoo.convert import ConversionError, convert_weights, family_layout
 from cnn_zoo.convert.pulling import save_converted
-from cnn_zoo.hub.errors import IntegrityError, UnknownTagError
-from cnn_zoo.hub.manifest import digest, parse_tag
+from cnn_zoo.weights import store
+from cnn_zoo.weights.errors import IntegrityError, UnknownTagError
+from cnn_zoo.weights.manifest import SUFFIX, WeightsInfo, digest, parse_tag
 
 
 def _check(path: Path, source: dict, tag: str) -> None:
@@ -37,20 +41,28 @@ def _check(path: Path, source: dict, tag: str) -> None:
                              "--tag to convert it as a tag of your own", "sha256", expected, sha)
 
 
+def _template(source: str, arch: str, hub) -> WeightsInfo:
+    """The shipped tag of ``arch`` converted from ``source``'s file: what a local tag of it takes."""
+    for info in store.available(hub=hub).values():
+        if info.arch == arch and info.source and info.source.get("format") == source and info.source.get("url"):
+            return info
+    raise ConversionError(f"no shipped tag of {arch} is converted from {source} files, so the preprocessing "
+                          f"and class names of a tag of your own are unknown: convert it with --arch of a "
+                          "model that has one (zoo list --pretrained)")
+
+
 def convert_to_tag(source: str, path, *, tag: str, arch: str | None = None, hub=None):
     """Converts the file at ``path`` (from ``source``) into the cached tag ``tag``; returns its entry."""
-    from cnn_zoo.hub import store
-
     hub = hub or store.Hub.from_env()
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
-    module = layout(source)
     tag_arch, _ = parse_tag(tag)
     arch = arch or tag_arch
     if tag_arch != arch:
         raise ConversionError(f"the tag {tag!r} names the model {tag_arch!r} but --arch is {arch!r}: "
                               f"use a tag {arch}.NAME. Received: tag={tag!r}, arch={arch!r}")
+    _, module = family_layout(source, arch)
     try:
         known = store.info(tag, hub=hub)
     except UnknownTagError:
@@ -64,11 +76,14 @@ def convert_to_tag(source: str, path, *, tag: str, arch: str | None = None, hub=
         entry = known
     else:
         _, sha = digest(path)
-        entry = imagenet.entry(source, tag, file_source={
-            "format": source, "publisher": f"a local file in {module.WHAT}'s layout",
-            "file": path.name, "path": str(path.resolve()), "sha256": sha, "url": None,
-            "check": f"converted by zoo convert; the sha256 of the file it came from is {sha}"})
-    model = convert_weights(source, path, arch)
+        entry = dataclasses.replace(
+            _template(source, arch, hub), tag=tag, file=f"{tag}{SUFFIX}", sha256=None, size=None,
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            keras_version=metadata.version("keras"),
+            source={"format": source, "publisher": f"a local file in {module.WHAT}'s layout",
+                    "file": path.name, "path": str(path.resolve()), "sha256": sha, "url": None,
+                    "check": f"converted by zoo convert; the sha256 of the file it came from is {sha}"})
+    model = convert_weights(source, path, arch, **entry.kwargs)
     hub.cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=hub.cache, prefix=f".convert-{tag}."))
     try:
@@ -80,7 +95,5 @@ def convert_to_tag(source: str, path, *, tag: str, arch: str | None = None, hub=
 
 def describe(info, hub=None) -> str:
     """One line for the CLI: what was made and where."""
-    from cnn_zoo.hub import store
-
     where = os.fspath((hub or store.Hub.from_env()).cache / info.file)
     return f"converted into {info.tag}: {where}; try `zoo predict {info.tag} photo.jpg`"

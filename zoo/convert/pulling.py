@@ -1,9 +1,10 @@
-"""``pull`` of a tag whose manifest entry names a publisher's file (``source``): download, check, convert, cache.
+"""``pull``: the verified weights file of any tag; a publisher's file is downloaded, checked, converted, cached.
 
-    store.pull("googlenet_bn.imagenet")
+    pull("lenet5.mnist")            # the store's file (cnn_zoo.weights.store.pull)
+    pull("googlenet_bn.imagenet")
       → the cache's converted file, if the cache's record of it verifies (size, sha256);
       → else, under the tag's file lock: download the publisher's file through
-        the hub's verified download (full sha256 and size, or torchvision's
+        the store's verified download (full sha256 and size, or torchvision's
         hash prefix), convert it, save ``<tag>.weights.h5`` and record its
         digest in the cache's manifest.
 
@@ -22,11 +23,12 @@ import tempfile
 from pathlib import Path
 
 from cnn_zoo import atomic
+from cnn_zoo.convert import convert_weights
 from cnn_zoo.convert.common import need
-from cnn_zoo.hub import fetch
-from cnn_zoo.hub.errors import DownloadError, IntegrityError, OfflineError
-from cnn_zoo.hub.lock import file_lock
-from cnn_zoo.hub.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
+from cnn_zoo.weights import fetch, store
+from cnn_zoo.weights.errors import DownloadError, IntegrityError, OfflineError, UnreachableError
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import MANIFEST, SUFFIX, WeightsInfo, digest, read_manifest, verify, write_manifest
 
 NEEDS = {"torchvision": "torch", "bvlc": "onnx"}  # the package each converter reads its file with
 
@@ -74,10 +76,21 @@ def _clean_leftovers(cache: Path, tag: str) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def pull(tag: str, *, hub: store.Hub | None = None, quiet: bool = False) -> Path:
+    """The path of the verified weights file of ``tag``, converted on its first pull if a publisher's.
+
+    What ``cnn_zoo.pull``, ``zoo pull`` and ``zoo.load`` use; a download shows
+    a progress bar on stderr unless ``quiet``.
+    """
+    hub = store.Hub.from_env() if hub is None else hub
+    entry = store.info(tag, hub=hub)
+    if entry.source is None:
+        return store.pull(tag, hub=hub, quiet=quiet)
+    return pull_converted(entry, hub=hub, quiet=quiet)
+
+
 def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
     """The verified converted weights of ``entry`` (see the module docstring)."""
-    from cnn_zoo.convert import convert_weights
-
     cached = hub.cache / entry.file
     if _verified(cached, converted_record(entry, hub.cache)):
         return cached
@@ -86,11 +99,12 @@ def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
         raise DownloadError(f"{entry.tag}: its converted weights are not in the cache ({hub.cache}) and "
                             f"it has no download URL (a local tag): convert {source.get('file')} again "
                             f"with `zoo convert {source.get('format')} FILE --tag {entry.tag}`")
+    fmt = source["format"]
+    by_hand = f"`zoo convert {fmt} FILE --tag {entry.tag}` on a copy of {source['file']}"
     if hub.offline:
         raise OfflineError(f"{entry.tag}: its weights are converted from {source['url']} on first use and "
                            f"are not in the cache ({hub.cache}); ZOO_OFFLINE=1 forbids downloading: "
-                           "unset ZOO_OFFLINE, or run `zoo convert` on a copy of that file")
-    fmt = source["format"]
+                           f"unset ZOO_OFFLINE, or run {by_hand}")
     need(NEEDS[fmt], "convert", f"Converting {entry.tag} from {source['file']}")  # before 50 MB arrive
     hub.cache.mkdir(parents=True, exist_ok=True)
     with file_lock(hub.cache / ".locks" / f"{entry.tag}.lock"):
@@ -101,10 +115,13 @@ def pull_converted(entry: WeightsInfo, *, hub, quiet: bool = False) -> Path:
         work = Path(tempfile.mkdtemp(dir=hub.cache, prefix=f".convert-{entry.tag}."))
         try:
             publisher_file = work / source["file"]
-            fetch.download(source["url"], publisher_file, size=source.get("size"),
-                           sha256=source.get("sha256") or source["sha256_prefix"],
-                           timeout=hub.timeout, quiet=quiet, label=f"{entry.tag} ({source['file']})")
-            model = convert_weights(fmt, publisher_file, entry.arch)
+            try:
+                fetch.download(source["url"], publisher_file, size=source.get("size"),
+                               sha256=source.get("sha256") or source["sha256_prefix"],
+                               timeout=hub.timeout, quiet=quiet, label=f"{entry.tag} ({source['file']})")
+            except UnreachableError as error:  # no network here: the file may be had elsewhere
+                raise UnreachableError(f"{error}; without the network, run {by_hand}") from None
+            model = convert_weights(fmt, publisher_file, entry.arch, **entry.kwargs)
             return save_converted(model, entry, hub.cache, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)

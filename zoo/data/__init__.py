@@ -25,8 +25,12 @@ __all__ = ["EMBEDDED", "SPLITS", "DataDownloadError", "DataError", "DataOfflineE
 
 
 def __getattr__(name):
-    if name in ("make_pipeline", "ArrayPyDataset"):
-        from cnn_zoo.data import pipeline
+    if name == "make_pipeline":
+        from cnn_zoo.data import pipeline  # imports Keras: on first use (see the module docstring)
 
-        return getattr(pipeline, name)
+        return pipeline.make_pipeline
+    if name == "ArrayPyDataset":
+        from cnn_zoo.data import array_dataset  # idem
+
+        return array_dataset.ArrayPyDataset
     raise AttributeError(f"module 'cnn_zoo.data' has no attribute {name!r}")

@@ -19,9 +19,10 @@ import numpy as np
 
 from cnn_zoo import preprocess
 from cnn_zoo.data.errors import DataError
-from cnn_zoo.data.pipeline import ArrayPyDataset
+from cnn_zoo.data.array_dataset import ArrayPyDataset
 from cnn_zoo.data.scan import decode_pil
 from cnn_zoo.data.stream import ImageFiles
+from cnn_zoo.data.tfds_stream import records_pipeline
 from cnn_zoo.preprocess import tfops
 from cnn_zoo.preprocess.image import RandomResizedCrop
 
@@ -38,7 +39,6 @@ def file_pipeline(files, y, batch_size: int, *, steps=(), shuffle=False, seed=0,
                         f"preprocessing={preprocess.short(steps) or 'none'}")
     if not isinstance(files, ImageFiles):  # a streamed TFDS split: TensorFlow only
         preprocess.check_streamable(steps)
-        from cnn_zoo.data.tfds_stream import records_pipeline
         return records_pipeline(files, batch_size, steps, shuffle, seed, augment, drop_remainder,
                                 shape, with_labels=y is not None)
     if (backend or keras.backend.backend()) == "tensorflow":
@@ -49,7 +49,7 @@ def file_pipeline(files, y, batch_size: int, *, steps=(), shuffle=False, seed=0,
 
 
 def _tf_files(files, y, batch_size, steps, shuffle, seed, augment, drop_remainder, shape):
-    import tensorflow as tf
+    import tensorflow as tf  # tf.data: the TensorFlow backend's path only
 
     n, channels = len(files), files.channels
     paths = tf.constant([str(p) for p in files.paths])

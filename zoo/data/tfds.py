@@ -32,6 +32,11 @@ import numpy as np
 
 from cnn_zoo import atomic
 from cnn_zoo.data.errors import DataDownloadError, DataError, DataOfflineError
+from cnn_zoo.data.tfds_stream import open_streamed
+# The weights store's downloader and digest: streamed, verified, atomic, standard library only.
+from cnn_zoo.weights import fetch
+from cnn_zoo.weights.errors import HubError
+from cnn_zoo.weights.manifest import digest
 
 # Why we download the raw files ourselves instead of calling TFDS'
 # download_and_prepare: offline, TFDS retries each URL for over 150 s before it
@@ -103,7 +108,7 @@ def _import_tfds():
                         "(from their raw files); use KERAS_BACKEND=tensorflow or jax, or idx:DIR, "
                         "npz:PATH, folder:DIR or embedded:mnist5k")
     try:
-        import tensorflow_datasets as tfds
+        import tensorflow_datasets as tfds  # ~3 s: only for tfds: sources
     except ImportError as e:  # a JAX-only machine
         raise DataError(f"tfds: sources need tensorflow and tensorflow-datasets ({e}); without "
                         "them, use idx:DIR, npz:PATH, folder:DIR or embedded:mnist5k") from e
@@ -163,8 +168,6 @@ def registered_files(builder) -> list[RawFile]:
 
 
 def _complete(path: Path, file: RawFile) -> bool:
-    from cnn_zoo.hub.manifest import digest
-
     return path.is_file() and path.stat().st_size == file.size and digest(path)[1] == file.sha256
 
 
@@ -174,11 +177,6 @@ def download_files(files, folder, *, timeout: float | None = None, quiet: bool =
     A file lands only when its size and sha256 are right (written beside it,
     then renamed), so `folder` never holds a partial file. Returns `folder`.
     """
-    # The hub's downloader: streamed, verified, atomic, with a progress bar; it
-    # imports only the standard library (as models use the hub's file store).
-    from cnn_zoo.hub import fetch
-    from cnn_zoo.hub.errors import HubError
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for file in files:
@@ -272,8 +270,6 @@ def load_tfds(name: str, split: str, data_dir, stream=False):
     if split not in builder.info.splits:
         raise DataError(f"tfds:{name} has no {split!r} split; it has {', '.join(builder.info.splits)}")
     image_key, label_key = builder.info.supervised_keys or ("image", "label")
-    from cnn_zoo.data.tfds_stream import open_streamed
-
     x, y, why = open_streamed(builder, split, image_key, label_key, stream)
     if x is None:
         x, y = _decoded(builder, split, image_key, label_key)

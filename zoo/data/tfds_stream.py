@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_zoo import preprocess
 from cnn_zoo.data.stream import should_stream
 
 SHUFFLE_BUFFER = 10_000  # encoded images (~110 KB each for ImageNet: about 1 GB)
@@ -51,7 +52,7 @@ class TfdsRecords:
 
 def open_streamed(builder, split, image_key, label_key, stream):
     """(TfdsRecords, labels, why) when the split should stream, else (None, None, why)."""
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # only for tfds: sources
 
     feature = builder.info.features[image_key]
     h, w, c = feature.shape
@@ -67,10 +68,8 @@ def open_streamed(builder, split, image_key, label_key, stream):
 
 def records_pipeline(records: TfdsRecords, batch_size, steps, shuffle, seed, augment,
                      drop_remainder, shape, with_labels=True):
-    import tensorflow as tf
+    import tensorflow as tf  # streaming is TensorFlow's (tf.data): the module imports without it
     import tensorflow_datasets as tfds
-
-    from cnn_zoo import preprocess
 
     total = records.builder.info.splits[records.split].num_examples
     keep = np.zeros(total, bool)

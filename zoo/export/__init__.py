@@ -8,6 +8,10 @@ The file takes raw uint8 images (N, H, W, C) named "image" and returns "probabil
 (N, classes). Beside it, PATH + ".json" records the tag, the sha256 of the source
 weights, the input contract, the labels and the versions (and, for int8, the
 accuracy drop). Nothing is written at PATH unless the export succeeds.
+
+A .keras file is written in stock Keras layers where every layer has an exact stock
+form (cnn_zoo.export.stock), so it loads with keras.saving.load_model alone; else it
+holds cnn-zoo's layers, and the record's ``needs_cnn_zoo`` says which and why.
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from __future__ import annotations
 import hashlib
 import sys
 import types
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError
+from cnn_zoo import atomic, serving
+from cnn_zoo.convert.pulling import pull
+from cnn_zoo.export.formats import FORMATS, INT8, WRITERS, ExportError, MissingExtraError, check_ready
+from cnn_zoo.export.int8 import accuracy_drop, recipe_images
+from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
+from cnn_zoo.hub.loading import is_run, resolve, run_paths
+from cnn_zoo.run import now, versions, write_json
 
-__all__ = ["export", "ExportError", "FORMATS", "INT8"]
+__all__ = ["export", "ExportError", "FORMATS", "INT8", "MissingExtraError"]
 
 CALIBRATION_IMAGES = 200   # representative images for full int8 (TFLite's guide: ~100-500)
 INT8_EVAL_IMAGES = 1000    # test images on which the int8 accuracy drop is measured
@@ -54,9 +65,6 @@ def _sha256_file(path) -> str:
 
 def _source(model_or_tag_or_run):
     """(model, info, source record) of a tag, a run folder (or its model.keras) or a loaded model."""
-    from cnn_zoo.hub import store
-    from cnn_zoo.hub.loading import is_run, resolve, run_paths
-
     if isinstance(model_or_tag_or_run, (str, Path)):
         name = str(model_or_tag_or_run)
         model, info = resolve(name)
@@ -64,7 +72,7 @@ def _source(model_or_tag_or_run):
             file = run_paths(name)[0]
             return model, info, {"kind": "run", "run": str(Path(name).resolve()), "file": str(file),
                                  "sha256": _sha256_file(file)}
-        file = store.pull(name, quiet=True)
+        file = pull(name, quiet=True)
         return model, info, {"kind": "tag", "tag": name, "file": Path(file).name,
                              "sha256": _sha256_file(file)}
     model, info = resolve(model_or_tag_or_run)
@@ -80,10 +88,6 @@ def _source(model_or_tag_or_run):
 
 
 def _versions() -> dict:
-    from importlib import metadata
-
-    from cnn_zoo.run import versions
-
     out = versions()
     for name in ("onnx", "tf2onnx", "onnxruntime", "ai-edge-litert"):
         try:
@@ -93,12 +97,11 @@ def _versions() -> dict:
     return out
 
 
-def _atomic_write(path: Path, write):
+def _atomic_write(path: Path, write, size=None):
     """write(tmp) into a temporary sibling, then renamed over ``path`` (cnn_zoo.atomic, folders
-    included); on any error nothing is left."""
-    from cnn_zoo import atomic
-
-    with atomic.replacing(path, suffix=_tmp_suffix(path)) as tmp:
+    included); on any error nothing is left. ``size``: about the bytes it takes (a full disk
+    is then refused before anything is written)."""
+    with atomic.replacing(path, suffix=_tmp_suffix(path), size=size) as tmp:
         return write(tmp)
 
 
@@ -117,21 +120,22 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
     through the data layer). ``evaluation``: (images, labels) for the int8 accuracy
     drop (default: a fixed sample of 1,000 images of the recipe's test split).
     """
-    from cnn_zoo.export import graph
-    from cnn_zoo.export.int8 import accuracy_drop, recipe_images
-    from cnn_zoo.run import now, write_json
-
     path = _check(format, int8, path, overwrite)
+    check_ready(format, int8)
     model, info, source = _source(model_or_tag_or_run)
-    contract = graph.contract_of(info)
-    served = graph.serving_model(model, contract)
+    contract = serving.contract_of(info)
+    served, needs = serving.serving_model(model, contract), []
+    if format == "keras":
+        served, needs = portable(served)
     if int8 == "full" and calibration is None:
         calibration = recipe_images(info, "train", CALIBRATION_IMAGES, data_dir)[0]
     if int8 is not None and evaluation is None:
         evaluation = recipe_images(info, "test", INT8_EVAL_IMAGES, data_dir, required=False)
     record = {"format": format, "int8": int8, "file": path.name, "created": now(), "source": source,
               "tag": source.get("tag"), "sha256": source["sha256"], **contract.as_dict(),
-              "labels": list(contract.class_names)}
+              "labels": list(contract.class_names), "needs_cnn_zoo": needs}
+    if format == "keras":
+        record["load"] = LOAD_CNN_ZOO if needs else LOAD_STOCK
     metadata = {"cnn_zoo.tag": str(source.get("tag") or ""), "cnn_zoo.source_sha256": source["sha256"]}
 
     def write(tmp):
@@ -140,7 +144,8 @@ def export(model_or_tag_or_run, format: str, path, *, int8: str | None = None, c
         if int8 is not None:
             record["int8_check"] = accuracy_drop(served, tmp, evaluation, calibration)
 
-    _atomic_write(path, write)
+    # The file holds every weight: as float32, or about a byte each in int8.
+    _atomic_write(path, write, size=served.count_params() * (1 if int8 else 4))
     record["versions"] = _versions()
     write_json(Path(f"{path}.json"), record)
     return record

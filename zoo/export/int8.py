@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_zoo.data.errors import DataError
 from cnn_zoo.export.formats import ExportError
+from cnn_zoo.export.runtime import Runner
+from cnn_zoo.recipe import Recipe
 
 
 def recipe_images(info, split: str, count: int, data_dir=None, required: bool = True):
     """(images, labels): the first ``count`` images of ``split`` of the data the model was trained on,
     read through the data layer (raw uint8, as the model's input contract). None if not
     ``required`` and the data cannot be had."""
-    from cnn_zoo.data.sources import DataError
-    from cnn_zoo.recipe import Recipe
-
     config = (getattr(info, "recipe", None) or {}).get("config")
     try:
         if not config:
@@ -34,8 +34,6 @@ def recipe_images(info, split: str, count: int, data_dir=None, required: bool = 
 
 def accuracy_drop(served, path, evaluation, calibration) -> dict:
     """Top-1 of the quantized file against the float model: agreement, and the accuracy of both."""
-    from cnn_zoo.export.runtime import Runner
-
     if evaluation is not None:
         images, labels = evaluation
     elif calibration is not None:

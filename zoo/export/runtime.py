@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_zoo.errors import need
+from cnn_zoo.export.formats import LITERT, MissingExtraError
+from cnn_zoo.layers import register_all
+
 
 class Runner:
     """``Runner(path, format)(images)`` -> float32 probabilities; images uint8 (N, H, W, C)."""
@@ -17,22 +21,20 @@ class Runner:
         getattr(self, f"_open_{fmt}")()
 
     def _open_keras(self):
-        import keras
-
-        from cnn_zoo.layers import register_all
+        import keras  # each runtime imported for its own format: only the one asked for must be installed
 
         register_all()
         model = keras.saving.load_model(self.path, compile=False)
         self.run = lambda x: np.asarray(model(x, training=False))
 
     def _open_savedmodel(self):
-        import tensorflow as tf
+        import tensorflow as tf  # idem
 
         serve = tf.saved_model.load(self.path).signatures["serving_default"]
-        self.run = lambda x: next(iter(serve(image=tf.constant(x)).values())).numpy()
+        self.run = lambda x: serve(image=tf.constant(x))["probabilities"].numpy()
 
     def _open_onnx(self):
-        import onnxruntime
+        import onnxruntime  # idem (pip install 'cnn-zoo[export]')
 
         session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
         self.run = lambda x: session.run(["probabilities"], {"image": x})[0]
@@ -64,15 +66,7 @@ class Runner:
 
 
 def _interpreter(path):
-    """LiteRT's interpreter (ai_edge_litert) where installed, else TensorFlow's tf.lite one."""
-    import warnings
-
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            return tf.lite.Interpreter(model_path=path, num_threads=None)
-    return Interpreter(model_path=path)
+    """LiteRT's interpreter (ai-edge-litert, in the export extra): tf.lite.Interpreter is deprecated."""
+    module, package = LITERT
+    return need(module, "export", "Running a .tflite file", package=package,
+                error=MissingExtraError).Interpreter(model_path=path)

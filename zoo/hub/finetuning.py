@@ -23,13 +23,14 @@ from pathlib import Path
 import yaml
 
 from cnn_zoo import registry
-from cnn_zoo.hub import store
+from cnn_zoo.convert import pulling
+from cnn_zoo.hub.loading import HeadRebuiltWarning, transfer_weights
+from cnn_zoo.recipe import load_recipe
+from cnn_zoo.weights import store
 
 
 def finetune_recipe(tag: str, data: str, *, epochs: int | None = None, overrides=(), hub=None):
     """The tag's recorded recipe on the dataset ``data`` (a dataset spec), with ``overrides``."""
-    from cnn_zoo.recipe import load_recipe
-
     info = store.info(tag, hub=hub)
     config = dict(info.recipe["config"])
     raw = info.preprocessing["raw_shape"]
@@ -50,16 +51,14 @@ def finetune_recipe(tag: str, data: str, *, epochs: int | None = None, overrides
 
 
 def _pretrained_callback(tag: str, hub=None):
-    import keras
-
-    from cnn_zoo.hub.loading import HeadRebuiltWarning, transfer_weights
+    import keras  # here: `zoo finetune` checks the tag and the recipe without Keras
 
     class PretrainedWeights(keras.callbacks.Callback):
         """Copies the tag's weights into the model being trained, before its first step."""
 
         def on_train_begin(self, logs=None):
             info = store.info(tag, hub=hub)
-            published = registry.get_model(info.arch, **info.kwargs, weights=str(store.pull(tag, hub=hub)))
+            published = registry.get_model(info.arch, **info.kwargs, weights=str(pulling.pull(tag, hub=hub)))
             rebuilt = transfer_weights(published, self.model, tag=tag, head=registry.get_family(info.arch).head)
             if rebuilt:
                 warnings.warn(f"{tag}: the layer(s) {', '.join(map(repr, rebuilt))} start freshly "
@@ -77,7 +76,7 @@ def finetune(tag: str, data: str, out_dir, *, epochs: int | None = None, overrid
     With ``resume`` the run in ``out_dir`` continues (its own recipe); the
     pretrained weights are copied only if it saved no training state yet.
     """
-    from cnn_zoo.train import train
+    from cnn_zoo.train import train  # imports Keras; finetune_recipe, which the CLI checks first, does not
 
     recipe = None if resume else finetune_recipe(tag, data, epochs=epochs, overrides=overrides, hub=hub)
     backup = Path(out_dir) / "backup"

@@ -26,11 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_zoo import layers as zl
 from cnn_zoo import preprocess
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
+from cnn_zoo.hub.loading import resolve
+from cnn_zoo.hub.prediction import read_image
 
 
 def _figure(tiles, title, cmap, vmin=None, vmax=None, labels=None):
+    # matplotlib here: `zoo show` checks its arguments before paying for it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -84,7 +88,7 @@ def first_conv(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and len(kernel.shape) == 4:
             return layer
-    raise ValueError(f"{model.name} has no 2D convolution layer (a (F, F, D, K) kernel) to show")
+    raise ArgumentError(f"{model.name} has no 2D convolution layer (a (F, F, D, K) kernel) to show")
 
 
 def _walk(model):
@@ -118,9 +122,7 @@ def rgb_kernel(kernel: np.ndarray, steps) -> np.ndarray:
 
 def feature_layers(model):
     """The conv, pool, subsampling and inception layers with (B, H, W, C) outputs, in order."""
-    import keras
-
-    from cnn_zoo import layers as zl
+    import keras  # called with a built model: Keras is there already
 
     kinds = (zl.BaseConv, zl.BaseMaxPool, zl.TrainableSubsampling, zl.Inception,
              keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -136,14 +138,12 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     preprocessing (see :mod:`cnn_zoo.hub.prediction`). Returns the files written.
     """
     if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
-        raise ValueError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
+        raise ArgumentError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
     out = Path(out_dir)
     _writable_folder(out)  # before Keras is imported and the model loaded
 
-    import keras
+    import keras  # here: the arguments are checked first, quickly
 
-    from cnn_zoo.hub.loading import resolve
-    from cnn_zoo.hub.prediction import read_image
     model, info = resolve(tag_or_model, hub, quiet=quiet)
     conv = first_conv(model)
     kernel = keras.ops.convert_to_numpy(conv.kernel)
@@ -156,7 +156,7 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     if image is None:
         return written
     if info is None:
-        raise ValueError("feature maps need the model's preprocessing: pass a tag or a model "
+        raise ArgumentError("feature maps need the model's preprocessing: pass a tag or a model "
                          "from zoo.load(tag)")
     raw = read_image(image, info.preprocessing["raw_shape"])
     x = preprocess.apply(raw[None], info.preprocessing["steps"], training=False)   # (1, H, W, C)

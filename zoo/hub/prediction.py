@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
+from cnn_zoo.hub.loading import family_of, resolve
 from cnn_zoo.preprocessing_spec import Preprocessing
 
 
@@ -93,7 +94,7 @@ def _check_path(source) -> Path:
 
 
 def _open(source):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # Pillow: only where images are read
 
     if isinstance(source, Image.Image):
         return source
@@ -116,7 +117,7 @@ def _open(source):
 
 def _to_8bit(image):
     """Any Pillow mode -> one Pillow can convert to L or RGB, with 8-bit levels."""
-    from PIL import Image
+    from PIL import Image  # idem
 
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
@@ -133,7 +134,7 @@ def _to_8bit(image):
 
 def read_image(source, raw_shape, name: str | None = None) -> np.ndarray:
     """One image (a path, a PIL image or an array) as uint8 (H, W, C) of the model's raw shape."""
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps  # idem
 
     height, width, channels = (list(raw_shape) + [1])[:3]
     if channels not in (1, 3):
@@ -164,7 +165,7 @@ def batch_size_for(input_shape) -> int:
 
 
 def _probabilities(model, x, family):
-    import keras
+    import keras  # called with a built model: Keras is there already
 
     # predict_on_batch runs the model's traced predict step; model.predict builds a data
     # adapter, a tf.data pipeline and callbacks on each call: about 6x slower for LeNet-5 at
@@ -191,12 +192,10 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     ``"keep"`` returns a Prediction with ``error`` set for it and predicts the others.
     ``quiet`` hides the progress bar of a first download.
     """
-    from cnn_zoo.hub.loading import family_of, resolve
-
     if on_error not in ("raise", "keep"):
-        raise ValueError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
+        raise ArgumentError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
+        raise ArgumentError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
     if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__iter__") \
             or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
         images = [images]
@@ -213,7 +212,7 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     model, info = resolve(tag_or_model, hub, quiet=quiet)
     if preprocessing is None:
         if info is None:
-            raise ValueError("this model carries no preprocessing (it was not made by zoo.load): "
+            raise ArgumentError("this model carries no preprocessing (it was not made by zoo.load): "
                              "pass preprocessing={'steps': [...], 'raw_shape': [H, W, C]}")
         preprocessing = info.preprocessing
     preprocessing = Preprocessing.from_dict(preprocessing)

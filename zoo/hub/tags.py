@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 
-from cnn_zoo.hub import store
-from cnn_zoo.hub.manifest import WeightsInfo
+from cnn_zoo import preprocess
+from cnn_zoo.weights import store
+from cnn_zoo.weights.manifest import WeightsInfo
 
 
 def list_pretrained(pattern="*", *, hub=None, remote: bool = False) -> list[WeightsInfo]:
@@ -54,8 +55,6 @@ def rows_text(infos: list[WeightsInfo]) -> str:
 
 def tag_card(tag_or_info, *, hub=None) -> str:
     """What a tag is, as text: dataset and licence, metrics, preprocessing, labels, recipe, file."""
-    from cnn_zoo import preprocess
-
     info = tag_or_info if isinstance(tag_or_info, WeightsInfo) else store.info(tag_or_info, hub=hub)
     prep, data, metrics = info.preprocessing, info.dataset, info.metrics
     shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
@@ -69,7 +68,8 @@ def tag_card(tag_or_info, *, hub=None) -> str:
         + (f" (measured by {metrics['measured_by']})" if metrics.get("measured_by") else ""),
         f"input: raw {raw} → model {'×'.join(map(str, prep['input_shape']))}",
         "preprocessing: " + ("; ".join(preprocess.describe(prep["steps"])) or "none"),
-        f"labels: {', '.join(info.class_names)}",
+        f"labels: {', '.join(info.class_names)}"
+        + (f" ({data['class_names_from']})" if data.get("class_names_from") else ""),
         f"recipe: {info.recipe.get('name')} (seed {info.seed}; the full recipe: zoo info {info.tag} --json)",
         f"builder arguments: {', '.join(f'{k}={v!r}' for k, v in info.kwargs.items())}",
         (f"file: {info.file}, {info.size:,} bytes, sha256 {info.sha256}" if info.size is not None else

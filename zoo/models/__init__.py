@@ -5,6 +5,9 @@
 one-line summary. Listing models reads only this table, so ``zoo list`` never
 imports Keras; :func:`zoo.get_family` imports a module the first time one of
 its families is asked for. A test checks that these modules define exactly these names.
+
+A module's pretrained tags are declared beside it, in ``<module>_weights.py``
+(:mod:`cnn_zoo.models.pretrained`): ``saved_models/manifest.json`` is generated from them.
 """
 
 # name: (module, one-line summary)
@@ -31,5 +34,3 @@ FAMILIES = {
         "Parametric stack [(CONV-RELU)*N-POOL?]*M-(FC-RELU)*K-SOFTMAX from a spec",
     ),
 }
-
-CATALOG = FAMILIES  # its name before the families (tests and user code still import it)

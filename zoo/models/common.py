@@ -8,8 +8,10 @@ classifier_activation, weights, name`` with the same meaning:
 - The head ends in a ``Dense`` named ``"classifier"`` (the logits) followed by an
   ``Activation`` named ``"predictions"``, always float32, so mixed-precision
   training keeps a float32 softmax. ``classifier_activation=None`` gives logits.
-- ``weights`` is ``None``, a pretrained tag such as ``"lenet5.mnist"`` (see
-  :func:`finish`), or the path of a ``.weights.h5`` file.
+- ``weights`` is ``None`` or the path of a ``.weights.h5`` file. A pretrained
+  tag such as ``"lenet5.mnist"`` is resolved above the models, by
+  ``zoo.get_model(name, weights=TAG)`` and ``zoo.load(TAG)``: a builder never
+  reaches up to the weights store.
 """
 
 from __future__ import annotations
@@ -23,22 +25,17 @@ from cnn_zoo.errors import ZooError
 POOLINGS = (None, "avg", "max")
 
 
-def is_tag(weights) -> bool:
-    """``"lenet5.mnist"`` is a pretrained tag; a path to a .weights.h5 file is not."""
-    return isinstance(weights, str) and "." in weights and not weights.endswith(".h5") \
-        and os.sep not in weights
-
-
 def check_signature(*, num_classes, include_top, pooling, weights, classifier_activation=None):
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ZooError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
     if pooling not in POOLINGS:
         raise ZooError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
-    if weights is not None and not is_tag(weights) and not (
+    if weights is not None and not (
             isinstance(weights, (str, os.PathLike)) and os.fspath(weights).endswith(".weights.h5")):
         raise ZooError(
-            "`weights` must be None, a pretrained tag such as 'lenet5.mnist' (see 'zoo list "
-            f"--pretrained') or the path of a .weights.h5 file. Received: weights={weights!r}"
+            "`weights` must be None or the path of a .weights.h5 file; a pretrained tag such as "
+            "'lenet5.mnist' (see 'zoo list --pretrained') is built by zoo.get_model(name, weights=TAG) "
+            f"or zoo.load(TAG). Received: weights={weights!r}"
         )
     if classifier_activation is not None:
         try:
@@ -77,37 +74,12 @@ def classifier(x, num_classes, classifier_activation, dropout=0.0, dense_name="c
                                    name="predictions")(x)
 
 
-def finish(inputs, outputs, name, weights, *, arch, num_classes=None):
-    """The model, with ``weights`` loaded: a file, or a pretrained tag of architecture ``arch``.
-
-    A tag is resolved by the weights store (``cnn_zoo.hub.store``: verified files,
-    cache, package data, remote), a leaf module that imports nothing of the zoo
-    above it, as keras.applications builders fetch their own weights. The
-    model then carries the tag's manifest entry as ``model.zoo_info``
-    (preprocessing, labels, metrics); ``zoo.load(tag, num_classes=N)`` is the
-    way to a different head.
-    """
+def finish(inputs, outputs, name, weights):
+    """The model, with the weights of the ``.weights.h5`` file ``weights`` loaded (None: fresh)."""
     model = keras.Model(inputs, outputs, name=name)
     if weights is None:
         return model
-    entry = None
-    if is_tag(weights):
-        from cnn_zoo.hub.store import info, pull
-
-        entry = info(weights)
-        if entry.arch != arch:
-            raise ZooError(f"weights={weights!r} were trained for {entry.arch!r}, not {arch!r}; "
-                             f"use {entry.arch!r} or zoo.load({weights!r})")
-        trained = entry.kwargs.get("num_classes")
-        if num_classes is not None and trained is not None and trained != num_classes:
-            raise ZooError(
-                f"weights={weights!r} have {trained} classes, the model {num_classes}: build with "
-                f"num_classes={trained}, or use zoo.load({weights!r}, num_classes={num_classes}) "
-                "to rebuild the head")
-        weights = pull(weights)
     if not os.path.exists(weights):
         raise FileNotFoundError(f"weights file not found: {os.fspath(weights)}")
     model.load_weights(weights)
-    if entry is not None:
-        model.zoo_info = entry
     return model

@@ -57,14 +57,14 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         if stage_dropout and (i + 1 == len(convs) or convs[i + 1].stage != planned.stage):
             x = keras.layers.Dropout(stage_dropout, name=f"stage{planned.stage}_dropout")(x)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="convnet")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)
     for planned in plan.of_kind("dense"):
         x = keras.layers.Dense(**planned.args, activation="relu", name=planned.name)(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
     outputs = common.classifier(x, num_classes, classifier_activation)
-    return common.finish(inputs, outputs, name, weights, arch="convnet", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 FAMILIES = (Family("convnet", convnet, planner=PLANNER),)

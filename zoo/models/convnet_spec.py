@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Planner
-from cnn_zoo.layers.arithmetic import ShapeError, conv_multiply_adds, conv_weights, output_size
+from cnn_zoo.layers.arithmetic import conv_multiply_adds, conv_weights, output_size
 
 _GROUP = r"\[\(CONV-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"
@@ -229,15 +229,6 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
         planned.append(PlannedLayer(f"fc{i}", "dense", dict(units=u), (u,)))
         inputs = u
     return Plan(tuple(planned), tuple(input_shape))
-
-
-def is_feasible(input_shape, spec=EXAMPLE, **kwargs) -> tuple[bool, str | None]:
-    """``(True, None)`` or ``(False, reason)``: the tuner's check before building."""
-    try:
-        plan_convnet(input_shape, spec, **kwargs)
-    except (ShapeError, SpecError) as e:
-        return False, str(e)
-    return True, None
 
 
 class ConvnetPlanner(Planner):

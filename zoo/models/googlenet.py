@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 
 from cnn_zoo import layers
-from cnn_zoo.errors import ZooError
+from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.family import Family
 from cnn_zoo.models import common
 
@@ -54,9 +54,9 @@ WIDTHS = ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj")
 
 # The layouts, as differences from the table.
 LAYOUTS = {
-    "caffe": dict(arch="googlenet", batch_norm=False, lrn=True, branch5_kernel_size=5, dropout=0.4,
+    "caffe": dict(batch_norm=False, lrn=True, branch5_kernel_size=5, dropout=0.4,
                   overrides={}),
-    "torchvision": dict(arch="googlenet_bn", batch_norm=True, lrn=False, branch5_kernel_size=3, dropout=0.2,
+    "torchvision": dict(batch_norm=True, lrn=False, branch5_kernel_size=3, dropout=0.2,
                         overrides={"pool4": dict(pool_size=2, strides=2)}),
 }
 # The auxiliary classifiers (paper, Sec. 5): after 4a and 4d, weighted 0.3 in
@@ -101,19 +101,6 @@ def _transform_input(x):
                                   name="transform_input")(x)
 
 
-def _tag_transform_input(weights, transform_input):
-    """``transform_input`` as the weights need it: a tag's recorded value, checked against the given one."""
-    if not common.is_tag(weights):
-        return bool(transform_input)
-    from cnn_zoo.hub import info  # no Keras; the tag's manifest entry
-
-    wanted = bool(info(weights).kwargs.get("transform_input", False))
-    if transform_input is not None and bool(transform_input) != wanted:
-        raise ValueError(f"weights={weights!r} were converted with transform_input={wanted}: leave "
-                         f"transform_input unset. Received: transform_input={transform_input!r}")
-    return wanted
-
-
 def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                     classifier_activation="softmax", weights=None, aux_classifiers=False,
                     transform_input=False, name):
@@ -126,7 +113,7 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
     x, aux = inputs, {}
     if transform_input:
         if inputs.shape[-1] != 3:
-            raise ValueError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
+            raise ArgumentError("`transform_input=True` converts 3 ImageNet-normalised RGB channels. "
                              f"Received: input_shape={tuple(inputs.shape[1:])}")
         x = _transform_input(x)
     for row_name, kind, args in TABLE1:
@@ -145,23 +132,13 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
                 head = f"aux{len(aux) + 1}"
                 aux[head] = _aux_head(x, head, num_classes, spec["batch_norm"], classifier_activation)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch=spec["arch"])
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     # The paper's 7×7/1 average pool, written as global pooling (the same at 224×224).
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                            # (B, 1024)
     outputs = common.classifier(x, num_classes, classifier_activation, dropout=spec["dropout"])
     if aux:
         outputs = {"predictions": outputs, **aux}
-    return common.finish(inputs, outputs, name, weights, arch=spec["arch"], num_classes=num_classes)
-
-
-def inference_model(model):
-    """The main classifier alone: what a GoogLeNet trained with auxiliary heads runs at test time."""
-    return FAMILIES[0].inference_model(model)
-
-
-def aux_loss_weights(model):
-    """Loss weights for ``model.compile``: 1 for the main head, 0.3 for each auxiliary head."""
-    return FAMILIES[0].loss_weights(model)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
@@ -169,9 +146,9 @@ def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=N
     """GoogLeNet as in the paper and its reference Caffe model (see the module docstring).
 
     ``aux_classifiers=True`` adds the two auxiliary heads after 4a and 4d: the
-    model then outputs ``{"predictions", "aux1", "aux2"}``; compile with
-    ``loss_weights=aux_loss_weights(model)`` and predict with
-    ``inference_model(model)``.
+    model then outputs ``{"predictions", "aux1", "aux2"}``; its family gives the
+    loss weights (``zoo.get_family("googlenet").loss_weights(model)``) and the
+    model without them (``.inference_model(model)``).
     """
     return build_googlenet("caffe", input_shape=input_shape, num_classes=num_classes,
                            include_top=include_top, pooling=pooling,
@@ -181,15 +158,14 @@ def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=N
 
 def googlenet_bn(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                  classifier_activation="softmax", weights=None, aux_classifiers=False,
-                 transform_input=None, name="googlenet_bn"):
+                 transform_input=False, name="googlenet_bn"):
     """GoogLeNet with batch norm, laid out like torchvision's (see the module docstring).
 
     ``transform_input=True`` is torchvision's option of the same name (on for
     its ImageNet weights): the model takes ImageNet-normalised RGB,
-    ``(x/255 - mean)/std``, and maps it to ``x/127.5 - 1`` itself. Default:
-    what the pretrained tag in ``weights`` was converted with, else False.
+    ``(x/255 - mean)/std``, and maps it to ``x/127.5 - 1`` itself;
+    ``zoo.get_model("googlenet_bn", weights=TAG)`` takes it from the tag.
     """
-    transform_input = _tag_transform_input(weights, transform_input)
     return build_googlenet("torchvision", input_shape=input_shape, num_classes=num_classes,
                            include_top=include_top, pooling=pooling,
                            classifier_activation=classifier_activation, weights=weights,

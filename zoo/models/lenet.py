@@ -60,11 +60,11 @@ def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     x = layers.TrainableSubsampling(2, activation=squash, name="s4")(x)                       # (B, 5, 5, 16)
     x = layers.Conv2D(120, 5, activation=squash, name="c5")(x)                                # (B, 1, 1, 120)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="lenet5")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                                # (B, 120)
     x = keras.layers.Dense(84, activation=squash, name="f6")(x)                               # (B, 84)
     outputs = _head(x, head, num_classes, classifier_activation)                              # (B, 10)
-    return common.finish(inputs, outputs, name, weights, arch="lenet5", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
@@ -79,12 +79,12 @@ def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling
     x = layers.MaxPool2D(2, name="s4")(x)                                                     # (B, 5, 5, 16)
     x = layers.Conv2D(120, 5, activation="relu", name="c5")(x)                                # (B, 1, 1, 120)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights, arch="lenet5_modern")
+        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                                # (B, 120)
     x = keras.layers.Dense(84, activation="relu", name="f6")(x)                               # (B, 84)
     outputs = common.classifier(x, num_classes, classifier_activation, dropout=dropout,
                                 dense_name="output")                                          # (B, 10)
-    return common.finish(inputs, outputs, name, weights, arch="lenet5_modern", num_classes=num_classes)
+    return common.finish(inputs, outputs, name, weights)
 
 
 # The head is the layer named "output" (RBF units or Dense, both num_classes wide).

@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from cnn_zoo.preprocess import tfops
 from cnn_zoo.preprocess.augment import RandomCrop, RandomFlip, RandomShift
 from cnn_zoo.preprocess.image import ColorJitter, RandomResizedCrop, ResizeShorter
 from cnn_zoo.preprocess.params import PreprocessError
@@ -183,8 +184,6 @@ def tf_apply(image, steps, *, training: bool = False, seed=None, first: int = 0)
     tensor) drives the augmentations with stateless random ops, step i with
     tf_seeds(seed, steps)[i]. `first`: skip the steps before it (a caller ran them,
     e.g. random_resized_crop fused with the JPEG decode)."""
-    from cnn_zoo.preprocess import tfops
-
     t = tfops.tf()
     parsed = list(_parsed(steps))
     check_streamable(steps)
@@ -197,8 +196,6 @@ def tf_apply(image, steps, *, training: bool = False, seed=None, first: int = 0)
 
 def tf_seeds(seed, steps):
     """One stateless seed per step, from the image's seed."""
-    from cnn_zoo.preprocess import tfops
-
     return tfops.split(seed, max(len(normalize_steps(steps)), 1))
 
 

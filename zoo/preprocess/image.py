@@ -46,7 +46,7 @@ def shorter_side_size(h, w, size):
 
 def resize_antialiased(x, h, w):
     """(N, H, W, C) float -> (N, h, w, C) by PIL's bilinear resize (antialiased), channel by channel."""
-    from PIL import Image
+    from PIL import Image  # Pillow: only where images are resized
 
     if x.shape[1:3] == (h, w):
         return x

@@ -15,7 +15,7 @@ DCT = "INTEGER_ACCURATE"
 
 
 def tf():
-    import tensorflow
+    import tensorflow  # the NumPy path never needs TensorFlow
 
     return tensorflow
 

@@ -12,6 +12,8 @@
 Importing this package is cheap; the names below import Keras on first use.
 """
 
+import importlib
+
 from cnn_zoo.tune.space import SearchSpace, SearchSpaceError
 
 __all__ = ["SearchSpace", "SearchSpaceError", "TuneError", "TuneResult", "tune", "run_worker",
@@ -24,7 +26,5 @@ _LAZY = {"tune": "cnn_zoo.tune.search", "TuneResult": "cnn_zoo.tune.search", "Tu
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'cnn_zoo.tune' has no attribute {name!r}")

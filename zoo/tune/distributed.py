@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent import futures
 import subprocess
 import sys
 import time
@@ -71,9 +72,7 @@ def tuner_env(tuner_id, host, port):
 
 def start_server(oracle, host, port):
     """Serves ``oracle`` on host:port; returns (server, servicer, bound port)."""
-    from concurrent import futures
-
-    import grpc
+    import grpc  # only the chief serves: a worker and the tests of the address parsing run without gRPC
 
     from cnn_zoo.tune.kt_private import oracle_service
 
@@ -122,7 +121,7 @@ def spawn_workers(search, host, port, count) -> list[tuple[str, subprocess.Popen
 
 def run_chief(search, oracle_address=None, workers=0):
     """Serves the search's oracle until every trial has ended; returns the chief's tuner."""
-    from cnn_zoo.tune.kt_private import oracle_service
+    from cnn_zoo.tune.kt_private import oracle_service  # Keras Tuner: address checks run without it
 
     exit_chief = oracle_service()[2]
     host, port = parse_address(oracle_address)

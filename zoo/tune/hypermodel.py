@@ -20,6 +20,10 @@ import keras
 import keras_tuner
 
 from cnn_zoo import compute
+from cnn_zoo.callbacks import StopOnNaN
+from cnn_zoo.fit_data import fit_inputs
+from cnn_zoo.layers.arithmetic import ShapeError
+from cnn_zoo.train import build_and_compile, recipe_callbacks
 from cnn_zoo.tune.space import SearchSpace
 
 
@@ -76,9 +80,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return math.ceil(len(self.splits["train"]) / recipe.batch_size)
 
     def build(self, hp):
-        from cnn_zoo.layers.arithmetic import ShapeError
-        from cnn_zoo.train import build_and_compile
-
         recipe = self.recipe(hp)
         planner = self.space.family.planner
         try:
@@ -88,10 +89,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
             raise InfeasibleTrial(str(e)) from None
 
     def fit(self, hp, model, *, callbacks=(), epochs=None, initial_epoch=0, seed=0, verbose=0):
-        from cnn_zoo.callbacks import StopOnNaN
-        from cnn_zoo.fit_data import fit_inputs
-        from cnn_zoo.train import recipe_callbacks
-
         recipe = self.recipe(hp)
         fit_data, val_data = fit_inputs(recipe, self.splits, model, seed=seed)
         # The alias first, so that early stopping and the tuner's callbacks see it.

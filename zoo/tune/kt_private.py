@@ -46,7 +46,7 @@ def is_worker(tuner) -> bool:
 
 def oracle_service():
     """``(protos, OracleServicer, exit_chief)``: Keras Tuner's gRPC oracle service (imports grpc)."""
-    from keras_tuner.src import protos
+    from keras_tuner.src import protos  # Keras Tuner's gRPC service: only the distributed search needs it
     from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
 
     return protos, OracleServicer, exit_chief

@@ -5,6 +5,7 @@ What it adds to Keras Tuner, and why: docs/design-notes.md.
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 import warnings
@@ -128,7 +129,6 @@ class FeasibleOracle:
     def reload(self):
         # Each state file parsed here first, so that a damaged one is named (Keras Tuner
         # says only "Expecting value: line 1 column 1 (char 0)").
-        import glob
         for path in [*glob.glob(os.path.join(self._project_dir, "trial_*", "trial.json")),
                      self._get_oracle_fname()]:
             read_json(path)

@@ -30,6 +30,9 @@ from pathlib import Path
 
 from cnn_zoo import preprocess
 from cnn_zoo import run as runs
+from cnn_zoo.recipe import load_recipe
+from cnn_zoo.tune.errors import TuneError
+from cnn_zoo.tune.space import SearchSpace
 
 PROJECT = "search"
 
@@ -155,17 +158,15 @@ def _metric_values(state) -> dict:
 
 def load_report(out_dir, space=None) -> Report:
     """The report of the search in ``out_dir`` (cnn_zoo.tune.search's layout)."""
-    from cnn_zoo.recipe import load_recipe
+    # Keras Tuner's oracle and tuner modules: `zoo tune --report` of a bad folder answers without them
     from cnn_zoo.tune.oracles import INFEASIBLE
-    from cnn_zoo.tune.errors import TuneError
-    from cnn_zoo.tune.space import SearchSpace
     from cnn_zoo.tune.tuner import read_events
 
     out_dir = Path(out_dir)
     if not (out_dir / "tune.json").is_file():
         raise TuneError(f"{out_dir} holds no search (no tune.json); give the --out folder of `zoo tune`")
     meta = runs.read_json(out_dir / "tune.json")
-    space = space or SearchSpace(load_recipe(out_dir / "config.yaml"))
+    space = space or SearchSpace.of_search(out_dir)
     keys = [p.key for p in space.params]
     project = out_dir / PROJECT
     rows = []
@@ -258,7 +259,7 @@ def _slug(key: str) -> str:
 
 def plot_report(report: Report, out_dir) -> list[Path]:
     """trials.png and one hp_<key>.png per hyperparameter."""
-    import matplotlib
+    import matplotlib  # only the report's pictures need it
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker  # noqa: F401

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 from cnn_zoo import run as runs
 from cnn_zoo.recipe import Recipe, load_recipe
+from cnn_zoo.registry import check_model_name
+from cnn_zoo.tune.distributed import parse_address, run_chief, tuner_env
 from cnn_zoo.tune.errors import TuneError
-from cnn_zoo.tune.space import SearchSpace
+from cnn_zoo.tune.report import write_report
+from cnn_zoo.tune.space import SearchSpace, check_tuner, parse_space
 
 __all__ = ["Search", "TuneError", "TuneResult", "run_worker", "tune"]
 
@@ -42,8 +46,6 @@ class TuneResult:
 
 def parse_duration(text) -> float:
     """'30m', '90s', '1h30m', '1800' (seconds) -> seconds."""
-    import re
-
     raw = str(text).strip().lower()
     parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", raw)
     if not raw or not parts or not any(parts.groups()):
@@ -65,7 +67,7 @@ def direction_of(objective: str, direction: str = "auto") -> str:
     if any(word in name for word in ("acc", "auc", "precision", "recall", "f1", "iou")):
         return "max"
     raise TuneError(f"cannot tell whether a higher or a lower {objective!r} is better; "
-                    "set tuning.direction: min or max. Received: tuning.objective={objective!r}")
+                    f"set tuning.direction: min or max. Received: tuning.objective={objective!r}")
 
 
 def _settings_overrides(tuner, max_trials, executions_per_trial) -> list[str]:
@@ -81,7 +83,8 @@ def _settings_overrides(tuner, max_trials, executions_per_trial) -> list[str]:
 
 def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, executions_per_trial=None,
             resume=False) -> tuple[Path, Recipe]:
-    """The search folder and its recipe: a new one, or the one stored there for --resume."""
+    """The search folder and its recipe: a new one, or the one stored there for --resume.
+    Writes nothing."""
     settings = _settings_overrides(tuner, max_trials, executions_per_trial)
     if resume:
         if out_dir is None:
@@ -102,9 +105,8 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
                 raise TuneError(f"the search in {out_dir} runs with tuning.{key}="
                                 f"{getattr(stored.tuning, key)!r}; it cannot change on resume. "
                                 f"Received: {key}={value!r}")
-        if max_trials is not None:
+        if max_trials is not None:  # tune() stores the new limit
             stored = load_recipe(out_dir / "config.yaml", overrides=[f"tuning.max_trials={int(max_trials)}"])
-            runs.write_text(out_dir / "config.yaml", stored.to_yaml())
         return out_dir, stored
     if recipe is None:
         raise TuneError("give a RECIPE (see 'zoo recipes'), or --resume --out DIR")
@@ -119,25 +121,49 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
     return out_dir, recipe  # written by tune() once the space is known to be searchable
 
 
+def check(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None, executions_per_trial=None,
+          resume=False, time_budget=None, oracle_address=None) -> None:
+    """What :func:`tune` would refuse that needs neither the data nor Keras: the folder, the
+    recipe and its overrides, the search space's entries for the tuner, the objective, the
+    time budget and the chief's address. The shapes and the model's arguments are checked
+    once the model is known."""
+    if time_budget is not None:
+        parse_duration(time_budget)
+    if oracle_address is not None:
+        parse_address(oracle_address)
+    _, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
+                        executions_per_trial=executions_per_trial, resume=resume)
+    check_model_name(recipe.model.name)
+    check_tuner(parse_space(recipe), recipe.tuning.tuner)
+    check_objective(recipe)
+
+
+def check_objective(recipe: Recipe) -> str:
+    """The objective's direction (min or max); a validation metric needs a validation split."""
+    s = recipe.tuning
+    if s.objective.startswith("val_") and not recipe.dataset.validation_fraction:
+        raise TuneError(f"tuning.objective {s.objective!r} needs a validation split: "
+                        "set dataset.validation_fraction > 0")
+    return direction_of(s.objective, s.direction)
+
+
 class Search:
     """Everything one process of a search needs: recipe, data, space, and its tuner."""
 
     def __init__(self, out_dir, recipe: Recipe, *, data_dir=None, deadline=None, verbose=1, log=print):
+        # Keras and Keras Tuner, here: `zoo tune` checks the recipe and the folder without them
         from cnn_zoo.train import load_data
         from cnn_zoo.tune.hypermodel import ZooHyperModel
 
         self.out_dir = Path(out_dir)
         self.recipe = recipe
         self.settings = recipe.tuning
-        self.direction = direction_of(self.settings.objective, self.settings.direction)
+        self.direction = check_objective(recipe)
         self.deadline = deadline
         self.verbose = verbose
         self.log = log
         self.data_dir = data_dir
         splits, contract = load_data(recipe, data_dir)
-        if self.settings.objective.startswith("val_") and "validation" not in splits:
-            raise TuneError(f"tuning.objective {self.settings.objective!r} needs a validation split: "
-                            "set dataset.validation_fraction > 0")
         self.space = SearchSpace(recipe, contract["input_shape"])
         self.space.check_tuner(self.settings.tuner)
         self.hypermodel = ZooHyperModel(self.space, splits, contract)
@@ -145,10 +171,7 @@ class Search:
     @classmethod
     def open(cls, out_dir, **kwargs) -> "Search":
         """The search stored in ``out_dir`` (a worker, or a report)."""
-        out_dir = Path(out_dir)
-        if not (out_dir / "tune.json").is_file():
-            raise TuneError(f"{out_dir} holds no search (no tune.json); the chief creates it: "
-                            "zoo tune RECIPE --chief --out DIR")
+        out_dir = _stored_search(out_dir)
         return cls(out_dir, load_recipe(out_dir / "config.yaml"), **kwargs)
 
     @property
@@ -160,7 +183,7 @@ class Search:
         return self.settings.seed if self.settings.seed is not None else self.recipe.seed
 
     def make_tuner(self):
-        from cnn_zoo.tune.oracles import make_oracle
+        from cnn_zoo.tune.oracles import make_oracle  # Keras Tuner (see __init__)
         from cnn_zoo.tune.tuner import ZooTuner
 
         s = self.settings
@@ -195,15 +218,14 @@ class Search:
 
     def finish(self, tuner, status, message=""):
         """Final pruning (Hyperband keeps every trial's weights until the end) and the report."""
-        from cnn_zoo.tune import kt_private
-        from cnn_zoo.tune.report import write_report
+        from cnn_zoo.tune import kt_private  # Keras Tuner (see __init__)
 
         if tuner is not None and self.settings.tuner == "hyperband" and not kt_private.is_worker(tuner):
             tuner.prune()
         meta = runs.read_json(self.out_dir / "tune.json")
         meta["sessions"][-1].update(status=status, finished=runs.now())
         runs.write_json(self.out_dir / "tune.json", meta)
-        return write_report(self.out_dir)
+        return write_report(self.out_dir, self.space)
 
 
 def _record_session(search: Search, *, new: bool, feasibility, role, time_budget):
@@ -237,6 +259,8 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     """
     out_dir, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
                               executions_per_trial=executions_per_trial, resume=resume)
+    if resume and max_trials is not None:
+        runs.write_text(out_dir / "config.yaml", recipe.to_yaml())
     deadline = time.time() + float(time_budget) if time_budget else None
     search = Search(out_dir, recipe, data_dir=data_dir, deadline=deadline, verbose=verbose, log=log)
     feasibility = search.space.feasibility(seed=search.seed)
@@ -251,8 +275,6 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     tuner_obj, status, message = None, "finished", ""
     try:
         if chief or workers:
-            from cnn_zoo.tune.distributed import run_chief
-
             tuner_obj = run_chief(search, oracle_address, workers)
         else:
             tuner_obj = search.make_tuner()
@@ -266,7 +288,7 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
         status = "interrupted"
         message = f"interrupted; continue with: zoo tune --resume --out {out_dir}"
     except Exception as error:
-        from cnn_zoo.tune.oracles import TooManyFailures
+        from cnn_zoo.tune.oracles import TooManyFailures  # Keras Tuner, imported by the search by now
 
         if isinstance(error, TooManyFailures):
             search.finish(tuner_obj, "failed")
@@ -277,17 +299,30 @@ def tune(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None
     return TuneResult(out_dir, status, report, message)
 
 
-def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
-               log=print):
-    """Runs trials for the chief at ``oracle_address`` until it has none left."""
-    from cnn_zoo.tune.distributed import parse_address, tuner_env
+def _stored_search(out_dir) -> Path:
+    out_dir = Path(out_dir)
+    if not (out_dir / "tune.json").is_file():
+        raise TuneError(f"{out_dir} holds no search (no tune.json); the chief creates it: "
+                        "zoo tune RECIPE --chief --out DIR")
+    return out_dir
 
+
+def check_worker(out_dir, oracle_address, tuner_id="worker1") -> tuple[str, int]:
+    """The chief's (host, port), once a worker's arguments are known good; needs no Keras."""
     if not tuner_id or "chief" in tuner_id:
         raise TuneError(f"a worker's id must not contain 'chief' (Keras Tuner reads it as the chief). "
                         f"Received: tuner_id={tuner_id!r}")
     host, port = parse_address(oracle_address)
     if not port:
         raise TuneError(f"a worker needs the chief's port: --oracle HOST:PORT. Received: {oracle_address!r}")
+    _stored_search(out_dir)
+    return host, port
+
+
+def run_worker(out_dir, oracle_address, tuner_id="worker1", *, data_dir=None, deadline=None, verbose=1,
+               log=print):
+    """Runs trials for the chief at ``oracle_address`` until it has none left."""
+    host, port = check_worker(out_dir, oracle_address, tuner_id)
     if deadline is None and os.environ.get("ZOO_TUNE_DEADLINE"):
         deadline = float(os.environ["ZOO_TUNE_DEADLINE"])
     search = Search.open(out_dir, data_dir=data_dir, deadline=deadline, verbose=verbose, log=log)

@@ -29,18 +29,57 @@ import itertools
 import json
 import math
 import random
+from pathlib import Path
 from typing import Mapping
 
+from cnn_zoo.errors import UnknownArgumentError
+from cnn_zoo.family import DEFAULT
 from cnn_zoo.layers.arithmetic import ShapeError
-from cnn_zoo.recipe import Recipe, RecipeError
+from cnn_zoo.recipe import Recipe, RecipeError, load_recipe
+from cnn_zoo.registry import get_builder, get_family
 from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this module's API)
     Param, SearchSpaceError, _assign, _dotted, _flatten, parse_key, parse_param)
 
 # Above this many combinations of the shape hyperparameters, feasibility is estimated
 # from a seeded sample instead of counted.
 ENUMERATE_LIMIT = 5_000
+# Without an input shape, a planned value is judged on these inputs: well formed if it
+# plans (or meets a ShapeError) on one of them. The large one reaches the checks of deep
+# stacks; the small one keeps a layer's size limits (weights, values per image), which
+# grow with the input, from condemning a value that fits any real input.
+PROBE_SHAPES = ((1024, 1024, 1), (32, 32, 1))
 
 # --------------------------------------------------------------------------- the space
+
+def parse_space(recipe: Recipe) -> tuple[Param, ...]:
+    """The entries of ``recipe``'s search_space, each checked on its own (kind, bounds) and
+    against the others (no overlap). Needs no model and no Keras: the CLI asks before loading it."""
+    raw = recipe.search_space
+    if not isinstance(raw, Mapping) or not raw:
+        raise SearchSpaceError(None, f"of recipe {recipe.name!r} is empty: give the recipe a "
+                                     "search_space, e.g. model.kwargs.filters: {choice: [[16, 32], "
+                                     "[32, 64]]} (see recipes/convnet-fashion_mnist.yaml)")
+    params = tuple(parse_param(k, v) for k, v in _flatten(raw).items())
+    for a, b in itertools.combinations(params, 2):
+        short, long_ = sorted((a, b), key=lambda p: len(p.path))
+        if long_.path[: len(short.path)] == short.path:
+            raise SearchSpaceError(long_.key, f"overlaps {short.key}: search either the whole value "
+                                              "or its parts, not both")
+    return params
+
+
+def check_tuner(params, tuner: str) -> None:
+    """The entries that ``tuner`` cannot search: the epochs under hyperband, a float without a step in a grid."""
+    for param in params:
+        if tuner == "hyperband" and param.path == ("epochs",):
+            raise SearchSpaceError(param.key, "cannot be searched with the hyperband tuner, which "
+                                              "sets the epochs of each round itself (max: the recipe's "
+                                              "epochs); remove it, or use another tuner")
+        if tuner == "grid" and param.kind == "float" and param.step is None:
+            raise SearchSpaceError(param.key, "needs a step for the grid tuner (a grid lists every "
+                                              "value); e.g. float: {min: 0.1, max: 0.5, step: 0.1}, "
+                                              "or use choice")
+
 
 class SearchSpace:
     """The validated search space of ``recipe``.
@@ -50,31 +89,29 @@ class SearchSpace:
     validated.
     """
 
+    @classmethod
+    def of_search(cls, out_dir) -> "SearchSpace":
+        """The space of the search stored in ``out_dir``: its recipe (config.yaml) and the
+        input shape its trials were checked against (tune.json, from the data's contract)."""
+        out_dir = Path(out_dir)
+        try:
+            shape = json.loads((out_dir / "tune.json").read_text()).get("input_shape")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            shape = None
+        return cls(load_recipe(out_dir / "config.yaml"), shape or None)
+
     def __init__(self, recipe: Recipe, input_shape=None):
         self.recipe = recipe
         self.input_shape = None if input_shape is None else tuple(int(v) for v in input_shape)
-        raw = recipe.search_space
-        if not isinstance(raw, Mapping) or not raw:
-            raise SearchSpaceError(None, f"of recipe {recipe.name!r} is empty: give the recipe a "
-                                         "search_space, e.g. model.kwargs.filters: {choice: [[16, 32], "
-                                         "[32, 64]]} (see recipes/convnet-fashion_mnist.yaml)")
         self._family = None
-        self.params = tuple(parse_param(k, v) for k, v in _flatten(raw).items())
+        self.params = parse_space(recipe)
         self._model_keys = {p.key for p in self.params if p.base_path[:2] == ("model", "kwargs")}
         self._base = recipe.to_dict()
-        self._check_overlaps()
         for param in self.params:
             self._check_values(param)
         self.params = tuple(self._with_recipe_default(p) for p in self.params)
 
     # -- construction checks
-
-    def _check_overlaps(self):
-        for a, b in itertools.combinations(self.params, 2):
-            short, long_ = sorted((a, b), key=lambda p: len(p.path))
-            if long_.path[: len(short.path)] == short.path:
-                raise SearchSpaceError(long_.key, f"overlaps {short.key}: search either the whole value "
-                                                  "or its parts, not both")
 
     @property
     def model(self) -> str:
@@ -84,9 +121,6 @@ class SearchSpace:
     def family(self):
         """The model's :class:`~cnn_zoo.family.Family` (imports its module, and Keras, once)."""
         if self._family is None:
-            from cnn_zoo.family import DEFAULT
-            from cnn_zoo.registry import get_family
-
             try:
                 self._family = get_family(self.model)
             except ValueError:
@@ -131,14 +165,11 @@ class SearchSpace:
         name = param.base_path[2]
         allowed = self._builder_arguments()
         if allowed is not None and name not in allowed:
-            from cnn_zoo.errors import UnknownArgumentError
             error = UnknownArgumentError(self.model, name, param.candidates()[0], allowed)
             raise SearchSpaceError(param.key, f"is not an argument of the model: {error}")
 
     def _builder_arguments(self):
-        from cnn_zoo.registry import get_builder  # imports the model's module (and Keras)
-
-        try:
+        try:  # imports the model's module (and Keras)
             builder = get_builder(self.model)
         except ValueError:
             return None  # an unknown model name is reported when the model is built
@@ -152,13 +183,16 @@ class SearchSpace:
             ok = False
             for spec_values in self._spec_variants():
                 kwargs = self.model_kwargs({param.key: value, **spec_values})
-                try:
-                    self.planner.plan(self.input_shape or (1024, 1024, 1), kwargs)
-                    ok = True
-                except ShapeError:
-                    ok = True
-                except (*self.planner.malformed, IndexError, TypeError) as e:
-                    errors.append(str(e))
+                for shape in (self.input_shape,) if self.input_shape else PROBE_SHAPES:
+                    try:
+                        self.planner.plan(shape, kwargs)
+                        ok = True
+                    except ShapeError:
+                        ok = True
+                    except (*self.planner.malformed, IndexError, TypeError) as e:
+                        errors.append(str(e))
+                    if ok:
+                        break
                 if ok:
                     break
             if not ok:
@@ -200,15 +234,7 @@ class SearchSpace:
     # -- tuner-specific checks
 
     def check_tuner(self, tuner: str):
-        for param in self.params:
-            if tuner == "hyperband" and param.path == ("epochs",):
-                raise SearchSpaceError(param.key, "cannot be searched with the hyperband tuner, which "
-                                                  "sets the epochs of each round itself (max: the recipe's "
-                                                  "epochs); remove it, or use another tuner")
-            if tuner == "grid" and param.kind == "float" and param.step is None:
-                raise SearchSpaceError(param.key, "needs a step for the grid tuner (a grid lists every "
-                                                  "value); e.g. float: {min: 0.1, max: 0.5, step: 0.1}, "
-                                                  "or use choice")
+        check_tuner(self.params, tuner)
 
     # -- applying values
 

@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from cnn_zoo import atomic
-from cnn_zoo.hub.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
+from cnn_zoo.errors import ArgumentError
+from cnn_zoo.weights.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
 
 SCHEMES = ("http", "https", "file")
 _CHUNK = 64 * 1024
@@ -96,7 +97,7 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
     digits, as the name of a torchvision weights file states it.
     """
     if len(sha256) < 8 or (size is not None and len(sha256) != 64):
-        raise ValueError(f"`sha256` must be 64 hex digits, or a prefix of 8 or more with size=None. "
+        raise ArgumentError(f"`sha256` must be 64 hex digits, or a prefix of 8 or more with size=None. "
                          f"Received: sha256={sha256!r}")
     dest = Path(dest)
     label = label or dest.name

@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cnn_zoo import atomic
-from cnn_zoo.manifest_json import read_manifest_json
-from cnn_zoo.hub.errors import IntegrityError, ManifestError
+from cnn_zoo.weights.errors import IntegrityError, ManifestError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -71,6 +70,11 @@ def parse_tag(tag) -> tuple[str, str]:
             "A pretrained tag is 'arch.name': a model name, a dot and a lowercase name of "
             f"letters, digits, '_' or '-', e.g. 'lenet5.mnist'. Received: tag={tag!r}")
     return match["arch"], match["name"]
+
+
+def is_tag(text) -> bool:
+    """Whether ``text`` reads as a tag (``arch.name``), not as the name of a weights file."""
+    return isinstance(text, str) and TAG.fullmatch(text) is not None and not text.endswith((".h5", ".keras"))
 
 
 def dataset_card(source: str) -> dict:
@@ -228,7 +232,11 @@ def read_manifest(path, bad: dict | None = None) -> dict[str, WeightsInfo]:
     """
     if not path.is_file():
         return {}
-    return parse_manifest(read_manifest_json(path, ManifestError), str(path), bad)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as reason:
+        raise ManifestError(f"{path} is not valid JSON ({reason}); fix or remove it") from None
+    return parse_manifest(data, str(path), bad)
 
 
 READABLE = 0o644

@@ -9,8 +9,10 @@
    ``<url>/manifest.json`` and ``<url>/<tag>.weights.h5``; the download goes
    to the cache.
 
-Every file is checked (size and full sha256) before use, including cached
-ones: a bad cached file is removed and fetched again. The entry of a tag
+A tag converted from a publisher's file (its entry has a ``source``) is
+pulled by :func:`cnn_zoo.convert.pulling.pull`, which converts it; this module
+only describes it (``info``). Every file is checked (size and full sha256)
+before use, including cached ones: a bad cached file is removed and fetched again. The entry of a tag
 known only to the remote hub is recorded in the cache's own manifest, so the
 tag keeps working offline. ``ZOO_OFFLINE=1`` never touches the network.
 ``ZOO_HUB_URL`` and ``ZOO_HUB_TIMEOUT`` are checked when the remote hub is
@@ -37,11 +39,11 @@ import warnings
 from pathlib import Path
 
 from cnn_zoo import atomic
-from cnn_zoo.hub import fetch
-from cnn_zoo.hub.errors import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
+from cnn_zoo.weights import fetch
+from cnn_zoo.weights.errors import (DownloadError, HubError, IntegrityError, ManifestError, OfflineError,
                                 UnknownTagError, UnreachableError)
-from cnn_zoo.hub.lock import file_lock
-from cnn_zoo.hub.manifest import (MANIFEST, WeightsInfo, parse_manifest, parse_tag, read_manifest, verify,
+from cnn_zoo.weights.lock import file_lock
+from cnn_zoo.weights.manifest import (MANIFEST, WeightsInfo, parse_manifest, parse_tag, read_manifest, verify,
                               write_manifest)
 
 LOCAL_PACKAGE = "cnn_zoo.saved_models"
@@ -230,9 +232,9 @@ def pull(tag: str, *, hub: Hub | None = None, quiet: bool = False) -> Path:
     """
     hub = _hub(hub)
     entry = info(tag, hub=hub)
-    if entry.source is not None:  # a publisher's file: download, convert, cache (issue 18)
-        from cnn_zoo.convert.pulling import pull_converted
-        return pull_converted(entry, hub=hub, quiet=quiet)
+    if entry.source is not None:  # converting needs Keras: one floor up
+        raise HubError(f"{tag} is converted from {entry.source.get('publisher') or 'a publisher'}'s file "
+                       "on its first pull: pull it with cnn_zoo.pull (zoo pull), which converts it")
     cached = hub.cache / entry.file
     if _verified(cached, entry):  # the common case: no lock needed to read a good file
         return cached

@@ -1,5 +1,7 @@
 """The served graph: raw uint8 images -> [resize to the raw size] -> the model's preprocessing -> probabilities.
 
+What ``zoo export`` writes and ``zoo.load(tag, raw=True)`` returns: one floor below both.
+
 A model whose raw_shape is [null, null, C] (googlenet_bn.imagenet: resize_shorter 256, then
 the centre crop) takes any size and its steps bring it to size; one with a fixed raw size
 read from files (googlenet.imagenet: 256x256, as Caffe) is resized to it first as ``zoo
@@ -13,6 +15,8 @@ the steps recorded with the weights, so an exported file repeats exactly what
 from __future__ import annotations
 
 import dataclasses
+
+from cnn_zoo import preprocess
 
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
 
@@ -49,8 +53,6 @@ class Contract:
 
 def contract_of(info) -> Contract:
     """The contract of a model's zoo_info (a tag's WeightsInfo or a run's RunInfo)."""
-    from cnn_zoo import preprocess
-
     pre = info.preprocessing
     raw = preprocess.input_shape_after([], pre["raw_shape"])  # (H, W) -> (H, W, 1)
     config = (getattr(info, "recipe", None) or {}).get("config") or {}
@@ -70,22 +72,30 @@ def needs_softmax(model) -> bool:
     return activation == "linear"  # True: append a softmax
 
 
-def serving_model(model, contract: Contract):
-    """A functional Keras model: uint8 NHWC images named "image" -> "probabilities"."""
-    import keras
+def preprocessing_layers(contract: Contract) -> list:
+    """The layers from raw uint8 images to the network's input: the resize to the raw size
+    (only where images of any size are resized to it first) and the preprocessing steps."""
+    from cnn_zoo.preprocess_layer import PreprocessingLayer, ResizeLayer  # Keras: the contract is read without it
 
-    from cnn_zoo.preprocess_layer import PreprocessingLayer, ResizeLayer
+    found = []
+    if contract.resized_to():
+        # as read_image's PIL resize; a matmul pair, which every runtime has (an antialias op none)
+        found.append(ResizeLayer(*contract.resized_to(), antialias=True, name="resize_to_raw"))
+    return found + [PreprocessingLayer(contract.steps, contract.raw_shape, name="preprocessing")]
+
+
+def serving_model(model, contract: Contract, name: str | None = None):
+    """A functional Keras model: uint8 NHWC images named "image" -> "probabilities"."""
+    import keras  # with the zoo's Keras layers: the contract is read without Keras
 
     inputs = keras.Input(contract.input_shape(), dtype="uint8", name=INPUT_NAME)
     x = inputs
-    if contract.resized_to():
-        # as read_image's PIL resize; a matmul pair, which every runtime has (an antialias op none)
-        x = ResizeLayer(*contract.resized_to(), antialias=True, name="resize_to_raw")(x)
-    x = PreprocessingLayer(contract.steps, contract.raw_shape, name="preprocessing")(x)
+    for layer in preprocessing_layers(contract):
+        x = layer(x)
     y = model(x, training=False)  # inference graph: no dropout ops for a converter to choke on
     if isinstance(y, dict):
         y = y["predictions"]
     if needs_softmax(model):
         y = keras.layers.Softmax(name="softmax")(y)
     y = keras.layers.Activation("linear", dtype="float32", name=OUTPUT_NAME)(y)
-    return keras.Model(inputs, y, name=f"{model.name}_served")
+    return keras.Model(inputs, y, name=name or f"{model.name}_served")

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from cnn_zoo.hub.errors import HubError
+from cnn_zoo.weights.errors import HubError
 
 try:
     import fcntl

@@ -1,0 +1,106 @@
+"""The pretrained tag of ``convnet``: chosen by ``zoo tune``, trained here, shipped in saved_models/.
+
+``convnet.fashion_mnist`` is trial 005 of a Bayesian search (``tuning``: the
+search space, the trial's hyper-parameters and score), promoted with ``zoo
+promote``, trained in full by ``zoo train`` and published by ``zoo publish``.
+"""
+
+from cnn_zoo.models.pretrained import ClassNames, Tag
+
+# The search space, as the recipe named it and as the search's record kept it.
+SEARCH_SPACE = {"model.kwargs.filters": {"choice": [[16, 32], [24, 48], [32, 64]]},
+                "model.kwargs.kernel_size": {"choice": [3, 5]},
+                "model.kwargs.strides": {"choice": [1, 2]},
+                "model.kwargs.padding": {"choice": [0, 1, 2]},
+                "model.kwargs.fc_units": {"choice": [[128], [256], [512]]},
+                "model.kwargs.dropout": {"choice": [0.25, 0.5]},
+                "model.kwargs.stage_dropout": {"choice": [0.1, 0.25]},
+                "preprocessing": {"choice": [[{"rescale": 0.00392156862745098},
+                                              {"normalize": {"mean": 0.286, "std": 0.353}},
+                                              {"random_shift": 1},
+                                              {"random_flip": "horizontal"}],
+                                             [{"rescale": 0.00392156862745098},
+                                              {"normalize": {"mean": 0.286, "std": 0.353}},
+                                              {"random_shift": 2},
+                                              {"random_flip": "horizontal"}]]},
+                "optimizer.learning_rate": {"float": {"min": 0.0003, "max": 0.003,
+                                                      "sampling": "log"}},
+                "epochs": {"choice": [45, 60]}}
+
+CONVNET_FASHION_MNIST = Tag(
+    "convnet.fashion_mnist",
+    kwargs={"spec": "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX", "filters": [24, 48], "kernel_size": 3,
+            "padding": 0, "fc_units": [512], "strides": 1, "dropout": 0.25, "stage_dropout": 0.25,
+            "input_shape": [28, 28, 1], "num_classes": 10},
+    class_names=ClassNames("TFDS fashion_mnist's label names, as the run recorded them (preprocessing.json)",
+                           names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                  "Sneaker", "Bag", "Ankle boot")),
+    metrics={"split": "test", "examples": 10000, "accuracy": 0.9379000067710876, "loss": 0.1799803078174591,
+             "measured_by": "cnn-zoo: the run's own evaluation after training, published by zoo publish",
+             "source": "the run's metrics.json (test split of tfds:fashion_mnist, 10,000 images)"},
+    preprocessing={"steps": [{"rescale": {"scale": 0.00392156862745098, "offset": 0.0}},
+                             {"normalize": {"mean": 0.286, "std": 0.353}},
+                             {"random_shift": {"max": 1, "fill": "edge", "value": 0.0}},
+                             {"random_flip": {"mode": "horizontal"}}],
+                   "raw_shape": [28, 28, 1], "input_shape": [28, 28, 1]},
+    recipe={"name": "convnet-fashion_mnist",
+            "description": "convnet tuned by zoo tune: trial 005 of the bayesian search in 'search' "
+                           "(val_accuracy 0.8790 in the search)",
+            "version": 1,
+            "dataset": {"source": "fashion_mnist", "validation_fraction": 0.1, "stratify": True,
+                        "max_examples": None, "class_names": None, "image_size": None, "color_mode": "auto"},
+            "preprocessing": [{"rescale": {"scale": 0.00392156862745098, "offset": 0.0}},
+                              {"normalize": {"mean": 0.286, "std": 0.353}},
+                              {"random_shift": {"max": 1, "fill": "edge", "value": 0.0}},
+                              {"random_flip": {"mode": "horizontal"}}],
+            "model": {"name": "convnet",
+                      "kwargs": {"spec": "[(CONV-RELU)*2-POOL]*2-(FC-RELU)*1-SOFTMAX", "filters": [24, 48],
+                                 "kernel_size": 3, "padding": 0, "fc_units": [512], "strides": 1,
+                                 "dropout": 0.25, "stage_dropout": 0.25}},
+            "optimizer": {"name": "adam", "learning_rate": 0.0013506078633171768, "kwargs": {}},
+            "schedule": {"name": "cosine", "warmup_epochs": 0.0, "alpha": 0.01, "decay_epochs": 10.0,
+                         "decay_rate": 0.1},
+            "epochs": 60, "batch_size": 128, "seed": 0, "mixed_precision": "none", "jit_compile": False,
+            "distribute": False, "steps_per_execution": 32,
+            "callbacks": {"early_stopping": {"monitor": "val_loss", "patience": 5, "min_delta": 0.0,
+                                             "mode": "auto", "restore_best_weights": True},
+                          "reduce_lr_on_plateau": None},
+            "search_space": SEARCH_SPACE,
+            "tuning": {"tuner": "bayesian", "objective": "val_accuracy", "direction": "auto",
+                       "max_trials": 200, "executions_per_trial": 1, "keep_checkpoints": 3,
+                       "max_consecutive_failed_trials": 3, "hyperband_factor": 3, "seed": None,
+                       "initial_points": 4, "max_multiply_adds": 20000000}},
+    tuning={"tune_dir": "search", "trial_id": "005", "tuner": "bayesian", "objective": "val_accuracy",
+            "direction": "max", "score": 0.8790000081062317,
+            "hyperparameters": {"model.kwargs.filters": [24, 48], "model.kwargs.kernel_size": 3,
+                                "model.kwargs.strides": 1, "model.kwargs.padding": 0,
+                                "model.kwargs.fc_units": [512], "model.kwargs.dropout": 0.25,
+                                "model.kwargs.stage_dropout": 0.25,
+                                "preprocessing": [{"rescale": 0.00392156862745098},
+                                                  {"normalize": {"mean": 0.286, "std": 0.353}},
+                                                  {"random_shift": 1}, {"random_flip": "horizontal"}],
+                                "optimizer.learning_rate": 0.0013506078633171768, "epochs": 60},
+            "overrides": ["model.kwargs.filters=[24, 48]", "model.kwargs.kernel_size=3",
+                          "model.kwargs.strides=1", "model.kwargs.padding=0", "model.kwargs.fc_units=[512]",
+                          "model.kwargs.dropout=0.25", "model.kwargs.stage_dropout=0.25",
+                          'preprocessing=[{"rescale": 0.00392156862745098}, {"normalize": {"mean": 0.286, '
+                          '"std": 0.353}}, {"random_shift": 1}, {"random_flip": "horizontal"}]',
+                          "optimizer.learning_rate=0.0013506078633171768", "epochs=60",
+                          "dataset.source=fashion_mnist", "dataset.max_examples=null"],
+            "trial_overrides": ["model.kwargs.filters=[24, 48]", "model.kwargs.kernel_size=3",
+                                "model.kwargs.strides=1", "model.kwargs.padding=0",
+                                "model.kwargs.fc_units=[512]", "model.kwargs.dropout=0.25",
+                                "model.kwargs.stage_dropout=0.25",
+                                'preprocessing=[{"rescale": 0.00392156862745098}, {"normalize": {"mean": '
+                                '0.286, "std": 0.353}}, {"random_shift": 1}, {"random_flip": "horizontal"}]',
+                                "optimizer.learning_rate=0.0013506078633171768", "epochs=60"],
+            "search_space": SEARCH_SPACE,
+            "counts": {"trials": 8, "completed": 8, "infeasible": 0, "failed": 0, "running": 0,
+                       "rejected_draws": 3}},
+    dataset="tfds:fashion_mnist", seed=0, created="2026-12-02T07:33:54+00:00",
+    keras_version="3.15.1", backend="tensorflow",
+    sha256="41f26d915412c6fab0362cb2fa087f29d983788bc8fd79fab91e84c3dba01233", size=1781496,
+)
+
+
+TAGS = (CONVNET_FASHION_MNIST,)
