@@ -1,10 +1,11 @@
 """GoogLeNet training at 224×224 on CPU: the zoo (Keras 3 on TensorFlow) against PyTorch, and where the time goes.
 
 The zoo side builds and compiles the model exactly as ``zoo train`` does
-(:func:`cnn_zoo.train.build_and_compile` on the shipped recipe ``<model>-imagenet``:
+(:func:`cnn_zoo.train.build_and_compile` under the recipe's
+:class:`~cnn_zoo.compute.ComputePlan`, on the shipped recipe ``<model>-imagenet``:
 SGD momentum 0.9 with the recipe's rate and weight decay, sparse categorical
-cross-entropy, the family's 0.3 aux-head weights where the recipe trains aux heads,
-the recipe's steps_per_execution), only the batch is the issue's 16. The torch side is
+cross-entropy from the logits, the family's 0.3 aux-head weights where the recipe trains
+aux heads, the plan's steps_per_execution), only the batch is the issue's 16. The torch side is
 torchvision's ``googlenet`` in train mode with the same aux choice, channels_last
 weights and inputs, SGD momentum 0.9 (same rate and decay), CrossEntropyLoss (aux 0.3).
 ``googlenet`` (Caffe layout: LRN, conv biases, 5×5 branches) has no torchvision twin:
@@ -90,26 +91,26 @@ def zoo_side(args):
         tf.config.threading.set_inter_op_parallelism_threads(int(settings["inter"]))
     if settings.get("bn") == "fused":
         fuse_batch_norm()
-    import keras
     from cnn_zoo import registry
+    from cnn_zoo.compute import plan_for
     from cnn_zoo.train import build_and_compile  # the `zoo train` compile path
 
     recipe = recipe_for(args.model, args.batch_size, overrides)
     x, y = batch(args.batch_size)
-    if recipe.dtype_policy:  # as `zoo train` does around build_and_compile (a fresh process: no restore)
-        keras.config.set_dtype_policy(recipe.dtype_policy)
-    model = build_and_compile(recipe, (SIZE, SIZE, 3), CLASSES, steps_per_epoch=1000)
-    heads = registry.get_family(args.model).loss_weights(model)
-    target = {name: y for name in heads} if heads else y
-    data = tf.data.Dataset.from_tensors((x, target)).repeat()
-    model.fit(data, steps_per_epoch=args.warmup, verbose=0)
-    start = time.perf_counter()
-    history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
-    seconds = time.perf_counter() - start
-    out = {"rate": args.steps * args.batch_size / seconds, "loss": history.history["loss"][-1],
-           "aux": bool(heads), "jit": model.jit_compile, "policy": keras.config.dtype_policy().name}
-    if args.profile:
-        out["profile"] = zoo_profile(model, data, args.steps)
+    plan = plan_for(recipe)  # as `zoo train` resolves and applies it
+    with plan.scope():
+        model = build_and_compile(recipe, (SIZE, SIZE, 3), CLASSES, 1000, plan).fit_model
+        heads = registry.get_family(args.model).loss_weights(model)
+        target = {name: y for name in heads} if heads else y
+        data = tf.data.Dataset.from_tensors((x, target)).repeat()
+        model.fit(data, steps_per_epoch=args.warmup, verbose=0)
+        start = time.perf_counter()
+        history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
+        seconds = time.perf_counter() - start
+        out = {"rate": args.steps * args.batch_size / seconds, "loss": history.history["loss"][-1],
+               "aux": bool(heads), "jit": model.jit_compile, "policy": plan.dtype_policy}
+        if args.profile:
+            out["profile"] = zoo_profile(model, data, args.steps)
     return out
 
 

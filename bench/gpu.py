@@ -70,12 +70,12 @@ def zoo_googlenet(batch, steps, size):
     import numpy as np
 
     import cnn_zoo as zoo
+    from cnn_zoo.compute import plan_for
+    from cnn_zoo.recipe import load_recipe
 
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    model = zoo.get_model("googlenet_bn", input_shape=(size, size, 3), num_classes=1000)
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                  loss="sparse_categorical_crossentropy", jit_compile=True,
-                  steps_per_execution=steps)
+    # The compute settings as `zoo train` resolves them (cnn_zoo.compute), in bf16 with XLA.
+    plan = plan_for(load_recipe("googlenet_bn-imagenet", ["mixed_precision=bfloat16", "jit_compile=true",
+                                                          f"steps_per_execution={steps}"]))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, size, size, 3), dtype="float32")
     y = rng.integers(0, 1000, batch)
@@ -87,10 +87,13 @@ def zoo_googlenet(batch, steps, size):
         def __getitem__(self, i):
             return x, y
 
-    data = Same()
-    model.fit(data, epochs=1, verbose=0)  # compile
-    seconds = timed(lambda: model.fit(data, epochs=1, verbose=0), repeats=3, warmup=0)
-    keras.config.set_dtype_policy("float32")
+    with plan.scope():
+        model = zoo.get_model("googlenet_bn", input_shape=(size, size, 3), num_classes=1000)
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                      loss="sparse_categorical_crossentropy", **plan.compile_args())
+        data = Same()
+        model.fit(data, epochs=1, verbose=0)  # compile
+        seconds = timed(lambda: model.fit(data, epochs=1, verbose=0), repeats=3, warmup=0)
     return batch * steps / seconds
 
 

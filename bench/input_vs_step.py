@@ -37,7 +37,7 @@ def pipeline_rate(recipe, train_ds, epochs=2):
 
 def step_rate(recipe, train_ds, batches=100):
     """Images/s of the recipe's training step alone, on ``batches`` batches held in memory."""
-    from cnn_zoo.compute import dtype_policy
+    from cnn_zoo.compute import plan_for
     from cnn_zoo.data import make_pipeline
     from cnn_zoo.preprocess import input_shape_after
     from cnn_zoo.train import build_and_compile
@@ -46,16 +46,18 @@ def step_rate(recipe, train_ds, batches=100):
                        shuffle=True, seed=recipe.seed, augment=True)
     held = ds.take(batches).cache().repeat()
     steps = math.ceil(len(train_ds) / recipe.batch_size)
-    with dtype_policy(recipe.dtype_policy):
+    plan = plan_for(recipe)
+    spe = plan.steps_per_execution.chosen
+    with plan.scope():
         model = build_and_compile(recipe, input_shape_after(recipe.preprocessing, train_ds.image_shape),
-                                  train_ds.num_classes, steps)
+                                  train_ds.num_classes, steps, plan).fit_model
         for _ in held.take(batches):  # fill the cache before timing
             pass
-        model.fit(held, steps_per_epoch=2 * recipe.steps_per_execution, epochs=1, verbose=0)  # compile
+        model.fit(held, steps_per_epoch=2 * spe, epochs=1, verbose=0)  # compile
         start = time.perf_counter()
-        model.fit(held, steps_per_epoch=steps - steps % recipe.steps_per_execution, epochs=1, verbose=0)
+        model.fit(held, steps_per_epoch=steps - steps % spe, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
-    return (steps - steps % recipe.steps_per_execution) * recipe.batch_size / seconds
+    return (steps - steps % spe) * recipe.batch_size / seconds
 
 
 def main(argv=None):
@@ -67,6 +69,7 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(__file__))
     from machine import cores, cpu_flags, cpu_name
 
+    from cnn_zoo.compute import plan_for
     from cnn_zoo.recipe import load_recipe
     from cnn_zoo.train import load_data
 
@@ -81,7 +84,7 @@ def main(argv=None):
         print(f"round {r + 1}: pipeline {pipe[-1]:,.0f} img/s, step {step[-1]:,.0f} img/s", flush=True)
     p, s = statistics.median(pipe), statistics.median(step)
     print(f"\n{cpu_name()} ({', '.join(cpu_flags())}), {cores()} cores; recipe {recipe.name} "
-          f"(batch {recipe.batch_size}, precision {recipe.precision()[0]}, augmentation "
+          f"(batch {recipe.batch_size}, precision {plan_for(recipe).mixed_precision.chosen}, augmentation "
           f"{[list(s)[0] for s in recipe.preprocessing]}); load average before {load:.2f}, "
           f"after {os.getloadavg()[0]:.2f}")
     print(f"\n| part | images/s, median of {args.rounds} | min–max |\n| --- | --- | --- |")

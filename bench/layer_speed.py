@@ -36,6 +36,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cnn_zoo import layers  # noqa: E402
+from cnn_zoo.compute import plan_for  # noqa: E402
+from cnn_zoo.recipe import load_recipe  # noqa: E402
 from machine import cpu_flags, cpu_name  # noqa: E402  (bench/machine.py)
 
 K = keras.layers
@@ -134,7 +136,8 @@ def main():
     args = parser.parse_args()
 
     backend = keras.backend.backend()
-    jit = backend == "jax"  # TF: plain tf.function (XLA was slower here); JAX: jit is the norm
+    # XLA as `zoo train` resolves jit_compile: auto here (cnn_zoo.compute): on JAX, and TF with a GPU.
+    jit = plan_for(load_recipe("default")).jit_compile.chosen
     started = time.perf_counter()
     machine = f"{cpu_name()} ({', '.join(cpu_flags()) or 'no AVX2'})"
     print(f"# bench/layer_speed.py — {datetime.date.today()} — {machine}, {os.cpu_count()} cores — "

@@ -84,9 +84,8 @@ def zoo_curve(arrays, t0, epochs, overrides):
         over = [f"epochs={epochs}"] if epochs else []
         result = train(RECIPE, Path(out) / "run", verbose=0, callbacks=[TestAccuracy()],
                        overrides=[*over, *overrides])
-        manifest = json.loads((result.run_dir / "manifest.json").read_text())
-    return curve, {k: manifest.get(k) for k in ("mixed_precision", "jit_compile", "machine")
-                   if k in manifest}
+        plan = json.loads((result.run_dir / "manifest.json").read_text())["compute"]
+    return curve, {k: plan[k] for k in ("mixed_precision", "jit_compile")}
 
 
 def write_arrays(data, path):

@@ -190,8 +190,9 @@ main(sys.argv[1:])
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_tensorflows_start_up_lines_stay_hidden_on_every_backend(tmp_path, backend):
-    # Keras imports TensorFlow on JAX and PyTorch too (it seeds it), after Keras itself has
-    # loaded: its C++ start-up lines (absl, oneDNN) are hidden unless --verbose, as on TensorFlow.
+    # Keras imports TensorFlow on JAX too (it seeds it), after Keras itself has loaded: its C++
+    # start-up lines (absl, oneDNN) are hidden unless --verbose, as on TensorFlow. A PyTorch
+    # process never imports it (cnn_zoo.compute.seed: beside PyTorch it can crash the process).
     import os
     import subprocess
     import sys
@@ -202,7 +203,8 @@ def test_tensorflows_start_up_lines_stay_hidden_on_every_backend(tmp_path, backe
     proc = subprocess.run([sys.executable, "-c", QUIET_RUN, *args], env={**env, "KERAS_BACKEND": backend},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "tensorflow imported: True" in proc.stdout  # so the hiding is what this test saw
+    # On JAX, so that the hiding is what this test saw.
+    assert f"tensorflow imported: {backend != 'torch'}" in proc.stdout
     noise = [line for line in proc.stderr.splitlines() if "absl" in line or "oneDNN" in line
              or line.startswith(("I0000", "W0000", "E0000"))]
     assert noise == []

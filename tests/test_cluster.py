@@ -142,7 +142,7 @@ def _model():
 
     recipe = load_recipe("default", overrides=TINY)
     keras.utils.set_random_seed(recipe.seed)
-    return build_and_compile(recipe, (32, 32, 1), 10, 1)
+    return build_and_compile(recipe, (32, 32, 1), 10, 1).model
 
 
 def _weights(run_dir):
@@ -164,7 +164,7 @@ def test_two_workers_match_one_with_the_same_global_batch(tmp_path, backend):
     manifest = runs.read_json(tmp_path / "two" / "manifest.json")
     assert manifest["cluster"]["workers"] == 2 and manifest["cluster"]["chief"] == 0
     assert manifest["cluster"]["backend"] == backend
-    assert manifest["replicas"] == 2 and manifest["status"] == "finished"
+    assert manifest["compute"]["replicas"] == 2 and manifest["status"] == "finished"
     assert runs.read_json(tmp_path / "one" / "manifest.json")["cluster"]["workers"] == 1
     w1, w2 = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     assert len(w1) == len(w2)

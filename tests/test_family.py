@@ -65,6 +65,42 @@ def test_googlenet_training_outputs_and_inference_model_come_from_its_family():
     assert family.loss_weights(plain) is None and family.inference_model(plain) is plain
 
 
+# Each family small: GoogLeNet's auxiliary pools need 96x96.
+SMALL = {"googlenet": dict(input_shape=(96, 96, 3), aux_classifiers=True),
+         "googlenet_bn": dict(input_shape=(64, 64, 3))}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_is_fitted_on_its_logits(name):
+    """Training fits the input of each softmax output (from_logits): on JAX and PyTorch a
+    cross-entropy from probabilities clips at 1e-7, and a confident mistake has no gradient."""
+    import keras
+
+    family = zoo.get_family(name)
+    model = zoo.get_model(name, num_classes=4, **SMALL.get(name, {}))
+    fitted = family.fit_outputs(model)
+    assert list(fitted) == family.outputs(model) and all(logits for _, logits in fitted.values())
+    logits = keras.Model(model.input, {k: t for k, (t, _) in fitted.items()})
+    x = np.random.default_rng(0).random((2, *model.input_shape[1:]), dtype="float32")
+    probabilities, got = model(x), logits(x)
+    for key in fitted:
+        expected = probabilities[key] if isinstance(probabilities, dict) else probabilities
+        np.testing.assert_allclose(keras.ops.softmax(got[key]), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_an_output_without_a_softmax_layer_is_fitted_as_it_is():
+    family = zoo.get_family("lenet5_modern")
+    linear = zoo.get_model("lenet5_modern", classifier_activation=None)
+    assert family.fit_outputs(linear) == {"predictions": (linear.output, True)}  # logits already
+    sigmoid = zoo.get_model("lenet5_modern", classifier_activation="sigmoid")
+    assert family.fit_outputs(sigmoid) == {"predictions": (sigmoid.output, False)}
+    import keras
+
+    inputs = keras.Input((4,))
+    bare = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="predictions")(inputs))
+    assert family.fit_outputs(bare) == {"predictions": (bare.output, False)}  # no logits to reach
+
+
 # -- train, tune and hub know no family by name -------------------------------
 
 

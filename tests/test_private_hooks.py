@@ -110,6 +110,14 @@ def test_the_versions_we_pin_against_are_the_installed_ones_and_bounded():
     assert keras_tuner.__version__.startswith("1.4.")
 
 
+def test_keras_imports_tensorflow_through_one_lazy_module():
+    from keras.src.utils import module_utils, rng_utils
+
+    assert isinstance(module_utils.tensorflow, module_utils.LazyModule)
+    assert module_utils.tensorflow.name == "tensorflow" and hasattr(module_utils.tensorflow, "_available")
+    assert rng_utils.tf is module_utils.tensorflow  # what set_random_seed asks
+
+
 def test_weights_file_bytes_are_the_file_save_weights_writes(tmp_path):
     """Keras' H5IOStore takes an io.BytesIO: the bytes load back as the saved file does."""
     def built():

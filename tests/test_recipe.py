@@ -87,7 +87,7 @@ def test_defaults_then_file_then_overrides(write):
     assert r.optimizer.learning_rate == 0.01 and isinstance(r.optimizer.learning_rate, float)
     assert r.distribute is True and r.model.kwargs == {"filters": [16, 32]}
     assert r.dataset.source == "idx:/data/mnist"  # the value may hold ':' and '='
-    assert r.dtype_policy == "mixed_bfloat16"
+    assert r.mixed_precision == "bfloat16"
     assert load_recipe(path).epochs == 3  # overrides never touch the file
 
 
@@ -316,3 +316,14 @@ def test_with_overrides_blames_the_set_that_broke_it():
         load_recipe("lenet5-mnist").with_overrides(["batch_size=8", "epochs=0"])
     with pytest.raises(RecipeError, match="is not a recipe key; did you mean epochs"):
         load_recipe("lenet5-mnist").with_overrides(["epoch=2"])
+
+
+def test_a_recipe_is_plain_data():
+    # How it computes is resolved by cnn_zoo.compute.plan_for: no method here reaches Keras either.
+    from pathlib import Path
+
+    import cnn_zoo.recipe as recipe_module
+
+    source = Path(recipe_module.__file__).read_text()
+    assert "import keras" not in source and "hardware" not in source
+    assert not hasattr(load_recipe("default"), "precision")

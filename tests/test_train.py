@@ -240,10 +240,10 @@ def test_distributed_on_two_virtual_cpus(tmp_path, backend):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == "finished"
     manifest = runs.read_json(tmp_path / "run" / "manifest.json")
-    assert manifest["replicas"] == 2
-    assert len(manifest["devices"]) >= 2
-    # The default recipe asks for 32 steps per execution; tf.distribute gets 1 (see cnn_zoo.train).
-    assert manifest["steps_per_execution"] == (1 if backend == "tensorflow" else 32)
+    assert manifest["compute"]["replicas"] == 2
+    assert len(manifest["compute"]["devices"]) >= 2
+    # The default recipe asks for 32 steps per execution; tf.distribute gets 1 (cnn_zoo.compute).
+    assert manifest["compute"]["steps_per_execution"]["chosen"] == (1 if backend == "tensorflow" else 32)
 
 
 JAX_ONLY = """

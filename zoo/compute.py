@@ -1,28 +1,150 @@
-"""How a run computes: number format, XLA, steps per execution and data parallelism.
+"""How a run computes, decided in one place: the :class:`ComputePlan`.
 
-Each choice is the recipe's, with ``auto`` resolved for this machine
-(:mod:`cnn_zoo.hardware`); ``cnn_zoo.train`` records the resolved values in the
-run's manifest.
+:func:`plan_for` resolves a recipe's compute settings once, for this Keras
+backend and these devices, each with the reason for the choice:
+
+- the number format (``mixed_precision``; ``auto`` chosen by :mod:`cnn_zoo.hardware`);
+- XLA (``jit_compile``; ``auto``: jitted on JAX, and with TensorFlow on an accelerator;
+  PyTorch runs eagerly, as Keras' own ``auto``; an explicit ``false`` is honoured);
+- ``steps_per_execution`` (1 on PyTorch, whose Keras trainer runs one step per call,
+  and under tf.distribute);
+- data parallelism (``distribute``, or a cluster's: :mod:`cnn_zoo.cluster`).
+
+A training run, every tuning trial, a fine-tuning run and the benches apply it
+the same way::
+
+    plan = plan_for(recipe)
+    with plan.scope() as replicas:   # the dtype policy and the data-parallel engine
+        compiled = build_and_compile(recipe, input_shape, classes, steps, plan)  # plan.compile_args()
+
+and a run's manifest records :meth:`ComputePlan.record`: what ran and why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import sys
 
 import keras
 
-from cnn_zoo import hardware
+from cnn_zoo import hardware, keras_private
 from cnn_zoo import run as runs
 
+# mixed_precision -> Keras' global dtype policy
+POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
-def jit(recipe) -> bool:
-    """The recipe's jit_compile, ``auto`` resolved for this backend and device."""
-    if recipe.jit_compile != "auto":
-        return recipe.jit_compile
-    if keras.backend.backend() == "jax":  # without jax.jit every op is dispatched alone (LeNet-5: 12x slower)
-        return True
-    # XLA pays off on accelerators; on this class of CPU it made LeNet-5 slower.
-    return any("GPU" in d.upper() or "CUDA" in d.upper() for d in hardware.devices())
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One setting: what the recipe asked, what runs, and why."""
+    asked: object
+    chosen: object
+    why: str
+
+    def record(self) -> dict:
+        return {"recipe": self.asked, "chosen": self.chosen, "why": self.why}
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputePlan:
+    """A recipe's compute settings for one backend and its devices (see the module docstring)."""
+    backend: str
+    devices: tuple
+    mixed_precision: Choice       # chosen: none, bfloat16 or float16
+    jit_compile: Choice           # chosen: bool
+    steps_per_execution: Choice   # chosen: int
+    distribute: Choice            # chosen: bool (a cluster's strategy counts as true)
+
+    @property
+    def dtype_policy(self) -> str:
+        """Keras' dtype policy: float32, mixed_bfloat16 or mixed_float16."""
+        return POLICIES[self.mixed_precision.chosen]
+
+    def compile_args(self) -> dict:
+        """``model.compile``'s arguments from the plan."""
+        return {"jit_compile": self.jit_compile.chosen,
+                "steps_per_execution": self.steps_per_execution.chosen}
+
+    @contextlib.contextmanager
+    def scope(self, cluster=None):
+        """Inside: the plan's dtype policy and data-parallel engine; yields the replicas."""
+        with dtype_policy(self.dtype_policy), distribution(self.distribute.chosen, cluster) as replicas:
+            yield replicas
+
+    def in_float32(self) -> "ComputePlan":
+        """The same plan computing in float32: what a run evaluates and saves (:func:`float32_twin`)."""
+        if self.mixed_precision.chosen == "none":
+            return self
+        return dataclasses.replace(self, mixed_precision=Choice(
+            self.mixed_precision.asked, "none", "the trained model is evaluated and saved in float32"))
+
+    def record(self) -> dict:
+        """The plan as the run's manifest keeps it."""
+        return {"backend": self.backend, "devices": list(self.devices), "dtype_policy": self.dtype_policy,
+                **{name: getattr(self, name).record()
+                   for name in ("mixed_precision", "jit_compile", "steps_per_execution", "distribute")}}
+
+
+def plan_for(recipe, *, cluster=None, backend=None, devices=None, flags=None) -> ComputePlan:
+    """The :class:`ComputePlan` of ``recipe`` on ``backend`` (default: Keras') and ``devices``
+    (default: the backend's), with ``cluster`` (:mod:`cnn_zoo.cluster`) if several workers
+    run it; ``flags``: the CPU's (:func:`cnn_zoo.hardware.cpu_flags`), for tests."""
+    backend = backend or keras.backend.backend()
+    devices = tuple(hardware.devices(backend) if devices is None else devices)
+    return ComputePlan(backend, devices, _precision(recipe, backend, devices, flags),
+                       _jit(recipe, backend, devices),
+                       _steps_per_execution(recipe, backend, cluster),
+                       _distribute(recipe, backend, cluster))
+
+
+def _precision(recipe, backend, devices, flags) -> Choice:
+    asked = recipe.mixed_precision
+    if asked != "auto":
+        return Choice(asked, asked, "set by the recipe")
+    return Choice(asked, *hardware.auto_precision(backend, devices, flags))
+
+
+def _jit(recipe, backend, devices) -> Choice:
+    asked = recipe.jit_compile
+    if asked is False and backend == "jax":
+        return Choice(asked, False, "set false by the recipe: JAX then runs every op alone "
+                                    "(LeNet-5 about 10x slower); jit_compile: auto jits")
+    if asked != "auto":
+        return Choice(asked, bool(asked), "set by the recipe")
+    if backend == "jax":
+        return Choice(asked, True, "JAX: without jax.jit every op is dispatched alone (LeNet-5: 12x slower)")
+    if backend != "tensorflow":  # Keras' own auto: PyTorch runs eagerly
+        return Choice(asked, False, f"{backend}: Keras runs it eagerly (torch.compile only with "
+                                    "jit_compile: true)")
+    if hardware.accelerated(devices):
+        return Choice(asked, True, "an accelerator: XLA fuses the ops")
+    return Choice(asked, False, "TensorFlow on a CPU: XLA's convolutions are slower than oneDNN's "
+                                "(LeNet-5: 0.45x, docs/benchmarks.md)")
+
+
+def _steps_per_execution(recipe, backend, cluster) -> Choice:
+    asked = recipe.steps_per_execution
+    if asked == 1:
+        return Choice(asked, 1, "set by the recipe")
+    if backend == "torch":
+        return Choice(asked, 1, "PyTorch: Keras' trainer runs one step per call there")
+    if backend == "tensorflow" and (recipe.distribute or cluster is not None):
+        # Keras 3.15's multi-step loop fails inside MirroredStrategy ("You must feed a value
+        # for placeholder tensor ... while/cond").
+        return Choice(asked, 1, "tf.distribute: Keras' multi-step loop fails inside a strategy")
+    return Choice(asked, asked, "set by the recipe: fewer Python round trips per batch")
+
+
+def _distribute(recipe, backend, cluster) -> Choice:
+    if cluster is not None:
+        return Choice(recipe.distribute, True, f"a cluster of {len(cluster.workers)} workers")
+    if not recipe.distribute:
+        return Choice(False, False, "set by the recipe")
+    if backend not in ("tensorflow", "jax"):
+        raise runs.RunError(f"distribute: true is not supported on the {backend} backend; "
+                            "use tensorflow or jax")
+    return Choice(True, True, f"set by the recipe: {backend}'s data parallelism over every visible device")
 
 
 @contextlib.contextmanager
@@ -38,14 +160,14 @@ def dtype_policy(name):
 
 
 @contextlib.contextmanager
-def distribution(recipe, cluster=None):
+def distribution(distribute: bool, cluster=None):
     """The backend's own data-parallel engine, over every visible device, if asked
     (over every worker's, with a cluster: :mod:`cnn_zoo.cluster`)."""
     if cluster is not None and cluster.strategy is not None:
         with cluster.strategy.scope():
             yield cluster.strategy.num_replicas_in_sync
         return
-    if not recipe.distribute and cluster is None:
+    if not distribute and cluster is None:
         yield 1
         return
     backend = keras.backend.backend()
@@ -71,22 +193,21 @@ def distribution(recipe, cluster=None):
                             "use tensorflow or jax")
 
 
-def steps_per_execution(recipe):
-    """The recipe's value, except 1 under tf.distribute: Keras 3.15's multi-step loop fails
-    inside MirroredStrategy ("You must feed a value for placeholder tensor ... while/cond")."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # idem
-        if recipe.distribute or tf.distribute.has_strategy():  # also a cluster's
-            return 1
-    return recipe.steps_per_execution
-
+def seed(value: int) -> None:
+    """``keras.utils.set_random_seed``; on PyTorch, Keras first told that TensorFlow is not
+    there: it would import it (to seed tf.random, and while saving) wherever it is installed,
+    and TensorFlow beside PyTorch (2.14) can crash the process. PyTorch never needs it."""
+    if keras.backend.backend() == "torch" and "tensorflow" not in sys.modules:
+        keras_private.hide_tensorflow()
+    keras.utils.set_random_seed(value)
 
 
 def float32_twin(model, build):
     """``model`` computing in float32: what a run evaluates and saves. A model trained in
     mixed bfloat16 would otherwise run in bfloat16 wherever it is loaded, emulated and slow
     on a CPU without AMX; its variables are float32 already, so the weights carry over
-    exactly. ``build()`` makes the same architecture (it runs under the float32 policy)."""
+    exactly. ``build()`` makes the same architecture, compiled, in float32
+    (:meth:`ComputePlan.in_float32`)."""
     if model.dtype_policy.name == "float32":
         return model
     with dtype_policy("float32"):

@@ -140,6 +140,34 @@ class Family:
         except ValueError:
             return None
 
+    def fit_outputs(self, model) -> dict:
+        """What training fits, per output of :meth:`outputs`: ``{name: (tensor, from_logits)}``.
+
+        An output layer that is a softmax ``Activation`` (every builder's head,
+        ``cnn_zoo.models.common.classifier``) is fitted on its input, the logits, with a
+        cross-entropy from logits: from probabilities Keras clips at 1e-7 on JAX and
+        PyTorch, and a confident wrong answer then has no gradient (TensorFlow quietly
+        uses the logits it cached). A linear output is logits already; any other output
+        (a Dense with a built-in softmax, a sigmoid) is fitted as it is, on probabilities.
+        """
+        import keras  # this module imports no Keras (zoo list); a model is built already here
+
+        out = {}
+        for name in self.outputs(model):
+            tensor = model.output[name] if isinstance(model.output, dict) else model.output
+            try:
+                layer = model.get_layer(name)
+            except ValueError:  # a bare model whose output is named otherwise
+                layer = None
+            if layer is not None and layer.output is not tensor:
+                layer = None
+            activation = getattr(layer, "activation", None)
+            if isinstance(layer, keras.layers.Activation) and activation is keras.activations.softmax:
+                out[name] = (layer.input, True)
+            else:
+                out[name] = (tensor, activation is keras.activations.linear)
+        return out
+
     def inference_model(self, model):
         """The main output alone: what a model trained with auxiliary outputs runs at test time."""
         if not isinstance(model.output, dict):

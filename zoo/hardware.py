@@ -7,6 +7,7 @@ docs/benchmarks.md ("LeNet-5 training throughput").
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
@@ -49,7 +50,7 @@ def auto_precision(backend: str, devices, flags=None) -> tuple[str, str]:
     bf16 convolutions and matmuls on the tile unit; LeNet-5 trained 1.2x faster, same accuracy).
     Everywhere else float32: on AVX2 bf16 is emulated, and accelerators were not measured.
     """
-    if any("GPU" in d.upper() or "CUDA" in d.upper() or "TPU" in d.upper() for d in devices):
+    if accelerated(devices):
         return "none", "an accelerator: float32 until bfloat16 is measured there"
     if backend != "tensorflow":
         return "none", f"the {backend} backend on CPU: float32 (bfloat16 measured on TensorFlow only)"
@@ -59,18 +60,30 @@ def auto_precision(backend: str, devices, flags=None) -> tuple[str, str]:
     return "none", "the CPU has no AMX: bfloat16 would be emulated, float32 is faster"
 
 
-def devices() -> list[str]:
-    """The devices the Keras backend sees (``["cpu"]`` when it lists none)."""
-    # The backend's own listing, imported here: this module is read without Keras (auto_precision).
-    import keras
-    backend = keras.backend.backend()
+def accelerated(devices) -> bool:
+    """Whether ``devices`` (as :func:`devices` names them) include a GPU or a TPU."""
+    return any(k in d.upper() for d in devices for k in ("GPU", "CUDA", "TPU"))
+
+
+def devices(backend: str | None = None) -> list[str]:
+    """The devices ``backend`` (default: Keras') computes on, ``["cpu"]`` when it lists none;
+    read once per process and backend."""
+    if backend is None:
+        # Keras imported here: this module is read without it (auto_precision).
+        import keras
+        backend = keras.backend.backend()
+    return list(_listed(backend))
+
+
+@functools.lru_cache(maxsize=None)
+def _listed(backend: str) -> tuple:
     if backend == "tensorflow":
-        import tensorflow as tf
-        return [d.name for d in tf.config.list_logical_devices()]
+        import tensorflow as tf  # the backend's own listing: only the backend in use is imported
+        return tuple(d.name for d in tf.config.list_logical_devices())
     if backend == "jax":
         import jax
-        return [str(d) for d in jax.devices()]
+        return tuple(str(d) for d in jax.devices())
     if backend == "torch":
         import torch
-        return ["cuda:%d" % i for i in range(torch.cuda.device_count())] or ["cpu"]
-    return ["cpu"]
+        return tuple("cuda:%d" % i for i in range(torch.cuda.device_count())) or ("cpu",)
+    return ("cpu",)

@@ -11,7 +11,9 @@ tests/test_private_hooks.py against the Keras versions setup.cfg allows).
   to a disk that can fill up mid-file (which it survives badly: see cnn_zoo.callbacks);
 - ``BackupAndRestore``'s file names and counters (``_weights_path``, ``_training_metadata_path``,
   ``_current_epoch``, ``_last_batch_seen``) and its ``_save_model`` hook, which
-  :class:`cnn_zoo.callbacks.Backup` overrides to write atomically.
+  :class:`cnn_zoo.callbacks.Backup` overrides to write atomically;
+- ``module_utils.tensorflow``, the lazy module through which Keras imports TensorFlow,
+  marked unavailable on PyTorch.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def deferred_variables_forgotten():
             yield
     finally:
         global_state.set_global_attribute(key, before)
+
+
+def hide_tensorflow() -> None:
+    """Keras tests ``module_utils.tensorflow.available`` in many places (seeding tf.random,
+    recognising TensorFlow objects while saving), and that imports TensorFlow wherever it is
+    installed. Beside PyTorch (2.14) TensorFlow can crash the process: mark it unavailable to
+    Keras for this process. Only for a backend that never needs TensorFlow."""
+    from keras.src.utils import module_utils  # Keras: the adapter imports without it
+
+    if module_utils.tensorflow.module is None:
+        module_utils.tensorflow._available = False
 
 
 class _WeightsBuffer(io.BytesIO):

@@ -24,7 +24,6 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 import yaml
 
-from cnn_zoo import hardware
 from cnn_zoo.data.sources import DataError, load_splits, parse_spec
 from cnn_zoo.errors import closest
 from cnn_zoo.keras_private import NO_DEFAULT, optimizer_arguments
@@ -35,7 +34,6 @@ __all__ = ["Recipe", "RecipeError", "load_recipe", "list_recipes", "parse_overri
 RECIPE_VERSION = 1
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "nadam", "adamax", "adagrad", "adadelta",
               "lion", "ftrl")
-_DTYPE_POLICIES = {"none": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
 # --------------------------------------------------------------------------- schema
@@ -256,6 +254,7 @@ class Recipe:
     epochs: int = 10
     batch_size: int = 128
     seed: int = 0
+    # How it computes: resolved for the backend and the machine by cnn_zoo.compute.plan_for.
     mixed_precision: Literal["auto", "none", "bfloat16", "float16"] = "none"
     jit_compile: Union[bool, Literal["auto"]] = "auto"
     distribute: bool = False
@@ -285,21 +284,6 @@ class Recipe:
             if cb and cb.monitor.startswith("val_") and not self.dataset.validation_fraction:
                 yield (f"callbacks.{key}.monitor",
                        f"{cb.monitor!r} needs a validation split: dataset.validation_fraction > 0")
-
-    @property
-    def dtype_policy(self) -> str | None:
-        """Keras dtype policy name for mixed_precision: None, mixed_bfloat16 or mixed_float16
-        (``auto``: chosen for this machine, :func:`cnn_zoo.hardware.auto_precision`)."""
-        return _DTYPE_POLICIES[self.precision()[0]]
-
-    def precision(self, backend=None, devices=None) -> tuple[str, str]:
-        """(mixed_precision, why): the recipe's value, or for ``auto`` this machine's choice."""
-        if self.mixed_precision != "auto":
-            return self.mixed_precision, "set by the recipe"
-        import keras  # here: a recipe is read and checked without Keras
-
-        return hardware.auto_precision(backend or keras.backend.backend(),
-                                       hardware.devices() if devices is None else devices)
 
     def to_dict(self) -> dict:
         """Plain dict (lists, dicts, scalars) of every resolved value. A schedule without

@@ -1,7 +1,8 @@
 """A run folder: what a training run leaves on disk, and how it is read back.
 
     DIR/config.yaml            the resolved recipe (defaults → file → --set)
-    DIR/manifest.json          status, versions, seed, backend, devices, git commit, timings
+    DIR/manifest.json          status, versions, seed, backend, git commit, timings, and how it
+                               computed (compute: cnn_zoo.compute.ComputePlan.record)
     DIR/preprocessing.json     the steps, input shape and class names prediction must use
     DIR/checkpoints/           epoch_NNN.weights.h5 after every finite epoch (last 2 kept)
     DIR/backup/                Keras' BackupAndRestore state, for --resume (kept until finished)

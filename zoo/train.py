@@ -26,12 +26,9 @@ from pathlib import Path
 import keras
 
 from cnn_zoo import cluster as clusters
-from cnn_zoo import hardware
-from cnn_zoo import registry
+from cnn_zoo import compute, keras_private, registry, run_state
 from cnn_zoo import run as runs
-from cnn_zoo import run_state
 from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput, checkpoints, save_weights_atomically
-from cnn_zoo.compute import distribution, dtype_policy, float32_twin, jit, steps_per_execution
 from cnn_zoo.errors import DiskFullError
 from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
 from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
@@ -55,24 +52,47 @@ class RunResult:
     message: str = ""
 
 
-def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch):
+@dataclasses.dataclass
+class Compiled:
+    """A recipe's model, compiled twice over the same layers and the same optimizer."""
+    model: keras.Model      # probabilities: what is evaluated, saved and published
+    fit_model: keras.Model  # the same layers up to the logits: what fit trains (the family's fit_outputs)
 
+
+def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch, plan=None) -> Compiled:
+    """The recipe's model, built under ``plan``'s dtype policy (default: this machine's
+    :func:`~cnn_zoo.compute.plan_for`) and compiled with its arguments, for a run and a
+    tuning trial alike."""
+    plan = plan or compute.plan_for(recipe)
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
     kwargs.setdefault("num_classes", num_classes)
     family = registry.get_family(recipe.model.name)
-    model = registry.get_model(recipe.model.name, **kwargs)
+    with compute.dtype_policy(plan.dtype_policy):
+        model = registry.get_model(recipe.model.name, **kwargs)
+        # Fitted on the logits where the family has them; the probabilities stay what is saved.
+        fitted = family.fit_outputs(model)
+        multi = isinstance(model.output, dict)
+        given = model.output if multi else {family.output: model.output}
+        fit_model = model
+        if any(tensor is not given[name] for name, (tensor, _) in fitted.items()):
+            outputs = {name: tensor for name, (tensor, _) in fitted.items()}
+            fit_model = keras.Model(model.input, outputs if multi else outputs[family.output],
+                                    name=model.name)
     optimizer = getattr(keras.optimizers, KERAS_OPTIMIZERS[recipe.optimizer.name])(
         learning_rate=RecipeSchedule.from_recipe(recipe, steps_per_epoch), **recipe.optimizer.kwargs)
-    loss_weights = family.loss_weights(model)
-    if loss_weights:  # auxiliary outputs (GoogLeNet's): each has a loss, the family weighs them
-        loss = {name: "sparse_categorical_crossentropy" for name in loss_weights}
-        metrics = {family.output: ["accuracy"]}
-    else:
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
-                  jit_compile=jit(recipe), steps_per_execution=steps_per_execution(recipe))
-    return model
+    loss_weights = family.loss_weights(model)  # auxiliary outputs (GoogLeNet's): the family weighs them
+    metrics = {family.output: ["accuracy"]} if multi else ["accuracy"]
+
+    def compile_as(target, losses):
+        target.compile(optimizer=optimizer, loss=losses if multi else losses[family.output],
+                       loss_weights=loss_weights, metrics=metrics, **plan.compile_args())
+
+    compile_as(fit_model, {name: keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
+                           for name, (_, logits) in fitted.items()})
+    if fit_model is not model:  # the saved model's own loss reads its probabilities
+        compile_as(model, {name: "sparse_categorical_crossentropy" for name in fitted})
+    return Compiled(model, fit_model)
 
 
 def _callbacks(recipe, run_dir, images_per_epoch, resume, ledger):
@@ -135,7 +155,8 @@ class _Run:
     ledger: run_state.Ledger
     start: run_state.ResumePoint
     notes: list                  # what was wrong with the stored state, and what was done
-    model: object = None
+    plan: compute.ComputePlan
+    compiled: Compiled = None
     epochs_done: int = 0
 
 
@@ -154,18 +175,11 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
     with contextlib.ExitStack() as held:
         if resume:
             held.enter_context(run_state.run_lock(run_dir))
-        run = _prepare(recipe, run_dir, overrides, resume, data_dir)
-        with dtype_policy(run.recipe.dtype_policy), distribution(run.recipe, cluster) as replicas:
-            train_ds = run.splits["train"]
-            steps_per_epoch = math.ceil(len(train_ds) / run.recipe.batch_size)
+        run = _prepare(recipe, run_dir, overrides, resume, data_dir, cluster)
+        with run.plan.scope(cluster) as replicas:
             # Built before anything is written: a bad model argument leaves no folder behind.
-            run.model = build_and_compile(run.recipe, run.contract["input_shape"],
-                                          train_ds.num_classes, steps_per_epoch)
-            precision, why = run.recipe.precision()
-            run.manifest.update(replicas=replicas, steps_per_execution=steps_per_execution(run.recipe),
-                                mixed_precision={"recipe": run.recipe.mixed_precision,
-                                                 "chosen": precision, "why": why},
-                                jit_compile=bool(run.model.jit_compile),  # as compiled
+            run.compiled = _build(run, run.plan)
+            run.manifest.update(compute={**run.plan.record(), "replicas": replicas},
                                 cluster=cluster.record() if cluster else None)
             if not resume:
                 runs.make_folder(run_dir)
@@ -177,7 +191,13 @@ def train(recipe, out_dir, *, overrides=(), resume=False, data_dir=None, verbose
         return _finish(run, status, message, nan, throughput)
 
 
-def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
+def _build(run: _Run, plan) -> Compiled:
+    train_ds = run.splits["train"]
+    return build_and_compile(run.recipe, run.contract["input_shape"], train_ds.num_classes,
+                             math.ceil(len(train_ds) / run.recipe.batch_size), plan)
+
+
+def _prepare(recipe, run_dir, overrides, resume, data_dir, cluster=None) -> _Run:
     """Read and check the recipe, the stored state and the data; write nothing."""
     notes = []
     if resume:
@@ -207,17 +227,18 @@ def _prepare(recipe, run_dir, overrides, resume, data_dir) -> _Run:
         ledger, start = run_state.Ledger(run_dir), run_state.ResumePoint(0, None)
     if start.message:
         notes.insert(0, start.message)
-    keras.utils.set_random_seed(recipe.seed)
+    plan = compute.plan_for(recipe, cluster=cluster)  # a distribute: true it cannot run fails here
+    compute.seed(recipe.seed)
     splits, contract = load_data(recipe, data_dir)
     manifest.update(status="running", started=runs.now(), examples={k: len(v) for k, v in splits.items()})
     manifest.update(input=input_record(splits))
-    return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes)
+    return _Run(run_dir, recipe, resume, splits, contract, manifest, ledger, start, notes, plan)
 
 
 def _new_manifest(recipe):
     return {"recipe": recipe.name, "created": runs.now(), "seed": recipe.seed,
             "backend": keras.backend.backend(), "versions": runs.versions(),
-            "git_commit": runs.git_commit(), "devices": hardware.devices(), "command": sys.argv}
+            "git_commit": runs.git_commit(), "command": sys.argv}
 
 
 def _write_start(run: _Run) -> None:
@@ -239,7 +260,7 @@ def _write_start(run: _Run) -> None:
 
 
 def _fit(run: _Run, verbose, callbacks, cluster=None):
-    recipe, model, start = run.recipe, run.model, run.start
+    recipe, model, start = run.recipe, run.compiled.fit_model, run.start
     if start.weights is not None:
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -251,6 +272,9 @@ def _fit(run: _Run, verbose, callbacks, cluster=None):
         return "finished", "", nan, throughput
     fit_data, val_data = fit_inputs(recipe, run.splits, model, seed=recipe.seed, skip_epochs=start.epoch,
                                     cluster=cluster)
+    if cluster is not None and cluster.strategy is not None:
+        # As fit_inputs does for the fitted model: the saved one is evaluated after fit, outside the strategy.
+        keras_private.defer_symbolic_build(run.compiled.model)
     status, message = "finished", ""
     try:
         # The pipeline shuffles (seeded) itself.
@@ -284,7 +308,7 @@ def _fit(run: _Run, verbose, callbacks, cluster=None):
 
 def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     """Evaluate, write the final files (each atomically), then mark the run finished."""
-    run_dir, model, recipe = run.run_dir, run.model, run.recipe
+    run_dir, recipe = run.run_dir, run.recipe
     good = []
     if nan.stopped_at:
         status = "nan"
@@ -292,7 +316,7 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
         epoch, batch = nan.stopped_at
         where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")
         if good:
-            model.load_weights(good[-1][1])
+            run.compiled.fit_model.load_weights(good[-1][1])
             message = (f"loss became NaN at {where}; stopped and kept the "
                        f"last good checkpoint (epoch {good[-1][0]}): {good[-1][1]}")
         else:
@@ -305,9 +329,7 @@ def _finish(run: _Run, status, message, nan, throughput) -> RunResult:
     metrics = {}
     if status != "interrupted" and (status != "nan" or good):
         test_ds = run.splits["test"]
-        model = float32_twin(run.model, lambda: build_and_compile(
-            run.recipe, run.contract["input_shape"], run.splits["train"].num_classes,
-            math.ceil(len(run.splits["train"]) / recipe.batch_size)))
+        model = compute.float32_twin(run.compiled.model, lambda: _build(run, run.plan.in_float32()).model)
         metrics = evaluate_model(model, test_ds, recipe.preprocessing, recipe.batch_size,
                                  family=registry.get_family(recipe.model.name))
         runs.write_json(run_dir / "metrics.json", {"split": "test", "examples": len(test_ds), **metrics})

@@ -16,7 +16,9 @@ A source is named by a spec string:
 
 Everything returns a `Dataset`: images uint8 NHWC, labels int32, class names and
 where the data came from. NumPy first: only `tfds:` needs TensorFlow, so a
-machine with JAX alone can train on idx/npz/folder/embedded data.
+machine with JAX alone can train on idx/npz/folder/embedded data. Where TensorFlow
+cannot run (beside PyTorch, or not installed), tfds:mnist and tfds:fashion_mnist
+are read from their raw idx files (the mirror, or an earlier download).
 
 The embedded default is `mnist5k.npz` beside this module (package data, 811 KiB):
 5,000 real 28x28 MNIST training digits, 500 per class, each equal to the official
@@ -43,7 +45,7 @@ import numpy as np
 from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.scan import decode_pil, scan_folder
 from cnn_zoo.data.stream import ImageFiles, should_stream
-from cnn_zoo.data.tfds import load_tfds
+from cnn_zoo.data.tfds import IDX_DATASETS, load_tfds, raw_idx_folder, without_tensorflow
 
 SPLITS = ("train", "validation", "test")
 SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist", "cifar10": "tfds:cifar10"}
@@ -201,7 +203,9 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
               color_mode, stream="auto") -> Dataset:
-    if source.kind == "tfds":
+    if source.kind == "tfds" and source.arg in IDX_DATASETS and without_tensorflow():
+        x, y, names, info = _load_tfds_idx(source.arg, split, data_dir, without_tensorflow())
+    elif source.kind == "tfds":
         x, y, names, info = load_tfds(source.arg, split, data_dir, stream)
     elif source.kind == "idx":
         x, y, names, info = _load_idx(Path(source.arg).expanduser(), split)
@@ -274,6 +278,15 @@ def _load_idx(folder: Path, split: str):
         raise DataError(f"{lab_path}: expected {len(x)} labels in 1 dimension (idx1, magic "
                         f"0x00000801); Received: shape={y.shape}")
     return x, y, _default_names(y), {"kind": "idx", "images": str(img_path), "labels": str(lab_path)}
+
+
+def _load_tfds_idx(name: str, split: str, data_dir, why: str):
+    """tfds:mnist or tfds:fashion_mnist where TensorFlow cannot run (beside PyTorch, or not
+    installed): the same images and labels, read from the raw idx files with NumPy, in the
+    files' order (not the order TFDS shuffled them into, so a validation split holds others)."""
+    x, y, _, info = _load_idx(raw_idx_folder(name, data_dir, why), split)
+    return x, y, IDX_DATASETS[name], {**info, "kind": "tfds", "name": name,
+                                     "read": f"its raw idx files with NumPy: {why}"}
 
 
 # --------------------------------------------------------------------------- npz

@@ -20,8 +20,10 @@ and checks them against the same checksums; it never touches the network.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -60,7 +62,52 @@ class RawFile(NamedTuple):
     sha256: str
 
 
+# The TFDS datasets whose official raw files are the four idx files, with TFDS' class names:
+# beside PyTorch they are read from those files with NumPy (cnn_zoo.data.sources).
+IDX_DATASETS = {
+    "mnist": tuple(str(i) for i in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+}
+
+
+def tensorflow_unsafe() -> bool:
+    """Whether importing TensorFlow now would put it beside PyTorch (2.14), which crashes the
+    process: the PyTorch backend, or any process that loaded torch first."""
+    return "torch" in sys.modules and "tensorflow" not in sys.modules
+
+
+def without_tensorflow() -> str | None:
+    """Why ``tfds:`` data must be read without TensorFlow in this process, or None."""
+    if tensorflow_unsafe():
+        return "TensorFlow cannot run beside PyTorch"
+    try:
+        missing = importlib.util.find_spec("tensorflow_datasets") is None
+    except (ImportError, ValueError):
+        missing = True
+    return "tensorflow-datasets is not installed" if missing else None
+
+
+def raw_idx_folder(name: str, data_dir=None, why: str = "") -> Path:
+    """The folder with ``name``'s official idx files, found without TensorFlow: the mirror
+    (ZOO_TFDS_RAW_DIR), or where an earlier download left them (<data dir>/downloads/manual/)."""
+    root = Path(_data_dir(data_dir) or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
+    manual = root.expanduser() / "downloads" / "manual" / _base(name)
+    for folder in (_mirror(name), manual):
+        if folder is not None and folder.is_dir() and any(folder.iterdir()):
+            return folder
+    raise DataError(f"tfds:{name} is read from its raw idx files here ({why}), and none are in "
+                    f"{manual}: set ZOO_TFDS_RAW_DIR to a folder holding {raw_folder(name)}/ with the "
+                    "4 official files, or run a zoo command on it once with TensorFlow (KERAS_BACKEND="
+                    "tensorflow or jax), which downloads them there")
+
+
 def _import_tfds():
+    if tensorflow_unsafe():
+        raise DataError("tfds: sources need TensorFlow, which crashes a process that runs PyTorch; "
+                        f"beside PyTorch only {', '.join(f'tfds:{n}' for n in IDX_DATASETS)} are read "
+                        "(from their raw files); use KERAS_BACKEND=tensorflow or jax, or idx:DIR, "
+                        "npz:PATH, folder:DIR or embedded:mnist5k")
     try:
         import tensorflow_datasets as tfds  # ~3 s: only for tfds: sources
     except ImportError as e:  # a JAX-only machine

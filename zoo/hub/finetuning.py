@@ -4,7 +4,8 @@
 
 As keras-hub's ``from_preset(..., num_classes=N)`` followed by ``fit``: the
 run is an ordinary training run (``cnn_zoo.train.train``: run folder, resume,
-TensorBoard, checkpoints), whose recipe is the one the tag was published with,
+TensorBoard, checkpoints, the compute plan of ``cnn_zoo.compute`` resolved for this
+machine and recorded), whose recipe is the one the tag was published with,
 with the user's dataset in place of its own. The network starts from the
 tag's weights, copied layer by layer by ``loading.transfer_weights``; the head
 is rebuilt when the number of classes differs (a HeadRebuiltWarning names it).

@@ -2,7 +2,9 @@
 
 A trial is a recipe: :meth:`cnn_zoo.tune.space.SearchSpace.recipe_for` applies
 the trial's values to the base recipe, and the model is built and compiled
-exactly as ``zoo train`` does (:func:`cnn_zoo.train.build_and_compile`). Before
+exactly as ``zoo train`` does (:func:`cnn_zoo.train.build_and_compile`), under the
+same :class:`~cnn_zoo.compute.ComputePlan` (number format, XLA, steps per
+execution: what ``zoo train`` of that recipe resolves on this machine). Before
 anything is built the shapes are planned; an impossible one raises
 :class:`InfeasibleTrial` with the arithmetic's reason, so no layer, graph or
 epoch is spent on it, and the search goes on (in Keras Tuner a convolution
@@ -17,6 +19,7 @@ import math
 import keras
 import keras_tuner
 
+from cnn_zoo import compute
 from cnn_zoo.callbacks import StopOnNaN
 from cnn_zoo.fit_data import fit_inputs
 from cnn_zoo.layers.arithmetic import ShapeError
@@ -69,6 +72,10 @@ class ZooHyperModel(keras_tuner.HyperModel):
             raise InfeasibleTrial(reason)
         return self.space.recipe_for(values, source="the trial's values")
 
+    def plan(self, recipe) -> compute.ComputePlan:
+        """The trial's compute plan: resolved from its recipe and this machine, as ``zoo train`` does."""
+        return compute.plan_for(recipe)
+
     def steps_per_epoch(self, recipe) -> int:
         return math.ceil(len(self.splits["train"]) / recipe.batch_size)
 
@@ -77,7 +84,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         planner = self.space.family.planner
         try:
             return build_and_compile(recipe, self.contract["input_shape"], self.splits["train"].num_classes,
-                                     self.steps_per_epoch(recipe))
+                                     self.steps_per_epoch(recipe), self.plan(recipe)).fit_model
         except (planner.rejects if planner else ShapeError) as e:  # shapes the plan does not cover
             raise InfeasibleTrial(str(e)) from None
 

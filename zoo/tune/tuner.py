@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import keras_tuner
 
+from cnn_zoo import compute
 from cnn_zoo.callbacks import Backup, save_weights_atomically
 from cnn_zoo.run import read_history, write_json
 from cnn_zoo.tune import kt_private
@@ -135,37 +136,38 @@ class ZooTuner(keras_tuner.Tuner):
         earlier = [row for folder in folders for row in read_history(folder)]
         checkpoint = BestCheckpoint(objective, self._get_checkpoint_fname(trial.trial_id), _best(earlier, objective))
         results = []
-        for execution, folder in enumerate(folders):
-            folder.mkdir(exist_ok=True)
-            before = read_history(folder)
-            model = self._build_model(hp, seed=recipe.seed + execution)
-            if "tuner/trial_id" in hp.values and not before:  # Hyperband: continue that trial
-                model.optimizer.build(model.trainable_variables)  # its moments are in the file too
-                model.load_weights(self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
-            deadline = Deadline(self.deadline)
-            callbacks = [
-                # The history row is written before the backup: a kill between the two redoes
-                # that epoch, and read_history keeps the later row.
-                keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
-                Backup(str(folder / "backup")),
-                kt_private.TunerCallback(self, trial),
-                checkpoint,
-                deadline,
-            ]
-            self.hypermodel.fit(hp, model, callbacks=callbacks, epochs=epochs, initial_epoch=initial_epoch,
-                                seed=recipe.seed + execution, verbose=2 if self.verbose >= 2 else 0)
-            self._budget_stopped = self._budget_stopped or deadline.stopped
-            rows = read_history(folder)
-            if not rows:
-                raise RuntimeError(f"trial {trial.trial_id} trained no epoch")
-            results.append(_history_object(rows))
+        with self.hypermodel.plan(recipe).scope():  # the trial computes as zoo train would
+            for execution, folder in enumerate(folders):
+                folder.mkdir(exist_ok=True)
+                before = read_history(folder)
+                model = self._build_model(hp, seed=recipe.seed + execution)
+                if "tuner/trial_id" in hp.values and not before:  # Hyperband: continue that trial
+                    model.optimizer.build(model.trainable_variables)  # its moments are in the file too
+                    model.load_weights(self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+                deadline = Deadline(self.deadline)
+                callbacks = [
+                    # The history row is written before the backup: a kill between the two redoes
+                    # that epoch, and read_history keeps the later row.
+                    keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
+                    Backup(str(folder / "backup")),
+                    kt_private.TunerCallback(self, trial),
+                    checkpoint,
+                    deadline,
+                ]
+                self.hypermodel.fit(hp, model, callbacks=callbacks, epochs=epochs, initial_epoch=initial_epoch,
+                                    seed=recipe.seed + execution, verbose=2 if self.verbose >= 2 else 0)
+                self._budget_stopped = self._budget_stopped or deadline.stopped
+                rows = read_history(folder)
+                if not rows:
+                    raise RuntimeError(f"trial {trial.trial_id} trained no epoch")
+                results.append(_history_object(rows))
         return results
 
     def _build_model(self, hp, seed):
         # Keras Tuner also runs gc.collect() twice here: about 1 s each with TensorFlow loaded,
         # as long as a small trial; Python's own collector frees the old graphs soon enough.
         keras.backend.clear_session(free_memory=False)
-        keras.utils.set_random_seed(seed)  # after clear_session, which resets Keras' seed state
+        compute.seed(seed)  # after clear_session, which resets Keras' seed state
         model = self._build_hypermodel(hp)
         if not isinstance(model, keras.Model):
             raise keras_tuner.errors.FatalTypeError(f"the hypermodel returned {type(model).__name__}, "
