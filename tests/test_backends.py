@@ -67,13 +67,26 @@ def _tinted_folder(root, classes=3, per_class=4):
     return root
 
 
+def _tinted_cifar(path, classes=10, per_class=8):
+    """A CIFAR-shaped npz (32×32×3, 10 classes) whose classes differ in colour: the CIFAR recipes'
+    few steps (CIFAR-10 itself cannot be downloaded here; tests/test_cifar10.py covers its reading)."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(classes), per_class)
+    tint = np.stack([np.roll([200, 40, 40], c) + 6 * c for c in range(classes)])[y]
+    x = np.clip(0.5 * rng.integers(0, 256, (len(y), 32, 32, 3)) + 0.5 * tint[:, None, None, :], 0, 255)
+    np.savez(path, x_train=x.astype(np.uint8), y_train=y, x_test=x[::4].astype(np.uint8), y_test=y[::4])
+    return path
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_recipe_trains_a_few_steps_on_every_backend(
         tmp_path, backend, tfds_dir, raw_mnist, raw_fashion):  # noqa: F811  (fixtures)
     imagenet = _tinted_folder(tmp_path / "imagenet")
+    cifar = _tinted_cifar(tmp_path / "cifar.npz")
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "backend_runner.py"), str(tfds_dir),
-                          str(imagenet)], env=_env(backend), capture_output=True, text=True, timeout=1200)
+                          str(imagenet), str(cifar)], env=_env(backend), capture_output=True, text=True,
+                         timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]
     results = {r["recipe"]: r for r in (json.loads(line) for line in out.stdout.splitlines()
                                         if line.startswith("{"))}
@@ -93,7 +106,7 @@ def test_tfds_mnist_beside_pytorch_is_read_from_its_raw_files(tmp_path, monkeypa
 
     monkeypatch.setattr(sources, "without_tensorflow", lambda: "TensorFlow cannot run beside PyTorch")
     monkeypatch.delenv("ZOO_TFDS_RAW_DIR", raising=False)
-    with pytest.raises(DataError, match=r"tfds:fashion_mnist is read from its raw idx files here \(TensorFlow "
+    with pytest.raises(DataError, match=r"tfds:fashion_mnist is read from its raw files here \(TensorFlow "
                                         r"cannot run beside PyTorch\), and none are in .*ZOO_TFDS_RAW_DIR"):
         load_splits("fashion_mnist", data_dir=tmp_path / "tfds")
     rng = np.random.default_rng(0)

@@ -140,3 +140,27 @@ def test_cifar_recipe_runs_a_few_steps(prepared, tmp_path, monkeypatch, recipe):
     assert manifest["examples"]["test"] == TEST
     assert manifest["examples"]["train"] + manifest["examples"]["validation"] == 5 * PER_BATCH
     assert 0 <= result.metrics["accuracy"] <= 1 and result.epochs == 2
+
+
+def test_cifar10_beside_pytorch_is_read_from_its_binary_archive(tmp_path, monkeypatch):
+    """Where TensorFlow cannot run (a PyTorch process), tfds:cifar10 is read from the archive
+    with NumPy: the same images, pixel for pixel, and labels, in the files' order."""
+    from cnn_zoo.data import DataError, load_splits, sources
+
+    monkeypatch.setattr(sources, "without_tensorflow", lambda: "TensorFlow cannot run beside PyTorch")
+    with pytest.raises(DataError, match=r"tfds:cifar10 is read from its raw files here .* "
+                                        r"cifar10/ with cifar-10-binary.tar.gz"):
+        load_splits("cifar10", data_dir=tmp_path / "tfds")
+    body, arrays = cifar_archive(seed=2)
+    (tmp_path / "mirror" / "cifar10").mkdir(parents=True)
+    (tmp_path / "mirror" / "cifar10" / ARCHIVE).write_bytes(body)
+    monkeypatch.setenv("ZOO_TFDS_RAW_DIR", str(tmp_path / "mirror"))
+    splits = load_splits("cifar10", data_dir=tmp_path / "tfds")
+    for split in ("train", "test"):
+        x, y = arrays[split]
+        np.testing.assert_array_equal(splits[split].x, x)
+        np.testing.assert_array_equal(splits[split].y, y)
+        assert list(splits[split].class_names) == NAMES and "NumPy" in splits[split].info["read"]
+    (tmp_path / "mirror" / "cifar10" / ARCHIVE).write_bytes(body[: len(body) // 2])
+    with pytest.raises(DataError, match="not a readable tar.gz"):
+        load_splits("cifar10", data_dir=tmp_path / "tfds")

@@ -45,7 +45,8 @@ import numpy as np
 from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.scan import decode_pil, scan_folder
 from cnn_zoo.data.stream import ImageFiles, should_stream
-from cnn_zoo.data.tfds import IDX_DATASETS, load_tfds, raw_idx_folder, without_tensorflow
+from cnn_zoo.data import cifar_binary
+from cnn_zoo.data.tfds import IDX_DATASETS, load_tfds, raw_files_folder, without_tensorflow
 
 SPLITS = ("train", "validation", "test")
 SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist", "cifar10": "tfds:cifar10"}
@@ -203,8 +204,8 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
               color_mode, stream="auto") -> Dataset:
-    if source.kind == "tfds" and source.arg in IDX_DATASETS and without_tensorflow():
-        x, y, names, info = _load_tfds_idx(source.arg, split, data_dir, without_tensorflow())
+    if source.kind == "tfds" and source.arg in (*IDX_DATASETS, "cifar10") and without_tensorflow():
+        x, y, names, info = _load_tfds_raw(source.arg, split, data_dir, without_tensorflow())
     elif source.kind == "tfds":
         x, y, names, info = load_tfds(source.arg, split, data_dir, stream)
     elif source.kind == "idx":
@@ -280,11 +281,16 @@ def _load_idx(folder: Path, split: str):
     return x, y, _default_names(y), {"kind": "idx", "images": str(img_path), "labels": str(lab_path)}
 
 
-def _load_tfds_idx(name: str, split: str, data_dir, why: str):
-    """tfds:mnist or tfds:fashion_mnist where TensorFlow cannot run (beside PyTorch, or not
-    installed): the same images and labels, read from the raw idx files with NumPy, in the
-    files' order (not the order TFDS shuffled them into, so a validation split holds others)."""
-    x, y, _, info = _load_idx(raw_idx_folder(name, data_dir, why), split)
+def _load_tfds_raw(name: str, split: str, data_dir, why: str):
+    """tfds:mnist, tfds:fashion_mnist or tfds:cifar10 where TensorFlow cannot run (beside
+    PyTorch, or not installed): the same images and labels, read from the raw files with NumPy,
+    in the files' order (not the order TFDS shuffled them into, so a validation split holds others)."""
+    folder = raw_files_folder(name, data_dir, why)
+    if name == "cifar10":
+        x, y, archive = cifar_binary.load(folder, split)
+        return x, y, cifar_binary.CLASS_NAMES, {"kind": "tfds", "name": name, "archive": str(archive),
+                                                "read": f"its binary archive with NumPy: {why}"}
+    x, y, _, info = _load_idx(folder, split)
     return x, y, IDX_DATASETS[name], {**info, "kind": "tfds", "name": name,
                                      "read": f"its raw idx files with NumPy: {why}"}
 

@@ -63,7 +63,8 @@ class RawFile(NamedTuple):
 
 
 # The TFDS datasets whose official raw files are the four idx files, with TFDS' class names:
-# beside PyTorch they are read from those files with NumPy (cnn_zoo.data.sources).
+# beside PyTorch they are read from those files with NumPy (cnn_zoo.data.sources), as is
+# cifar10 from its binary archive (cnn_zoo.data.cifar_binary).
 IDX_DATASETS = {
     "mnist": tuple(str(i) for i in range(10)),
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -88,24 +89,25 @@ def without_tensorflow() -> str | None:
     return "tensorflow-datasets is not installed" if missing else None
 
 
-def raw_idx_folder(name: str, data_dir=None, why: str = "") -> Path:
-    """The folder with ``name``'s official idx files, found without TensorFlow: the mirror
+def raw_files_folder(name: str, data_dir=None, why: str = "") -> Path:
+    """The folder with ``name``'s official raw files, found without TensorFlow: the mirror
     (ZOO_TFDS_RAW_DIR), or where an earlier download left them (<data dir>/downloads/manual/)."""
     root = Path(_data_dir(data_dir) or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
     manual = root.expanduser() / "downloads" / "manual" / _base(name)
     for folder in (_mirror(name), manual):
         if folder is not None and folder.is_dir() and any(folder.iterdir()):
             return folder
-    raise DataError(f"tfds:{name} is read from its raw idx files here ({why}), and none are in "
-                    f"{manual}: set ZOO_TFDS_RAW_DIR to a folder holding {raw_folder(name)}/ with the "
-                    "4 official files, or run a zoo command on it once with TensorFlow (KERAS_BACKEND="
+    files = "cifar-10-binary.tar.gz" if _base(name) == "cifar10" else "the 4 official idx files"
+    raise DataError(f"tfds:{name} is read from its raw files here ({why}), and none are in "
+                    f"{manual}: set ZOO_TFDS_RAW_DIR to a folder holding {raw_folder(name)}/ with "
+                    f"{files}, or run a zoo command on it once with TensorFlow (KERAS_BACKEND="
                     "tensorflow or jax), which downloads them there")
 
 
 def _import_tfds():
     if tensorflow_unsafe():
         raise DataError("tfds: sources need TensorFlow, which crashes a process that runs PyTorch; "
-                        f"beside PyTorch only {', '.join(f'tfds:{n}' for n in IDX_DATASETS)} are read "
+                        f"beside PyTorch only {', '.join(f'tfds:{n}' for n in (*IDX_DATASETS, 'cifar10'))} are read "
                         "(from their raw files); use KERAS_BACKEND=tensorflow or jax, or idx:DIR, "
                         "npz:PATH, folder:DIR or embedded:mnist5k")
     try:
