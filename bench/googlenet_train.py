@@ -17,7 +17,7 @@ and torch 2.14 in one process segfault), rounds interleaved, order reversed ever
 other round. ``--profile`` then runs each side once more under its profiler and
 prints the top ops by self time.
 
-    python bench/googlenet_train.py [--model googlenet_bn|googlenet|both] [--rounds 3]
+    python bench/googlenet_train.py [--model googlenet_bn|googlenet|resnet50|both] [--rounds 3]
         [--variant mixed_precision=bfloat16 --variant jit_compile=true --variant inter=1]
         [--torch-bf16] [--torch-python PATH] [--profile]
 
@@ -62,8 +62,14 @@ def batch(n):
 
 
 def recipe_for(model, batch_size, overrides=()):
-    from cnn_zoo.recipe import load_recipe
-    return load_recipe(f"{model}-imagenet", [f"batch_size={batch_size}", *overrides])
+    """The shipped ``<model>-imagenet`` recipe; ResNet-50, which has none, trains as
+    torchvision's reference does (SGD 0.1, momentum 0.9, weight decay 1e-4) through
+    googlenet_bn-imagenet's recipe with the model swapped."""
+    from cnn_zoo.recipe import list_recipes, load_recipe
+    if f"{model}-imagenet" in dict(list_recipes()):
+        return load_recipe(f"{model}-imagenet", [f"batch_size={batch_size}", *overrides])
+    return load_recipe("googlenet_bn-imagenet", [f"batch_size={batch_size}", f"model.name={model}",
+                                                 "model.kwargs={}", *overrides])
 
 
 def parse_variant(text):
@@ -203,7 +209,11 @@ def torch_side(args):
     torch.manual_seed(0)
     recipe = recipe_for(args.model, args.batch_size)
     aux = bool(recipe.model.kwargs.get("aux_classifiers", False))
-    net = torchvision.models.googlenet(weights=None, aux_logits=aux, init_weights=True, transform_input=False)
+    if args.model == "resnet50":
+        net = torchvision.models.resnet50(weights=None)
+    else:
+        net = torchvision.models.googlenet(weights=None, aux_logits=aux, init_weights=True,
+                                           transform_input=False)
     net = net.train().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=recipe.optimizer.learning_rate, momentum=0.9,
                           weight_decay=recipe.optimizer.kwargs.get("weight_decay", 0.0))
@@ -283,7 +293,7 @@ def load():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", choices=("googlenet_bn", "googlenet", "both"), default="googlenet_bn")
+    ap.add_argument("--model", choices=("googlenet_bn", "googlenet", "resnet50", "both"), default="googlenet_bn")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing, oneDNN primitives)")
