@@ -658,7 +658,8 @@ def test_builders_accept_a_pretrained_tag(tmp_path, monkeypatch):
 
 
 def test_a_tag_is_matched_whole(tmp_path, published):  # noqa: F811
-    """`$` matches before a final newline: 'lenet5.nl\\n' was published as 'lenet5.nl\\n.weights.h5'."""
+    """A tag with a newline is refused: a regex's `$` would match before a final newline, and
+    'lenet5.nl\\n' would be published as 'lenet5.nl\\n.weights.h5'."""
     for bad in ("lenet5.nl\n", "lenet5_modern.tiny\n", "\nlenet5.mnist"):
         with pytest.raises(ManifestError, match="arch.name"):
             mf.parse_tag(bad)

@@ -1,5 +1,5 @@
 """The training progress callback (cnn_zoo.progress): a bar that never counts past its total,
-and one plain line per epoch when the output is not a terminal (issue 15)."""
+and one plain line per epoch when the output is not a terminal."""
 
 import io
 

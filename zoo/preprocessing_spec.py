@@ -4,8 +4,8 @@ A :class:`Preprocessing` travels from training (a run's ``preprocessing.json``)
 through tuning and publishing to the hub manifest's ``preprocessing`` entry and
 back to prediction: ``steps`` (:mod:`cnn_zoo.preprocess`'s normalised list),
 ``raw_shape`` (the stored images, H×W×C) and ``input_shape`` (the model's input
-after the steps). On disk it stays the plain dict it always was
-(:meth:`to_dict`, :meth:`from_dict`), so old run folders and manifests read as before.
+after the steps). On disk it is a plain dict (:meth:`to_dict`, :meth:`from_dict`),
+so every run folder and manifest reads the same whichever version wrote it.
 
 NumPy only; :meth:`layer` imports Keras (the evaluation-time steps as a layer).
 """

@@ -1,4 +1,4 @@
-"""``zoo convert``: a publisher's GoogLeNet file into a cached tag (issue 18); imports only click until it runs."""
+"""``zoo convert``: a publisher's GoogLeNet file into a cached tag; imports only click until it runs."""
 
 from __future__ import annotations
 

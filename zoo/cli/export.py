@@ -1,4 +1,4 @@
-"""``zoo export``: a tag or a run folder as a file that runs without cnn-zoo (issue 19); imports only click until it runs."""
+"""``zoo export``: a tag or a run folder as a file that runs without cnn-zoo; imports only click until it runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``zoo launch``: several local workers of one training run, on loopback (issue 20)."""
+"""``zoo launch``: several local workers of one training run, on loopback."""
 
 from __future__ import annotations
 

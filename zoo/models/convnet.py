@@ -12,6 +12,7 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family
+from cnn_zoo.layers.arguments import is_number
 from cnn_zoo.models import common
 from cnn_zoo.models.convnet_spec import EXAMPLE, PLANNER, plan_convnet
 
@@ -35,7 +36,7 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     if not isinstance(batch_norm, bool):
         raise ZooError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
     for arg, rate in (("dropout", dropout), ("stage_dropout", stage_dropout)):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if not is_number(rate) or not 0 <= rate < 1:
             raise ZooError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
     inputs = common.model_input(input_shape, (28, 28, 1))
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
