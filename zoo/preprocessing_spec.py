@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from cnn_zoo import preprocess
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int
 
 FIELDS = ("steps", "raw_shape", "input_shape")
 
@@ -25,7 +26,7 @@ def _shape(value, field: str) -> tuple[int, ...]:
     # A model trained on streamed images of any size stores raw_shape [None, None, C].
     def ok(i, v):
         return (v is None and field == "raw_shape" and i < 2) or (
-            not isinstance(v, bool) and isinstance(v, int) and v >= 1)
+            is_int(v) and v >= 1)
 
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value or not all(
             ok(i, v) for i, v in enumerate(value)):
