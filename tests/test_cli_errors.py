@@ -171,9 +171,9 @@ def keras_forbidden(monkeypatch):
     def import_keras():
         raise AssertionError("the command imported Keras before finding the mistake")
 
-    from cnn_zoo.cli import common, hub, models, page, training
+    from cnn_zoo.cli import group, hub, models, page, training
 
-    for module in (common, hub, models, page, training):
+    for module in (group, hub, models, page, training):
         monkeypatch.setattr(module, "import_keras", import_keras)
 
 

@@ -387,14 +387,14 @@ def test_progress_bar_redraws_on_a_terminal():
             return True
 
     stream = Terminal()
-    progress = fetch.Progress("lenet5.mnist", 2_000_000, stream=stream)
+    progress = fetch.DownloadProgress("lenet5.mnist", 2_000_000, stream=stream)
     for _ in range(4):
         progress.update(500_000)
     progress.close(ok=True)
     text = stream.getvalue()
     assert text.startswith("\rlenet5.mnist [") and text.endswith("100% 2.0 MB/2.0 MB\n")
     quiet = Terminal()
-    fetch.Progress("x", 10, quiet=True, stream=quiet).close(ok=True)
+    fetch.DownloadProgress("x", 10, quiet=True, stream=quiet).close(ok=True)
     assert quiet.getvalue() == ""
 
 

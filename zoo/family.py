@@ -129,7 +129,7 @@ class Family:
 
 
 def default_family(name: str, build: Callable, summary: str | None = None) -> Family:
-    """A plain builder as a family: the head and outputs of ``cnn_zoo.models.common.classifier``."""
+    """A plain builder as a family: the head and outputs of ``cnn_zoo.models.builder_parts.classifier``."""
     return Family(name, build, summary or "")
 
 

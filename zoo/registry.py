@@ -196,7 +196,7 @@ def register_model(fn: Callable | Family | None = None, *, name: str | None = No
     Use bare (``@register_model``, the name is the function's) or with
     arguments (``@register_model(name="lenet5", summary="...")``); a bare
     builder gets the default family (head ``classifier``, output ``predictions``,
-    see cnn_zoo.models.common). The summary
+    see cnn_zoo.models.builder_parts). The summary
     defaults to the first line of the docstring. A duplicate name raises
     :class:`cnn_zoo.errors.DuplicateModelError` (a ``ValueError``).
     """

@@ -27,7 +27,7 @@ from cnn_zoo.cli import convert, hub, models, training
 from cnn_zoo.cli import export as export_cli  # _cli: the names export, launch and page are the commands'
 from cnn_zoo.cli import launch as launch_cli
 from cnn_zoo.cli import page as page_cli
-from cnn_zoo.cli.common import ZooGroup
+from cnn_zoo.cli.group import ZooGroup
 
 __all__ = ["main"]
 

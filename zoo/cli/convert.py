@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cnn_zoo.cli.common import JSON_OPTION, emit
+from cnn_zoo.cli.group import JSON_OPTION, emit
 
 
 @click.command("convert")

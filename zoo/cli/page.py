@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import JSON_OPTION, Ints, emit, import_keras
+from cnn_zoo.cli.group import JSON_OPTION, Ints, emit, import_keras
 
 
 @click.command("page")

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec,
-                                continue_with, emit, import_keras, metrics_text)
+from cnn_zoo.cli.group import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec,
+                               continue_with, emit, import_keras, metrics_text)
 from cnn_zoo.cli.hub import check_model
 
 
@@ -18,9 +18,9 @@ def _progress(as_json: bool):
     """(verbose, callbacks) for fit: nothing on stdout under --json, else the honest progress bar."""
     if as_json:
         return 0, []
-    from cnn_zoo.progress import Progress  # Keras: only where a progress bar is shown
+    from cnn_zoo.progress import TrainingProgress  # Keras: only where a progress bar is shown
 
-    return "auto", [Progress()]
+    return "auto", [TrainingProgress()]
 
 
 def _finish_run(result, arch: str, as_json: bool) -> None:

@@ -21,12 +21,13 @@ import os
 import keras
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int
 
 POOLINGS = (None, "avg", "max")
 
 
 def check_signature(*, num_classes, include_top, pooling, weights, classifier_activation=None):
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ZooError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
     if pooling not in POOLINGS:
         raise ZooError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")

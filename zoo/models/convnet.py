@@ -13,7 +13,7 @@ from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family
 from cnn_zoo.layers.arguments import is_number
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 from cnn_zoo.models.convnet_spec import EXAMPLE, PLANNER, plan_convnet
 
 
@@ -31,14 +31,14 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     ``vgg11_bn``; ``dropout`` follows each FC-RELU and ``stage_dropout`` each
     stage (after its pool, as in Keras' own small convnet examples).
     """
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
-                           weights=weights, classifier_activation=classifier_activation)
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                                  weights=weights, classifier_activation=classifier_activation)
     if not isinstance(batch_norm, bool):
         raise ZooError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
     for arg, rate in (("dropout", dropout), ("stage_dropout", stage_dropout)):
         if not is_number(rate) or not 0 <= rate < 1:
             raise ZooError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
-    inputs = common.model_input(input_shape, (28, 28, 1))
+    inputs = builder_parts.model_input(input_shape, (28, 28, 1))
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
                         strides=strides, padding=padding, pool_size=pool_size,
                         pool_strides=pool_strides, fc_units=fc_units, rounding=rounding)
@@ -58,14 +58,14 @@ def convnet(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         if stage_dropout and (i + 1 == len(convs) or convs[i + 1].stage != planned.stage):
             x = keras.layers.Dropout(stage_dropout, name=f"stage{planned.stage}_dropout")(x)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)
     for planned in plan.of_kind("dense"):
         x = keras.layers.Dense(**planned.args, activation="relu", name=planned.name)(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
-    outputs = common.classifier(x, num_classes, classifier_activation)
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 FAMILIES = (Family("convnet", convnet, planner=PLANNER),)

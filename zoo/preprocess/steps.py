@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_zoo.preprocess import tfops
-from cnn_zoo.preprocess.params import (PreprocessError, _choice, _num, _pair,
+from cnn_zoo.preprocess.checks import (PreprocessError, _choice, _num, _pair,
                                        _scalar_or_list)
 
 

@@ -54,7 +54,7 @@ def _open(url: str, timeout: float):
         raise UnreachableError(f"cannot reach {url}: {error}") from None
 
 
-class Progress:
+class DownloadProgress:
     """A one-line progress bar on stderr: redrawn in place on a terminal, else one line at the end."""
 
     def __init__(self, label: str, total: int, quiet: bool = False, stream=None):
@@ -97,7 +97,7 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
                          f"Received: sha256={sha256!r}")
     dest = Path(dest)
     label = label or dest.name
-    progress = Progress(label, size or 0, quiet)
+    progress = DownloadProgress(label, size or 0, quiet)
     ok = False
     try:
         with atomic.replacing(dest, suffix=".part") as tmp, open(tmp, "wb") as out, \
