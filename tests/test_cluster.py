@@ -1,4 +1,4 @@
-"""Multi-worker training (issue 20, "Beyond one machine"): cnn_zoo.cluster and `zoo launch`.
+"""Multi-worker training: cnn_zoo.cluster and `zoo launch`.
 
 On loopback, 2 worker processes, CPU, TensorFlow's MultiWorkerMirroredStrategy: (a) 2 workers
 and 1 with the same global batch end with the same weights after a few steps of plain SGD;

@@ -1,4 +1,4 @@
-"""Fault injection for training runs (issue 16): kills at named moments, damaged state files.
+"""Fault injection for training runs: kills at named moments, damaged state files.
 
 A run is killed (SIGKILL, by the ZOO_FAULT hook of cnn_zoo.run_state) or has a state
 file corrupted, cut in half, emptied or deleted, and is then resumed. Each case ends in

@@ -205,7 +205,7 @@ def test_shipped_manifest_is_valid_and_feeds_the_registry():
     assert registry.list_models(pretrained=True) == sorted({i.arch for i in SHIPPED.values()})
 
 
-# Tags with a source (issue 18's ImageNet GoogLeNets) ship no file: pull converts the publisher's.
+# Tags with a source (the ImageNet GoogLeNets) ship no file: pull converts the publisher's.
 @pytest.mark.parametrize("tag", sorted(t for t, i in SHIPPED.items() if i.source is None))
 def test_shipped_entry_verifies_against_its_file(tag):
     info = SHIPPED[tag]
