@@ -130,6 +130,8 @@ BEFORE_KERAS = [
      "Received: tuning.objective='val_foo'"),
     (["tune", "TINY", "--out", "NEW", "--set", "dataset.validation_fraction=0"], "needs a validation split"),
     (["tune", "TINY", "--out", "NEW", "--set", "model.name=lenett"], "Unknown model 'lenett'"),
+    (["tune", "TINY", "--out", "NEW", "--set", "model.kwargs.filterz=[8]"], "Did you mean 'filters'?"),
+    (["promote", "SEARCH", "--set", "model.kwargs.bogus=1"], "takes no argument 'bogus'"),
     (["tune", "default", "--out", "NEW"], "search_space of recipe 'default' is empty"),
     (["tune", "--resume", "--out", "SEARCH", "--set", "epochs=2"], "--set cannot change a search"),
     (["tune", "default", "--resume", "--out", "SEARCH"], "holds a search of recipe 'tiny', not 'default'"),
