@@ -26,7 +26,8 @@ import pytest
 from cli_process import one_error_line, zoo_with_file_size_limit
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
-from cnn_zoo.train import evaluate, train
+from cnn_zoo.evaluation import evaluate
+from cnn_zoo.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["dataset.max_examples=600", "batch_size=32", "epochs=3", "steps_per_execution=4"]
