@@ -221,7 +221,7 @@ def test_a_full_disk_is_one_line_and_the_resume_finishes_like_an_uninterrupted_r
     assert out.returncode == 2, out.stderr[-3000:]
     line = one_error_line(out.stderr)
     assert f" in {run_dir}" in line and "(No space left on device)" in line, line
-    assert re.search(r"it needs (about|more than) [\d.]+ [kM]B, [\d.]+ [kM]B free; free some space", line), line
+    assert re.search(r"it needs (about|more than) [\d.]+ [kMG]?B, [\d.]+ [kMG]?B free; free some space", line), line
     assert line.endswith(f", then continue with: zoo train --resume --out {run_dir}"), line
     assert not list(run_dir.rglob(".*.tmp*"))  # no temporary file left behind
     result = train(None, run_dir, resume=True, verbose=0)
