@@ -1,7 +1,7 @@
 """Benchmark: how long the commands that need no Keras take from a cold process start.
 
-Targets: `zoo list` under 1 s (issue 3); `zoo explain conv --input 32x32x3 -K 6 -F 5`
-and an argument error (here an unknown recipe) under 1 s (issue 15). They hold as
+Targets: `zoo list` under 1 s; `zoo explain conv --input 32x32x3 -K 6 -F 5`
+and an argument error (here an unknown recipe) under 1 s. They hold as
 long as these commands do not import Keras/TensorFlow. Each command runs in a
 fresh subprocess; the table shows the median (and the spread) of ``--repeat``
 runs, next to a bare interpreter start for scale.

@@ -1,6 +1,6 @@
 """Benchmark: how long `zoo train lenet5-mnist` takes to give up when the network is cut.
 
-Target (issue 15): one line naming the URL and the real error, exit 2, in
+Target: one line naming the URL and the real error, exit 2, in
 under 15 s, with no prepared TFDS folder and no mirror. Each run is a fresh
 process with an empty ZOO_TFDS_DIR; the network is whatever this machine has
 (run it with the network cut). ``--url`` replaces the official URLs

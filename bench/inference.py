@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cnn_zoo.preprocess.steps import lenet_scale  # NumPy only: the torch side may import it
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -187,7 +189,7 @@ def torch_side(data, args):
         def fn(raw):
             with torch.inference_mode():
                 x = torch.nn.functional.pad(torch.from_numpy(raw).permute(0, 3, 1, 2).float(), (2, 2, 2, 2))
-                return model(x * (1.275 / 255) - 0.1).numpy()
+                return model(lenet_scale(x)).numpy()
         return fn
 
     steps = json.loads(str(data["steps"]))["steps"]

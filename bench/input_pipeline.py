@@ -1,4 +1,4 @@
-"""Input pipeline speed and memory (issue 20): cnn-zoo's streamed folder pipeline against
+"""Input pipeline speed and memory: cnn-zoo's streamed folder pipeline against
 torchvision's ImageFolder + DataLoader, on the same JPEGs with the same transforms.
 
 1. Throughput: a folder of ImageNet-like JPEGs (default 5,000 at 500x375, quality 90,

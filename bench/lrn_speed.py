@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def former(x, n=5, alpha=1e-4, beta=0.75, k=1.0):
-    """The layer as it was until 2026-12-02 (layers/lrn.py)."""
+    """The padded-copy form of LRN, the baseline layers/lrn.py's sliding sum is measured against."""
     from keras import ops
 
     channels, half = x.shape[-1], (n - 1) // 2

@@ -1,6 +1,6 @@
 """Benchmark: how long `zoo page` takes to write a page, how big the file is, how fast Chromium opens it.
 
-Targets (issue 29): a GoogLeNet page with an image under 10 s and 15 MB; a LeNet-5 page under
+Targets: a GoogLeNet page with an image under 10 s and 15 MB; a LeNet-5 page under
 3 s and 2 MB; every page open in Chromium (scripts run, ready) under 2 s.
 
 Pages measured, each written ``--repeat`` times in this process (after the imports; the first

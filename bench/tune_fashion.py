@@ -1,4 +1,4 @@
-"""Tuned convnet against the recipe's default convnet on Fashion-MNIST (issue 6's target).
+"""Tuned convnet against the recipe's default convnet on Fashion-MNIST (the tuning target).
 
 Target: a `zoo tune` search of at most 30 minutes on this machine finds a convnet
 whose test accuracy beats the recipe's default configuration by >= 1 point.

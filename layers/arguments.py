@@ -12,10 +12,15 @@ ROUNDINGS = ("floor", "ceil", "exact")
 PADDING_WORDS = ("valid", "same")
 
 
-def _is_int(value) -> bool:
-    # numbers.Integral covers Python and NumPy integers; an ndarray (which has
-    # __index__) or a bool is not one.
+def is_int(value) -> bool:
+    """A Python or NumPy integer, not a bool (True is an int to Python, never a count here)."""
+    # numbers.Integral covers Python and NumPy integers; an ndarray (which has __index__) is not one.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """A Python or NumPy int or float, not a bool (and not a complex number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[int, ...]:
@@ -24,9 +29,9 @@ def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[i
     >>> normalize_tuple(3, 2, "kernel_size")
     (3, 3)
     """
-    if _is_int(value):
+    if is_int(value):
         values = (int(value),) * rank
-    elif isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
+    elif isinstance(value, (list, tuple)) and all(is_int(v) for v in value):
         if len(value) != rank:
             raise ValueError(
                 f"`{name}` must be an int or a tuple of {rank} ints. Received: {name}={value!r}"
@@ -45,8 +50,7 @@ def normalize_tuple(value, rank: int, name: str, *, minimum: int = 1) -> tuple[i
 
 def check_number(name, value, *, positive=False):
     """A finite int or float (positive if asked), as a float; ``name`` is the argument's."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (positive and value <= 0):
+    if not is_number(value) or not math.isfinite(value) or (positive and value <= 0):
         what = "a positive finite number" if positive else "a finite number"
         raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}")
     return float(value)
@@ -77,14 +81,14 @@ def normalize_padding(padding, rank: int):
                 f"{rank} ints or of {rank} (before, after) pairs. Received: padding={padding!r}"
             )
         return "same" if word == "same" else ((0, 0),) * rank
-    if _is_int(padding):
+    if is_int(padding):
         pairs = ((int(padding), int(padding)),) * rank
     elif isinstance(padding, (list, tuple)) and len(padding) == rank:
         pairs = []
         for p in padding:
-            if _is_int(p):
+            if is_int(p):
                 pairs.append((int(p), int(p)))
-            elif isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) for v in p):
+            elif isinstance(p, (list, tuple)) and len(p) == 2 and all(is_int(v) for v in p):
                 pairs.append((int(p[0]), int(p[1])))
             else:
                 pairs = None

@@ -29,8 +29,9 @@ from typing import Iterable, Sequence
 from cnn_zoo.layers.arguments import (  # noqa: F401  (re-exported: ar.normalize_tuple, ...)
     PADDING_WORDS,
     ROUNDINGS,
-    _is_int,
     check_number,
+    is_int,
+    is_number,
     normalize_padding,
     normalize_rounding,
     normalize_tuple,
@@ -119,10 +120,10 @@ def _check_axis(size, kernel_size, stride, padding, dilation):
     """One axis' W1, F, S, D >= 1 and P >= 0 (an int or a (before, after) pair)."""
     for name, value in (("size", size), ("kernel_size", kernel_size), ("stride", stride),
                         ("dilation", dilation)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
     pair = tuple(padding) if isinstance(padding, (tuple, list)) else (padding, padding)
-    if len(pair) != 2 or not all(_is_int(p) and p >= 0 for p in pair):
+    if len(pair) != 2 or not all(is_int(p) and p >= 0 for p in pair):
         raise ValueError("`padding` must be an int >= 0 or a (before, after) pair of them. "
                          f"Received: padding={padding!r}")
 

@@ -78,8 +78,7 @@ class Inception(keras.layers.Layer):
         super().__init__(**kwargs)
         for name, value in zip(WIDTHS, (n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj)):
             setattr(self, name, ar.normalize_tuple(value, 1, name)[0])
-        if isinstance(branch5_kernel_size, bool) or not isinstance(branch5_kernel_size, int) \
-                or branch5_kernel_size < 1 or branch5_kernel_size % 2 == 0:
+        if not ar.is_int(branch5_kernel_size) or branch5_kernel_size < 1 or branch5_kernel_size % 2 == 0:
             raise ValueError(
                 "`branch5_kernel_size` must be an odd int >= 1, so that P = (F − 1)/2 keeps "
                 f"the size (5 as the paper, 3 as torchvision). "
@@ -87,8 +86,7 @@ class Inception(keras.layers.Layer):
             )
         self.branch5_kernel_size = branch5_kernel_size
         self.batch_norm = bool(batch_norm)
-        if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float)) \
-                or not 0 <= bn_momentum < 1:
+        if not ar.is_number(bn_momentum) or not 0 <= bn_momentum < 1:
             raise ValueError(
                 f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum!r}")
         self.bn_momentum = float(bn_momentum)

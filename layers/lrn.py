@@ -99,7 +99,7 @@ class LocalResponseNormalization(keras.layers.Layer):
             squares = ops.moveaxis(squares, self.channel_axis, -1)  # (B, H, W, C)
         # Σ over each channel's window as one matmul with a 0/1 band matrix (C, C): exact
         # (only zeros added), and with its gradient 3.5-5x faster than n shifted slices of
-        # a padded copy, whose backward pass (StridedSliceGrad) was a quarter of GoogLeNet's
+        # a padded copy, whose backward pass (StridedSliceGrad) takes a quarter of GoogLeNet's
         # training step on CPU (docs/benchmarks.md, "GoogLeNet training at 224×224").
         total = ops.matmul(squares, ops.convert_to_tensor(_window_band(channels, self.size)))
         if self.channel_axis != -1:

@@ -47,7 +47,7 @@ class RandomSignCode(keras.initializers.Initializer):
     """±1 values drawn from ``numpy.random.default_rng(seed)``: identical on every backend."""
 
     def __init__(self, seed=1998):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not ar.is_int(seed) or seed < 0:
             raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}")
         self.seed = seed
 

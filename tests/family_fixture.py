@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cnn_zoo.family import Family, Planner
 from cnn_zoo.layers.arithmetic import conv_multiply_adds, output_size
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 
 NAME = "twohead"
 WIDTHS = (4, 8)
@@ -21,15 +21,15 @@ def twohead(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     """Two valid convs, global average pooling, a dense head; ``aux=True`` adds a side head."""
     import keras
 
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
-                           weights=weights, classifier_activation=classifier_activation)
-    inputs = common.model_input(input_shape, (28, 28, 1))
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                                  weights=weights, classifier_activation=classifier_activation)
+    inputs = builder_parts.model_input(input_shape, (28, 28, 1))
     x = keras.layers.Conv2D(WIDTHS[0], kernel_size, activation="relu", name="body_conv1")(inputs)
     side = x
     x = keras.layers.Conv2D(WIDTHS[1], kernel_size, activation="relu", name="body_conv2")(x)
     x = keras.layers.GlobalAveragePooling2D(name="body_pool")(x)
     if not include_top:
-        return common.finish(inputs, x, name, weights)
+        return builder_parts.finish(inputs, x, name, weights)
     x = keras.layers.Dense(num_classes, name="head_logits")(x)
     outputs = keras.layers.Activation(classifier_activation or "linear", dtype="float32", name="probs")(x)
     if aux:
@@ -37,7 +37,7 @@ def twohead(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
         side = keras.layers.Dense(num_classes, name="side_logits")(side)
         side = keras.layers.Activation(classifier_activation or "linear", dtype="float32", name="side")(side)
         outputs = {"probs": outputs, "side": side}
-    return common.finish(inputs, outputs, name, weights)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 class TwoheadPlanner(Planner):

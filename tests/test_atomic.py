@@ -92,7 +92,7 @@ def test_a_write_the_folder_has_no_room_for_is_refused_before_it_starts(tmp_path
     assert (error.value.folder, error.value.name, error.value.needed) == (str(tmp_path), path.name, needed)
     message = str(error.value)
     assert f"no room to write latest.weights.h5 in {tmp_path} (No space left on device)" in message
-    assert "\n" not in message and f"{needed / 1e6:.1f} MB" in message and "free some space" in message
+    assert "\n" not in message and f"{needed / 1e9:.1f} GB" in message and "free some space" in message
     assert path.read_bytes() == b"old weights" and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 

@@ -67,7 +67,7 @@ def test_list_pretrained_lists_tags_with_dataset_metric_and_size():
     assert [line.split()[0] for line in lines[1:]] == sorted(published)
     row = next(line for line in lines if line.startswith("lenet5.mnist "))
     accuracy = published["lenet5.mnist"].metrics["accuracy"]
-    assert "MNIST" in row and f"test accuracy {accuracy:.2%}" in row and "KB" in row
+    assert "MNIST" in row and f"test accuracy {accuracy:.2%}" in row and " kB" in row
     data = json.loads(run("list", "--pretrained", "lenet5*", "--json").stdout)
     assert {d["tag"] for d in data} == {t for t in published if t.startswith("lenet5")}
     mnist = next(d for d in data if d["tag"] == "lenet5.mnist")
@@ -219,7 +219,7 @@ def test_info_of_a_builtin_model():
     assert "params: 61,706" in result.stdout  # 156 + 2,416 + 48,120 + 10,164 + 850
 
 
-# -- version, tag cards, user errors against bugs (issue 15) -----------------------
+# -- version, tag cards, user errors against bugs ---------------------------------
 
 
 def test_version_is_the_installed_metadata_of_setup_cfg():

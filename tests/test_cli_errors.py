@@ -71,7 +71,12 @@ def folders(tmp_path_factory, published, killed):  # noqa: F811
     (search / "tune.json").write_text("{}")
     (search / "config.yaml").write_text("name: tiny\n" + TINY + SPARSE)
     (root / "tiny.yaml").write_text(TINY + SPARSE)
-    return {"RUN": run_dir, "KILLED": killed, "SEARCH": search, "TINY": root / "tiny.yaml",
+    pickled = root / "pickled.npz"  # images as an object array: loading them would unpickle
+    images = np.empty(8, dtype=object)
+    images[:] = [np.zeros((28, 28), np.uint8)] * 8
+    np.savez(pickled, x_train=images, y_train=np.zeros(8, np.int64), x_test=images, y_test=np.zeros(8, np.int64))
+    (root / "text.npz").write_text("not an archive")
+    return {"PICKLED": pickled, "NOT_NPZ": root / "text.npz", "RUN": run_dir, "KILLED": killed, "SEARCH": search, "TINY": root / "tiny.yaml",
             "NEW": root / "new", "HUB": published.dest, "OTHER_HUB": root / "hub",
             "TRUNCATED": runs["truncated"], "MISSING": runs["missing"], "LAMBDA": runs["lambda"]}
 
@@ -86,6 +91,10 @@ BEFORE_KERAS = [
     (["train", "default", "--set", "optimizer.kwargs.amsgrad=1"], "amsgrad must be true or false"),
     (["train", "default", "--set", "optimizer.kwargs.learning_rate=0.1"], "set by optimizer.learning_rate"),
     (["train", "default", "--set", "model.name=lenett"], "Unknown model 'lenett'"),
+    (["train", "default", "--set", "model.kwargs.bogus=1"], "Model 'lenet5' takes no argument 'bogus'"),
+    (["train", "default", "--set", "model.kwargs.dropuot=0.1", "--set", "model.name=lenet5_modern"],
+     "Did you mean 'dropout'?"),
+    (["train", "default", "--set", "dataset.source=npz:PICKLED"], "holds arrays of Python objects"),
     (["train", "lenet5-mnist", "--resume", "--out", "KILLED"],
      "holds a run of the recipe 'default', not 'lenet5-mnist'"),
     (["train", "--resume", "--out", "RUN"], "is a finished run, nothing to resume"),
@@ -97,6 +106,8 @@ BEFORE_KERAS = [
     (["eval", "LAMBDA"], "model.keras is refused: the function of layer 'lambda' is Python code"),
     (["eval", "LAMBDA/model.keras"], "is refused"),
     (["eval", "KILLED"], "no model at"),
+    (["eval", "RUN", "--data", "npz:PICKLED"], "refused: the file holds arrays of Python objects"),
+    (["eval", "RUN", "--data", "npz:NOT_NPZ"], "refused: the file is not a .npz file of arrays"),
     # publish
     (["publish", "TRUNCATED", "--tag", "lenet5_modern.x", "--dest", "OTHER_HUB"], "is damaged"),
     (["publish", "MISSING", "--tag", "lenet5_modern.x", "--dest", "OTHER_HUB"],
@@ -119,6 +130,8 @@ BEFORE_KERAS = [
      "Received: tuning.objective='val_foo'"),
     (["tune", "TINY", "--out", "NEW", "--set", "dataset.validation_fraction=0"], "needs a validation split"),
     (["tune", "TINY", "--out", "NEW", "--set", "model.name=lenett"], "Unknown model 'lenett'"),
+    (["tune", "TINY", "--out", "NEW", "--set", "model.kwargs.filterz=[8]"], "Did you mean 'filters'?"),
+    (["promote", "SEARCH", "--set", "model.kwargs.bogus=1"], "takes no argument 'bogus'"),
     (["tune", "default", "--out", "NEW"], "search_space of recipe 'default' is empty"),
     (["tune", "--resume", "--out", "SEARCH", "--set", "epochs=2"], "--set cannot change a search"),
     (["tune", "default", "--resume", "--out", "SEARCH"], "holds a search of recipe 'tiny', not 'default'"),
@@ -140,11 +153,13 @@ BEFORE_KERAS = [
 
 
 def _argv(args, folders):
-    """``args`` with the folder names replaced by their paths (NAME or NAME/rest)."""
+    """``args`` with the folder names replaced by their paths (NAME, NAME/rest, KEY=npz:NAME)."""
     out = []
     for arg in args:
-        head, sep, rest = arg.partition("/")
-        out.append(str(folders[head] / rest if sep else folders[head]) if head in folders else arg)
+        before, npz, after = arg.rpartition("npz:")
+        head, sep, rest = (after if npz else arg).partition("/")
+        path = str(folders[head] / rest if sep else folders[head]) if head in folders else None
+        out.append(arg if path is None else f"{before}{npz}{path}")
     return out
 
 
@@ -158,9 +173,9 @@ def keras_forbidden(monkeypatch):
     def import_keras():
         raise AssertionError("the command imported Keras before finding the mistake")
 
-    from cnn_zoo.cli import common, hub, models, page, training
+    from cnn_zoo.cli import group, hub, models, page, training
 
-    for module in (common, hub, models, page, training):
+    for module in (group, hub, models, page, training):
         monkeypatch.setattr(module, "import_keras", import_keras)
 
 
@@ -225,3 +240,12 @@ def test_training_on_an_npz_of_pickled_objects_is_refused_in_one_line(tmp_path, 
     assert_user_error(run("train", "default", "--set", f"dataset.source=npz:{pickled}", "--out", str(out)),
                       "refused: the file holds arrays of Python objects")
     assert not out.exists()  # refused before the run folder was made
+
+
+def test_a_builtin_builders_keywords_read_from_its_source_are_its_signatures():
+    """check_model_arguments reads a family module's source to answer before Keras: it must agree."""
+    from cnn_zoo import registry
+    from cnn_zoo.models import FAMILIES
+
+    for name, (module, _) in FAMILIES.items():
+        assert registry._source_keywords(module, name) == registry._builder_keywords(registry.get_builder(name))

@@ -1,5 +1,5 @@
 """The CLI on real trained models: eval --data, class names that differ, run folders as models,
-fine-tuning from a tag, and what a finished run prints (issue 15).
+fine-tuning from a tag, and what a finished run prints.
 
 Uses the small published model of hub_fixtures (LeNet-5 modern, one epoch on
 400 embedded MNIST digits) and digits from the embedded MNIST sample written

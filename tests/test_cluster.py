@@ -1,4 +1,4 @@
-"""Multi-worker training (issue 20, "Beyond one machine"): cnn_zoo.cluster and `zoo launch`.
+"""Multi-worker training: cnn_zoo.cluster and `zoo launch`.
 
 On loopback, 2 worker processes, CPU, TensorFlow's MultiWorkerMirroredStrategy: (a) 2 workers
 and 1 with the same global batch end with the same weights after a few steps of plain SGD;
@@ -73,7 +73,7 @@ def test_jax_variables_checked():
 
 
 def test_unreachable_peer_fails_within_the_timeout():
-    from cnn_zoo.launch import free_ports
+    from cnn_zoo.local_cluster import free_ports
 
     a, b = free_ports(2)  # nobody will listen on b
     cluster = clusters.parse_tf_config(_tf_config([f"127.0.0.1:{a}", f"127.0.0.1:{b}"], 0))
@@ -116,7 +116,7 @@ def test_shard_splits_streamed_files_once_per_epoch():
 ])
 def test_cli_wrong_tf_config_exits_2_in_bounded_time(tmp_path, config, match):
     if config == "UNREACHABLE":
-        from cnn_zoo.launch import free_ports
+        from cnn_zoo.local_cluster import free_ports
         a, b = free_ports(2)
         config = _tf_config([f"127.0.0.1:{a}", f"127.0.0.1:{b}"], 0)
     start = time.monotonic()
@@ -154,7 +154,7 @@ def _weights(run_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_two_workers_match_one_with_the_same_global_batch(tmp_path, backend):
-    from cnn_zoo.launch import launch
+    from cnn_zoo.local_cluster import launch
 
     env = _env(KERAS_BACKEND=backend)
     one = launch(1, "default", tmp_path / "one", overrides=TINY, env=env, timeout=300)
@@ -176,7 +176,7 @@ def test_two_workers_match_one_with_the_same_global_batch(tmp_path, backend):
 
 @pytest.mark.slow
 def test_worker_killed_mid_epoch_then_resumed_on_all_workers(tmp_path):
-    from cnn_zoo.launch import launch
+    from cnn_zoo.local_cluster import launch
 
     args = [*TINY, "batch_size=32", "epochs=3"]  # 4 steps an epoch: batch@6 is mid-epoch 2
     killed = launch(2, "default", tmp_path / "run", overrides=args, env=_env(), timeout=300,

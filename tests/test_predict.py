@@ -300,7 +300,7 @@ def test_cli_show(cli_env, photos, tmp_path):
 
 class _Rescuer:
     """Opens ``fifo`` for writing once a reader waits on it, so that a reader stuck in open()
-    (the old behaviour: forever) gets EOF and the test fails instead of hanging."""
+    (a reader that opens a FIFO waits forever) gets EOF and the test fails instead of hanging."""
 
     def __init__(self, fifo, after=5.0):
         import threading

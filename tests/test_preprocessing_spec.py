@@ -1,4 +1,4 @@
-"""The typed preprocessing contract: its JSON form is the old dict, its steps are preprocess.py's."""
+"""The typed preprocessing contract: its JSON form is a plain dict, its steps are preprocess.py's."""
 
 import json
 from importlib import resources

@@ -1,5 +1,5 @@
 """The training progress callback (cnn_zoo.progress): a bar that never counts past its total,
-and one plain line per epoch when the output is not a terminal (issue 15)."""
+and one plain line per epoch when the output is not a terminal."""
 
 import io
 
@@ -28,19 +28,19 @@ def _fit(progress, epochs=2, steps_per_execution=4):
 
 
 def test_progress_never_counts_past_the_epochs_steps():
-    from cnn_zoo.progress import Progress
+    from cnn_zoo.progress import TrainingProgress
 
     # 10 steps in calls of 4: Keras reports the last step of each call (3, 7, 11).
-    progress = Progress(stream=_Terminal())
+    progress = TrainingProgress(stream=_Terminal())
     seen = _fit(progress, epochs=1)
     assert seen == [4, 8, 10]
 
 
 def test_progress_off_a_terminal_is_one_plain_line_per_epoch(capsys):
-    from cnn_zoo.progress import Progress
+    from cnn_zoo.progress import TrainingProgress
 
     stream = io.StringIO()
-    _fit(Progress(stream=stream), epochs=3)
+    _fit(TrainingProgress(stream=stream), epochs=3)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3
     for i, line in enumerate(lines, start=1):

@@ -1,4 +1,4 @@
-"""Streamed folder datasets (issue 20): the scan's bad-data policy, the choice by size,
+"""Streamed folder datasets: the scan's bad-data policy, the choice by size,
 the tf.data and PyDataset pipelines, and what zoo train records."""
 
 import io

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from cnn_zoo import run as runs
-from cnn_zoo.train import evaluate, train
+from cnn_zoo.evaluation import evaluate
+from cnn_zoo.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["model.name=lenet5_modern", "dataset.max_examples=400", "batch_size=32"]

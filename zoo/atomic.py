@@ -41,7 +41,7 @@ def temp_name(path, suffix: str = "") -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -51,11 +51,7 @@ def _fsync_file(path: Path) -> None:
 
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not every file system lets a folder be opened
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(folder)
 
 
 def _remove(path: Path) -> None:
@@ -146,7 +142,7 @@ def replacing(path, *, suffix: str = "", mode: int | None = None, before_replace
         check_room(path, size)
     try:
         yield tmp
-        _fsync_file(tmp)
+        _fsync(tmp)
         if mode is not None:
             os.chmod(tmp, mode)
         if before_replace is not None:

@@ -6,7 +6,7 @@
 
 One row per top-level operation (inputs left out); what each column counts and
 how the receptive field is tracked: docs/design-notes.md. Per-operation handlers:
-:mod:`cnn_zoo.card_ops`. Keras is imported when a card is made, not on import.
+:mod:`cnn_zoo.op_effects`. Keras is imported when a card is made, not on import.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import dataclasses
 import math
 
 from cnn_zoo.errors import CardError
-from cnn_zoo.card_ops import effect_of, handlers_for
+from cnn_zoo.op_effects import effect_of, handlers_for
 from cnn_zoo.keras_private import deferred_variables_forgotten
 from cnn_zoo.layers.arithmetic import ReceptiveField, grow_receptive_field
 from cnn_zoo.registry import get_family, get_model

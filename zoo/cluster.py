@@ -1,4 +1,4 @@
-"""Training on several workers (hosts, or processes) with the engines Keras has (issue 20).
+"""Training on several workers (hosts, or processes) with the engines Keras has.
 
 One ``zoo train RECIPE --out DIR`` runs per worker, configured by the standard environment:
 
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.keras_private import defer_symbolic_build, first_replica_logs_under_multi_worker
 
 TIMEOUT = 120.0
@@ -101,7 +102,7 @@ def parse_tf_config(text: str) -> Cluster:
                            f"Received: task={task!r}")
     index = task.get("index")
     size = len(cluster[task["type"]])
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+    if not is_int(index) or not 0 <= index < size:
         raise ClusterError(f"TF_CONFIG's task index must be 0..{size - 1} (its cluster has {size} "
                            f"{task['type']} task{'s' * (size > 1)}); Received: index={index!r}")
     if task["type"] == "worker" and "chief" in cluster:

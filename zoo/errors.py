@@ -136,11 +136,11 @@ class DiskFullError(ZooError):
                  errno: int = _errno.ENOSPC, hint: str = ""):
         self.folder, self.name, self.needed, self.free = str(folder), name, needed, free
         self.at_least, self.errno, self.hint = at_least, errno, hint
-        size = f"{'more than' if at_least else 'about'} {_size_text(needed)}"
+        size = f"{'more than' if at_least else 'about'} {size_text(needed)}"
         if errno == _errno.EFBIG:
             room, fix = "over this process's file-size limit", "raise the limit (ulimit -f)"
         else:
-            room = f"{_size_text(free)} free" if free is not None else "the disk is full"
+            room = f"{size_text(free)} free" if free is not None else "the disk is full"
             fix = "free some space" + (" or raise your quota" if errno == _errno.EDQUOT else "")
         then = f", then {hint}" if hint else " and run the command again"
         need = f"it needs {size}, " if needed > 0 else ""  # 0: a write whose size is unknown
@@ -153,5 +153,11 @@ class DiskFullError(ZooError):
                              errno=self.errno, hint=hint)
 
 
-def _size_text(size: int) -> str:
-    return f"{size / 1e3:.0f} kB" if size < 1e6 else f"{size / 1e6:.1f} MB"
+def size_text(size: int) -> str:
+    """Bytes for a person, in decimal units: 512 B, 61.7 kB, 12.3 MB, 1.2 GB."""
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"

@@ -144,7 +144,7 @@ class Family:
         """What training fits, per output of :meth:`outputs`: ``{name: (tensor, from_logits)}``.
 
         An output layer that is a softmax ``Activation`` (every builder's head,
-        ``cnn_zoo.models.common.classifier``) is fitted on its input, the logits, with a
+        ``cnn_zoo.models.builder_parts.classifier``) is fitted on its input, the logits, with a
         cross-entropy from logits: from probabilities Keras clips at 1e-7 on JAX and
         PyTorch, and a confident wrong answer then has no gradient (TensorFlow quietly
         uses the logits it cached). A linear output is logits already; any other output
@@ -191,7 +191,7 @@ class Family:
 
 
 def default_family(name: str, build: Callable, summary: str | None = None) -> Family:
-    """A plain builder as a family: the head and outputs of ``cnn_zoo.models.common.classifier``."""
+    """A plain builder as a family: the head and outputs of ``cnn_zoo.models.builder_parts.classifier``."""
     return Family(name, build, summary or "")
 
 

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import keras
 
-from cnn_zoo import run_state
+from cnn_zoo import registry, run_state
 from cnn_zoo.cluster import distribute, shard
 from cnn_zoo.data import make_pipeline
-
-
-def _outputs(model):
-    """The names of a multi-output model's outputs (auxiliary heads), or None."""
-    return list(model.output) if isinstance(model.output, dict) else None
 
 
 class RepeatLabels(keras.utils.PyDataset):
@@ -37,9 +32,8 @@ class RepeatLabels(keras.utils.PyDataset):
         self.data.on_epoch_end()
 
 
-def repeat_labels(data, model):
-    """``data`` with its labels given to every output of ``model`` (auxiliary heads)."""
-    names = _outputs(model)
+def repeat_labels(data, names):
+    """``data`` with its labels given to each output in ``names`` (a model's heads); None: as it is."""
     if not names or data is None:
         return data
     if hasattr(data, "map"):  # tf.data
@@ -53,6 +47,7 @@ def fit_inputs(recipe, splits, model, *, seed, skip_epochs: int = 0, cluster=Non
     the first ``skip_epochs`` epochs are replayed (a resumed run sees the batches an
     uninterrupted one would). With a ``cluster`` (:mod:`cnn_zoo.cluster`), this worker's share."""
     train_ds, val_ds, steps = splits["train"], splits.get("validation"), recipe.preprocessing
+    heads = registry.get_family(recipe.model.name).outputs(model) if isinstance(model.output, dict) else None
     train_ds, batch_size = shard(train_ds, cluster, recipe.batch_size)
     if val_ds is not None:
         val_ds, _ = shard(val_ds, cluster, recipe.batch_size)
@@ -60,5 +55,5 @@ def fit_inputs(recipe, splits, model, *, seed, skip_epochs: int = 0, cluster=Non
                              seed=seed, augment=True)
     run_state.replay_epochs(fit_data, skip_epochs)
     val_data = None if val_ds is None else make_pipeline(val_ds.x, val_ds.y, batch_size, steps=steps)
-    return (distribute(repeat_labels(fit_data, model), cluster, model),
-            distribute(repeat_labels(val_data, model), cluster))
+    return (distribute(repeat_labels(fit_data, heads), cluster, model),
+            distribute(repeat_labels(val_data, heads), cluster))

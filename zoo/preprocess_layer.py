@@ -1,4 +1,4 @@
-"""The evaluation-time preprocessing of zoo/preprocess.py as one Keras layer (keras.ops only).
+"""The evaluation-time preprocessing of cnn_zoo.preprocess as one Keras layer (keras.ops only).
 
     layer = PreprocessingLayer(info.preprocessing["steps"], info.preprocessing["raw_shape"])
     x = layer(uint8_images)          # (N, H, W[, C]) raw -> float32 NHWC, as preprocess.apply(training=False)
@@ -18,9 +18,9 @@ import keras
 from keras import ops
 
 from cnn_zoo import preprocess
-from cnn_zoo.preprocess.image import RandomResizedCrop, shorter_side_size
-
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as preprocess's channels step (the tests compare the two)
+from cnn_zoo.preprocess import steps
+from cnn_zoo.preprocess.augment import RandomCrop, RandomFlip, RandomShift
+from cnn_zoo.preprocess.image import ColorJitter, RandomResizedCrop, ResizeShorter, shorter_side_size
 
 
 def _pad_edge(x, top, bottom, left, right):
@@ -122,6 +122,55 @@ def _dynamic_center_crop(x, h, w):
     return ops.reshape(x, (-1, h, w, x.shape[3]))  # the static shape, for the layers after
 
 
+def _channels(x, p, hwc):
+    if hwc[2] == p["count"]:
+        return x
+    if hwc[2] == 1:
+        return ops.repeat(x, p["count"], axis=-1)
+    luma = ops.convert_to_tensor(list(steps._LUMA), "float32")
+    return ops.expand_dims(ops.tensordot(x, luma, axes=1), -1)
+
+
+def _normalize(x, p, hwc):
+    return (x - ops.convert_to_tensor(p["mean"], "float32")) / ops.convert_to_tensor(p["std"], "float32")
+
+
+def _center_crop_step(x, p, hwc):
+    if hwc[0] is None or hwc[1] is None:
+        return _dynamic_center_crop(x, *p["size"])
+    return _center_crop(x, hwc, p["size"], 0, "constant", 0.0)
+
+
+def _random_resized_crop(x, p, hwc):  # at evaluation: resize the shorter side, centre crop
+    x = _resize_shorter(x, RandomResizedCrop.eval_resize(p), "bilinear", False)
+    return _dynamic_center_crop(x, *p["size"])
+
+
+def _unchanged(x, p, hwc):  # an augmentation that does nothing at evaluation
+    return x
+
+
+# Each step's evaluation-time form in keras.ops: step class -> fn(x, p, hwc), hwc the input's (H, W, C).
+# The NumPy form (step.apply) is the reference the tests compare each entry against.
+KERAS_FORMS = {
+    steps.Pad: lambda x, p, hwc: _pad(x, *p["width"], "constant", p["value"]),
+    steps.LenetScale: lambda x, p, hwc: steps.lenet_scale(x),
+    steps.Rescale: lambda x, p, hwc: x * p["scale"] + p["offset"],
+    steps.Normalize: _normalize,
+    steps.Resize: lambda x, p, hwc: ops.image.resize(x, tuple(p["size"]), interpolation=p["method"],
+                                                     antialias=False, data_format="channels_last"),
+    steps.Channels: _channels,
+    steps.ChannelOrder: lambda x, p, hwc: x if p["order"] == "rgb" else ops.flip(x, axis=-1),
+    steps.CenterCrop: _center_crop_step,
+    ResizeShorter: lambda x, p, hwc: _resize_shorter(x, p["size"], p["method"], p.get("antialias", False)),
+    RandomResizedCrop: _random_resized_crop,
+    RandomCrop: lambda x, p, hwc: _center_crop(x, hwc, p["size"], p["padding"], p["fill"], p["value"]),
+    RandomShift: _unchanged,
+    RandomFlip: _unchanged,
+    ColorJitter: _unchanged,
+}
+
+
 class PreprocessingLayer(keras.layers.Layer):
     """Raw images (uint8 or float, (N, H, W) or (N, H, W, C) of ``raw_shape``) -> the model's float32 input."""
 
@@ -140,48 +189,12 @@ class PreprocessingLayer(keras.layers.Layer):
         hwc = self.raw_shape
         for entry in self.steps:
             (name, p), = entry.items()
-            x = self._step(x, name, p, hwc)
-            hwc = preprocess.STEPS[name].shape(hwc, p)
+            step = preprocess.STEPS[name]
+            if step not in KERAS_FORMS:
+                raise preprocess.PreprocessError(f"PreprocessingLayer has no implementation of step {name!r}")
+            x = KERAS_FORMS[step](x, p, hwc)
+            hwc = step.shape(hwc, p)
         return x
-
-    @staticmethod
-    def _step(x, name, p, hwc):
-        if name == "pad":
-            return _pad(x, *p["width"], "constant", p["value"])
-        if name == "lenet_scale":
-            return x * (1.275 / 255) - 0.1
-        if name == "rescale":
-            return x * p["scale"] + p["offset"]
-        if name == "normalize":
-            mean = ops.convert_to_tensor(p["mean"], "float32")
-            std = ops.convert_to_tensor(p["std"], "float32")
-            return (x - mean) / std
-        if name == "resize":
-            return ops.image.resize(x, tuple(p["size"]), interpolation=p["method"], antialias=False,
-                                    data_format="channels_last")
-        if name == "channels":
-            if hwc[2] == p["count"]:
-                return x
-            if hwc[2] == 1:
-                return ops.repeat(x, p["count"], axis=-1)
-            luma = ops.convert_to_tensor(list(_LUMA), "float32")
-            return ops.expand_dims(ops.tensordot(x, luma, axes=1), -1)
-        if name == "channel_order":
-            return x if p["order"] == "rgb" else ops.flip(x, axis=-1)
-        if name == "resize_shorter":
-            return _resize_shorter(x, p["size"], p["method"], p.get("antialias", False))
-        if name == "random_resized_crop":  # at evaluation: resize the shorter side, centre crop
-            x = _resize_shorter(x, RandomResizedCrop.eval_resize(p), "bilinear", False)
-            return _dynamic_center_crop(x, *p["size"])
-        if name == "center_crop":
-            if hwc[0] is None or hwc[1] is None:
-                return _dynamic_center_crop(x, *p["size"])
-            return _center_crop(x, hwc, p["size"], 0, "constant", 0.0)
-        if name == "random_crop":
-            return _center_crop(x, hwc, p["size"], p["padding"], p["fill"], p["value"])
-        if name in ("random_shift", "random_flip", "color_jitter"):
-            return x  # augmentation: nothing at evaluation
-        raise preprocess.PreprocessError(f"PreprocessingLayer has no implementation of step {name!r}")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.output_hwc)

@@ -4,8 +4,8 @@ A :class:`Preprocessing` travels from training (a run's ``preprocessing.json``)
 through tuning and publishing to the hub manifest's ``preprocessing`` entry and
 back to prediction: ``steps`` (:mod:`cnn_zoo.preprocess`'s normalised list),
 ``raw_shape`` (the stored images, H×W×C) and ``input_shape`` (the model's input
-after the steps). On disk it stays the plain dict it always was
-(:meth:`to_dict`, :meth:`from_dict`), so old run folders and manifests read as before.
+after the steps). On disk it is a plain dict (:meth:`to_dict`, :meth:`from_dict`),
+so every run folder and manifest reads the same whichever version wrote it.
 
 NumPy only; :meth:`layer` imports Keras (the evaluation-time steps as a layer).
 """
@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from cnn_zoo import preprocess
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int
 
 FIELDS = ("steps", "raw_shape", "input_shape")
 
@@ -25,7 +26,7 @@ def _shape(value, field: str) -> tuple[int, ...]:
     # A model trained on streamed images of any size stores raw_shape [None, None, C].
     def ok(i, v):
         return (v is None and field == "raw_shape" and i < 2) or (
-            not isinstance(v, bool) and isinstance(v, int) and v >= 1)
+            is_int(v) and v >= 1)
 
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value or not all(
             ok(i, v) for i, v in enumerate(value)):

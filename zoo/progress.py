@@ -1,7 +1,7 @@
 """Training progress that stays honest: a bar that never counts past its total, and one plain
 line per epoch when the output is not a terminal (a log file, CI, a pipe).
 
-    model.fit(..., callbacks=[Progress()])   # replaces Keras' own ProgbarLogger
+    model.fit(..., callbacks=[TrainingProgress()])   # replaces Keras' own ProgbarLogger
 
 Keras adds its ProgbarLogger only when none is among the callbacks, so
 passing this one is enough. Why a subclass: under ``steps_per_execution`` the
@@ -30,7 +30,7 @@ def _scalar(v):
         return v
 
 
-class Progress(keras.callbacks.ProgbarLogger):
+class TrainingProgress(keras.callbacks.ProgbarLogger):
     """Keras' progress bar with its count clamped to the epoch's steps; on a non-terminal
     ``stream`` (default: stdout) one plain line per epoch, no ANSI codes or carriage returns."""
 

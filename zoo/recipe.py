@@ -27,6 +27,7 @@ import yaml
 from cnn_zoo.data.sources import DataError, load_splits, parse_spec
 from cnn_zoo.errors import closest
 from cnn_zoo.keras_private import NO_DEFAULT, optimizer_arguments
+from cnn_zoo.layers.arguments import is_number
 from cnn_zoo.recipe_schema import RecipeError, apply_overrides, build, load_yaml, parse_override, plain
 
 __all__ = ["Recipe", "RecipeError", "load_recipe", "list_recipes", "parse_override"]
@@ -109,11 +110,9 @@ def _optimizer_kwargs_problems(name: str, kwargs: dict):
                                     f"{', '.join(sorted(known))}")
             continue
         default = known[key]
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if isinstance(default, bool) and not isinstance(value, bool):
             yield f"kwargs.{key}", f"must be true or false; Received: {key}={value!r}"
-        elif default is not NO_DEFAULT and isinstance(default, (int, float)) and not isinstance(default, bool) \
-                and not is_number:
+        elif default is not NO_DEFAULT and is_number(default) and not is_number(value):
             yield f"kwargs.{key}", f"must be a number; Received: {key}={value!r}"
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from cnn_zoo import preprocess
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int, is_number
 
 
 class RecipeError(ZooError):
@@ -124,9 +125,9 @@ def _convert(tp, value, path: str, source: str):
     if tp is bool:
         ok = isinstance(value, bool)
     elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = is_int(value)
     elif tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = is_number(value) and math.isfinite(value)
         value = float(value) if ok else value
     elif tp is str:
         ok = isinstance(value, str)

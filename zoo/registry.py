@@ -29,10 +29,14 @@ This module imports nothing heavy; ``zoo list`` and ``zoo --help`` rely on it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import fnmatch
 import importlib
+import importlib.util
 import inspect
+import sys
+from pathlib import Path
 from typing import Callable
 
 from cnn_zoo.errors import DuplicateModelError, UnknownArgumentError, UnknownModelError
@@ -63,15 +67,61 @@ def _matches(name: str, pattern) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), p.lower()) for p in patterns)
 
 
-def _check_arguments(name: str, builder: Callable, kwargs: dict) -> None:
-    """Raise UnknownArgumentError for the first keyword the builder does not take."""
+def _builder_keywords(builder: Callable) -> list[str] | None:
+    """The keywords ``builder`` takes, or None if it takes ``**kwargs`` (it checks for itself)."""
     params = inspect.signature(builder).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return  # the builder takes anything; it must check for itself
-    allowed = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return None
+    return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _check_arguments(name: str, allowed: list[str] | None, kwargs: dict) -> None:
+    """Raise UnknownArgumentError for the first keyword not in ``allowed`` (None: any)."""
     for key, value in kwargs.items():
-        if key not in allowed:
+        if allowed is not None and key not in allowed:
             raise UnknownArgumentError(name, key, value, allowed)
+
+
+def _source_keywords(module: str, name: str) -> list[str] | None:
+    """The keywords of the builder that ``module``'s ``FAMILIES`` gives ``name``, read from the
+    module's source (ast), so that a recipe's model.kwargs are checked before Keras is imported;
+    None where the source does not say (the builder then checks when it is called)."""
+    spec = importlib.util.find_spec(module)
+    try:
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except (AttributeError, TypeError, OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    families = [node.value for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "FAMILIES" for t in node.targets)]
+    calls = [n for value in families for n in ast.walk(value) if isinstance(n, ast.Call)]
+    calls += [n for f in functions.values() for n in ast.walk(f) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name) and n.func.id == "Family"]
+    for call in calls:
+        # Family("lenet5", lenet5, ...) or a helper of the same form: the name, then the builder
+        if len(call.args) >= 2 and isinstance(call.args[0], ast.Constant) and call.args[0].value == name \
+                and isinstance(call.args[1], ast.Name) and call.args[1].id in functions:
+            keywords = _keywords(functions[call.args[1].id])
+            return None if keywords is None else list(keywords)
+    # Families made in a loop, Family(f"resnet{depth}", _builder(depth), ...): the builder is the
+    # function that the factory returns, one signature for every name it makes.
+    made = {_keywords(built) for call in calls if len(call.args) >= 2
+            and not isinstance(call.args[0], ast.Constant) and isinstance(call.args[1], ast.Call)
+            and isinstance(call.args[1].func, ast.Name) and call.args[1].func.id in functions
+            for built in [_returned_function(functions[call.args[1].func.id])] if built is not None}
+    return list(made.pop()) if len(made) == 1 and None not in made else None
+
+
+def _keywords(function: ast.FunctionDef) -> tuple[str, ...] | None:
+    args = function.args
+    return None if args.kwarg else tuple(a.arg for a in (*args.args, *args.kwonlyargs))
+
+
+def _returned_function(factory: ast.FunctionDef) -> ast.FunctionDef | None:
+    """The nested function that ``factory`` returns by name, if it does."""
+    nested = {n.name: n for n in factory.body if isinstance(n, ast.FunctionDef)}
+    returned = [n.value.id for n in factory.body if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)]
+    return nested.get(returned[0]) if len(returned) == 1 else None
 
 
 class Registry:
@@ -152,7 +202,7 @@ class Registry:
     def build(self, name: str, **kwargs):
         """``builder(name)(**kwargs)``, with unknown keywords caught before building."""
         builder = self.builder(name)
-        _check_arguments(name, builder, kwargs)
+        _check_arguments(name, _builder_keywords(builder), kwargs)
         return builder(**kwargs)
 
 
@@ -167,7 +217,7 @@ def register_model(fn: Callable | Family | None = None, *, name: str | None = No
     Use bare (``@register_model``, the name is the function's) or with
     arguments (``@register_model(name="lenet5", summary="...")``); a bare
     builder gets the default family (head ``classifier``, output ``predictions``,
-    see cnn_zoo.models.common). The summary
+    see cnn_zoo.models.builder_parts). The summary
     defaults to the first line of the docstring. A duplicate name raises
     :class:`cnn_zoo.errors.DuplicateModelError` (a ``ValueError``).
     """
@@ -189,6 +239,17 @@ def list_models(pattern="*", pretrained: bool = False) -> list[str]:
     ['lenet5', 'lenet5_modern']
     """
     return [info.name for info in REGISTRY.describe(pattern, pretrained)]
+
+
+def check_model_arguments(name: str, kwargs: dict) -> None:
+    """An UnknownArgumentError for a keyword the builder of ``name`` does not take; a built-in
+    family's module is read, not imported (no Keras), unless it is imported already."""
+    check_model_name(name)
+    module = REGISTRY.catalog.get(name, (None,))[0]
+    if module is None or module in sys.modules or name in REGISTRY._entries:
+        _check_arguments(name, _builder_keywords(get_builder(name)), kwargs)
+    else:
+        _check_arguments(name, _source_keywords(module, name), kwargs)
 
 
 def check_model_name(name: str) -> None:

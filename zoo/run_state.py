@@ -32,7 +32,7 @@ from cnn_zoo.recipe import Recipe, load_recipe
 from cnn_zoo.run import RunError, read_json, write_json
 from cnn_zoo.weights.errors import HubError
 from cnn_zoo.weights.lock import file_lock
-from cnn_zoo.weights.manifest import digest
+from cnn_zoo.weights.manifest import file_sha256
 
 STATE = "state.json"
 LOCK = ".lock"
@@ -64,10 +64,6 @@ def atomic_path(path, suffix="", fault=None, size=None):
     return atomic.replacing(path, suffix=suffix, before_replace=hook, size=size)
 
 
-def sha256(path) -> str:
-    return digest(path)[1]
-
-
 class Ledger:
     """``state.json``: {"files": {relative path: sha256}, "epochs": newest epoch saved,
     "fit": {"epochs": n} once ``fit`` has returned and FIT_WEIGHTS holds its weights}."""
@@ -96,7 +92,7 @@ class Ledger:
 
     def record(self, *paths, epochs=None) -> None:
         for path in paths:
-            self.data["files"][self._rel(path)] = sha256(path)
+            self.data["files"][self._rel(path)] = file_sha256(path)
         if epochs is not None:
             self.data["epochs"] = max(self.data.get("epochs", 0), epochs)
         self.save()
@@ -116,7 +112,7 @@ class Ledger:
             return "missing"
         if path.stat().st_size == 0:
             return "empty"
-        return None if sha256(path) == want else "damaged (its sha256 is not the one recorded when it was written)"
+        return None if file_sha256(path) == want else "damaged (its sha256 is not the one recorded when it was written)"
 
 
 def resumed_recipe(run_dir, recipe=None, overrides=()) -> tuple[Ledger, Recipe]:

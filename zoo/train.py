@@ -30,8 +30,8 @@ from cnn_zoo import compute, keras_private, registry, run_state
 from cnn_zoo import run as runs
 from cnn_zoo.callbacks import Backup, EpochCheckpoint, StopOnNaN, Throughput, checkpoints, save_weights_atomically
 from cnn_zoo.errors import DiskFullError
-from cnn_zoo.evaluation import evaluate, evaluate_model  # noqa: F401  (their old home, still imported)
-from cnn_zoo.fit_data import RepeatLabels, fit_inputs, repeat_labels  # noqa: F401  (idem)
+from cnn_zoo.evaluation import evaluate_model
+from cnn_zoo.fit_data import fit_inputs
 from cnn_zoo.data.stream import input_record, skipped_rows
 from cnn_zoo.preprocessing_spec import Preprocessing
 from cnn_zoo.recipe import Recipe, load_recipe

@@ -24,10 +24,10 @@ import os
 import click
 
 from cnn_zoo.cli import convert, hub, models, training
-from cnn_zoo.cli import export as export_cli  # issue 19
-from cnn_zoo.cli import launch as launch_cli  # issue 20
+from cnn_zoo.cli import export as export_cli  # _cli: the names export, launch and page are the commands'
+from cnn_zoo.cli import launch as launch_cli
 from cnn_zoo.cli import page as page_cli
-from cnn_zoo.cli.common import USAGE_ERROR, ZooGroup  # noqa: F401
+from cnn_zoo.cli.group import ZooGroup
 
 __all__ = ["main"]
 

@@ -1,10 +1,10 @@
-"""``zoo convert``: a publisher's GoogLeNet file into a cached tag (issue 18); imports only click until it runs."""
+"""``zoo convert``: a publisher's GoogLeNet file into a cached tag; imports only click until it runs."""
 
 from __future__ import annotations
 
 import click
 
-from cnn_zoo.cli.common import JSON_OPTION, emit
+from cnn_zoo.cli.group import JSON_OPTION, emit
 
 
 @click.command("convert")

@@ -1,10 +1,10 @@
-"""``zoo export``: a tag or a run folder as a file that runs without cnn-zoo (issue 19); imports only click until it runs."""
+"""``zoo export``: a tag or a run folder as a file that runs without cnn-zoo; imports only click until it runs."""
 
 from __future__ import annotations
 
 import click
 
-from cnn_zoo.cli.common import JSON_OPTION, emit
+from cnn_zoo.cli.group import JSON_OPTION, emit
 
 FORMATS = ("keras", "savedmodel", "tflite", "onnx")  # = cnn_zoo.export.FORMATS, without importing it
 
@@ -29,7 +29,7 @@ def export_command(tag_or_run, fmt, out, int8, force, as_json):
     The file takes raw uint8 images (N, H, W, C), as the dataset stores them, and
     returns class probabilities. See docs/export.md.
     """
-    from cnn_zoo.cli.common import import_keras  # startup time: the command's modules load when it runs
+    from cnn_zoo.cli.group import import_keras  # startup time: the command's modules load when it runs
 
     import_keras()
     from cnn_zoo.export import export

@@ -8,7 +8,7 @@ import sys
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import JSON_OPTION, USAGE_ERROR, emit, import_keras, one_line
+from cnn_zoo.cli.group import JSON_OPTION, USAGE_ERROR, emit, import_keras, one_line
 
 
 def check_model(tag_or_run: str) -> None:

@@ -1,4 +1,4 @@
-"""``zoo launch``: several local workers of one training run, on loopback (issue 20)."""
+"""``zoo launch``: several local workers of one training run, on loopback."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cnn_zoo.cli.common import SET_OPTION, emit
+from cnn_zoo.cli.group import SET_OPTION, emit
 
 
 @click.command("launch")
@@ -27,7 +27,7 @@ def launch_command(workers, recipe, overrides, out_dir, resume, backend, as_json
     """
     if recipe is None and not resume:
         raise click.UsageError("give a RECIPE, or --resume --out DIR")
-    from cnn_zoo.launch import launch  # startup time: the command's modules load when it runs
+    from cnn_zoo.local_cluster import launch  # startup time: the command's modules load when it runs
 
     result = launch(workers, recipe, out_dir, overrides=overrides, resume=resume, backend=backend)
     lines = [f"worker {i}: exit {code}" + (f"\n  {log.splitlines()[-1]}" if code and log else "")

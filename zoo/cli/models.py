@@ -6,7 +6,7 @@ import click
 
 from cnn_zoo import registry
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import JSON_OPTION, Ints, emit, import_keras
+from cnn_zoo.cli.group import JSON_OPTION, Ints, emit, import_keras
 
 
 def _is_tag(name: str) -> bool:

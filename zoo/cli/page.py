@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import JSON_OPTION, Ints, emit, import_keras
+from cnn_zoo.cli.group import JSON_OPTION, Ints, emit, import_keras
+from cnn_zoo.errors import size_text
 
 
 @click.command("page")
@@ -39,7 +40,7 @@ def page_command(model, images, out, input_shape, max_channels, as_json):
 
     written = write_page(request)
     emit(written.as_dict(), f"{written.path}: {written.rows} layers, {written.images} image(s), "
-         f"{written.size / 1e6:.2f} MB; open it in a browser", as_json)
+         f"{size_text(written.size)}; open it in a browser", as_json)
 
 
 COMMANDS = (page_command,)

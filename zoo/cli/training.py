@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from cnn_zoo.cli import complete
-from cnn_zoo.cli.common import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec,
-                                continue_with, emit, import_keras, metrics_text)
+from cnn_zoo.cli.group import (DATA_DIR_OPTION, JSON_OPTION, SET_OPTION, check_data_spec,
+                               continue_with, emit, import_keras, metrics_text)
 from cnn_zoo.cli.hub import check_model
 
 
@@ -18,9 +18,9 @@ def _progress(as_json: bool):
     """(verbose, callbacks) for fit: nothing on stdout under --json, else the honest progress bar."""
     if as_json:
         return 0, []
-    from cnn_zoo.progress import Progress  # Keras: only where a progress bar is shown
+    from cnn_zoo.progress import TrainingProgress  # Keras: only where a progress bar is shown
 
-    return "auto", [Progress()]
+    return "auto", [TrainingProgress()]
 
 
 def _finish_run(result, arch: str, as_json: bool) -> None:
@@ -68,7 +68,7 @@ def train_command(recipe, overrides, out_dir, resume, data_dir, distribute, as_j
     from cnn_zoo import cluster
     from cnn_zoo import run as runs
     from cnn_zoo.recipe import load_recipe
-    from cnn_zoo.registry import check_model_name
+    from cnn_zoo.registry import check_model_arguments
     from cnn_zoo.run_state import resumed_recipe
 
     overrides = (*overrides, "distribute=true") if distribute else overrides
@@ -86,7 +86,8 @@ def train_command(recipe, overrides, out_dir, resume, data_dir, distribute, as_j
         out_dir = out_dir or os.path.join("runs", os.path.splitext(os.path.basename(recipe))[0])
         if not cluster.configured():  # in a cluster, worker 0 may have started the folder already
             runs.prepare_folder(out_dir, False)
-    check_model_name(loaded.model.name)
+    check_model_arguments(loaded.model.name, loaded.model.kwargs)  # names the model, too
+    check_data_spec(loaded.dataset.source)
     continue_with(out_dir, f"zoo train --resume --out {out_dir}")
     import_keras()
     from cnn_zoo.train import train

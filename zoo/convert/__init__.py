@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 
 from cnn_zoo import registry
-from cnn_zoo.convert.common import ConversionError, MissingExtraError  # noqa: F401
+from cnn_zoo.convert.assigning import ConversionError, MissingExtraError  # noqa: F401
 
 # source name → (layout module, what it reads)
 SOURCES = {

@@ -16,7 +16,7 @@ initializers by name. LRN, true 5×5 and the ceil-mode pools are googlenet's own
 
 from __future__ import annotations
 
-from cnn_zoo.convert.common import ConversionError, assign, check_keys, conv_kernel, need
+from cnn_zoo.convert.assigning import ConversionError, assign, check_keys, conv_kernel, need
 
 # Keras layer → Caffe layer, outside the inception blocks.
 STEM = {"conv1": "conv1/7x7_s2", "conv2_reduce": "conv2/3x3_reduce", "conv2": "conv2/3x3"}

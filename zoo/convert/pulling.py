@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cnn_zoo import atomic
 from cnn_zoo.convert import convert_weights
-from cnn_zoo.convert.common import need
+from cnn_zoo.convert.assigning import need
 from cnn_zoo.weights import fetch, store
 from cnn_zoo.weights.errors import DownloadError, IntegrityError, OfflineError, UnreachableError
 from cnn_zoo.weights.lock import file_lock

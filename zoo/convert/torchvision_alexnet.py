@@ -6,12 +6,12 @@ ReLU, Linear:
 
     conv1 ← features.0, conv2 ← features.3, conv3 ← features.6, conv4 ← features.8,
     conv5 ← features.10, fc6 ← classifier.1 (after the 6×6×256 flatten, rows reordered:
-    common.dense_after_flatten), fc7 ← classifier.4, classifier ← classifier.6
+    assigning.dense_after_flatten), fc7 ← classifier.4, classifier ← classifier.6
 """
 
 from __future__ import annotations
 
-from cnn_zoo.convert.common import assign, check_keys, conv_kernel, dense_after_flatten, linear
+from cnn_zoo.convert.assigning import assign, check_keys, conv_kernel, dense_after_flatten, linear
 from cnn_zoo.convert.torchvision_layout import read
 
 KWARGS = {"input_shape": [224, 224, 3], "num_classes": 1000}

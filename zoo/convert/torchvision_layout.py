@@ -18,7 +18,7 @@ the same name, set in ``KWARGS``.
 
 from __future__ import annotations
 
-from cnn_zoo.convert.common import ConversionError, assign, check_keys, conv_kernel, need
+from cnn_zoo.convert.assigning import ConversionError, assign, check_keys, conv_kernel, need
 
 # Keras conv → torchvision BasicConv2d prefix, outside the inception blocks.
 STEM = {"conv1": "conv1", "conv2_reduce": "conv2", "conv2": "conv3"}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from cnn_zoo.convert.common import ConversionError, assign, check_keys, conv_kernel, linear
+from cnn_zoo.convert.assigning import ConversionError, assign, check_keys, conv_kernel, linear
 from cnn_zoo.convert.torchvision_layout import BN, read
 
 KWARGS = {"input_shape": [224, 224, 3], "num_classes": 1000, "layout": "torchvision"}

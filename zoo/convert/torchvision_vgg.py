@@ -6,7 +6,7 @@ Dropout, Linear, ReLU, Dropout, Linear). The layout walks the Keras model's
 convs and pools in order and counts the same modules:
 
     stage{s}_conv{c}, stage{s}_conv{c}_bn  ← features.{i}, features.{i + 1} (_bn variants)
-    fc1 ← classifier.0 (rows reordered: see common.dense_after_flatten), fc2 ← classifier.3,
+    fc1 ← classifier.0 (rows reordered: see assigning.dense_after_flatten), fc2 ← classifier.3,
     classifier ← classifier.6
 
 fc1 follows the flatten of the 7×7×512 adaptive pool, which torch flattens
@@ -15,7 +15,7 @@ channel-first and Keras channel-last.
 
 from __future__ import annotations
 
-from cnn_zoo.convert.common import (ConversionError, assign, check_keys, conv_kernel,
+from cnn_zoo.convert.assigning import (ConversionError, assign, check_keys, conv_kernel,
                                     dense_after_flatten, linear)
 from cnn_zoo.convert.torchvision_layout import BN, read
 

@@ -29,6 +29,7 @@ from cnn_zoo.data.files_pipeline import file_pipeline
 from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.stream import ImageFiles
 from cnn_zoo.data.tfds_stream import TfdsRecords
+from cnn_zoo.layers.arguments import is_int
 
 
 def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, seed: int = 0,
@@ -42,7 +43,7 @@ def make_pipeline(x, y, batch_size: int, *, steps=(), shuffle: bool = False, see
     backend: "tensorflow" for tf.data, anything else for a PyDataset;
     default keras.backend.backend().
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     if y is not None and len(y) != len(x):
         raise DataError(f"x and y differ in length. Received: len(x)={len(x)}, len(y)={len(y)}")

@@ -314,16 +314,47 @@ def _npz_arrays(path: Path, keys) -> dict:
     except DataError:
         raise
     except ValueError as error:  # NumPy's refusal of pickled data: an object array, or no .npz at all
-        what = "holds arrays of Python objects (pickled)" if "Object arrays" in str(error) \
-            else "is not a .npz file of arrays (NumPy would have to unpickle it)"
-        raise DataError(f"npz:{path}: refused: the file {what}, and unpickling can run any code; "
-                        "save plain arrays with np.savez (x_train as uint8 images, y_train as int "
-                        "labels, ...)") from None
+        raise _pickled(path, "Object arrays" in str(error)) from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"npz:{path}: cannot be read ({error}); is it a whole .npz file?") from None
     raise DataError(f"npz:{path}: missing {', '.join(missing)}; an npz source holds "
                     f"x_train, y_train, x_test, y_test (like keras' mnist.npz); "
                     f"found: {', '.join(files)}")
+
+
+def _pickled(path: Path, objects: bool) -> DataError:
+    what = "holds arrays of Python objects (pickled)" if objects \
+        else "is not a .npz file of arrays (NumPy would have to unpickle it)"
+    return DataError(f"npz:{path}: refused: the file {what}, and unpickling can run any code; "
+                     "save plain arrays with np.savez (x_train as uint8 images, y_train as int "
+                     "labels, ...)")
+
+
+def check_npz(path: Path) -> None:
+    """The DataError that loading the npz at ``path`` would raise for its form (no such file, not an
+    .npz, arrays of Python objects), found from the arrays' headers without reading them: the CLI
+    asks before Keras is imported."""
+    if not path.is_file():
+        raise DataError(f"npz:{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        _npz_arrays(path, ("x_train",))  # not an .npz: NumPy's own answer, as a DataError
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in (m for m in archive.namelist() if m.endswith(".npy")):
+                with archive.open(member) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        dtype = np.lib.format.read_array_header_1_0(f)[2]
+                    elif version == (2, 0):
+                        dtype = np.lib.format.read_array_header_2_0(f)[2]
+                    else:  # a newer format: the loader answers for it
+                        continue
+                if dtype.hasobject:
+                    raise _pickled(path, True)
+    except DataError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise DataError(f"npz:{path}: cannot be read ({error}); is it a whole .npz file?") from None
 
 
 def _load_npz(path: Path, split: str):

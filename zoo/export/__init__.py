@@ -1,4 +1,4 @@
-"""Export a model with its preprocessing to a file that runs without cnn-zoo (issue 19).
+"""Export a model with its preprocessing to a file that runs without cnn-zoo.
 
     import cnn_zoo as zoo
     zoo.export("lenet5.mnist", "tflite", "lenet5.tflite")            # or cnn_zoo.export.export(...)
@@ -31,6 +31,7 @@ from cnn_zoo.export.int8 import accuracy_drop, recipe_images
 from cnn_zoo.export.stock import LOAD_CNN_ZOO, LOAD_STOCK, portable
 from cnn_zoo.hub.loading import is_run, resolve, run_paths
 from cnn_zoo.run import now, versions, write_json
+from cnn_zoo.weights.manifest import file_sha256
 
 __all__ = ["export", "ExportError", "FORMATS", "INT8", "MissingExtraError"]
 
@@ -55,14 +56,6 @@ def _check(fmt, int8, path, overwrite):
     return path
 
 
-def _sha256_file(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source(model_or_tag_or_run):
     """(model, info, source record) of a tag, a run folder (or its model.keras) or a loaded model."""
     if isinstance(model_or_tag_or_run, (str, Path)):
@@ -71,10 +64,10 @@ def _source(model_or_tag_or_run):
         if is_run(name):
             file = run_paths(name)[0]
             return model, info, {"kind": "run", "run": str(Path(name).resolve()), "file": str(file),
-                                 "sha256": _sha256_file(file)}
+                                 "sha256": file_sha256(file)}
         file = pull(name, quiet=True)
         return model, info, {"kind": "tag", "tag": name, "file": Path(file).name,
-                             "sha256": _sha256_file(file)}
+                             "sha256": file_sha256(file)}
     model, info = resolve(model_or_tag_or_run)
     if info is None:
         raise ExportError("this model carries no preprocessing or class names (it was not made by "

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from cnn_zoo import preprocess
+from cnn_zoo.preprocess import steps
 from cnn_zoo.layers.conv import Conv2D
 from cnn_zoo.layers.inception import BRANCHES, Inception
 from cnn_zoo.layers.pooling import MaxPool2D
@@ -191,7 +192,7 @@ def _stock_step(name, p, hwc, prefix):
     if name in ("random_shift", "random_flip", "color_jitter"):
         return []  # augmentation: nothing at evaluation
     if name == "lenet_scale":
-        return [keras.layers.Rescaling(1.275 / 255, offset=-0.1, name=prefix)]
+        return [keras.layers.Rescaling(steps.LENET_SCALE, offset=steps.LENET_BACKGROUND, name=prefix)]
     if name == "rescale":
         return [keras.layers.Rescaling(p["scale"], offset=p["offset"], name=prefix)]
     if name == "normalize":

@@ -31,6 +31,7 @@ from cnn_zoo import preprocess
 from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.hub.loading import resolve
 from cnn_zoo.hub.prediction import read_image
+from cnn_zoo.layers.arguments import is_int
 
 
 def _figure(tiles, title, cmap, vmin=None, vmax=None, labels=None):
@@ -137,7 +138,7 @@ def show(tag_or_model, image=None, out_dir="zoo-show", *, max_maps: int = 64, hu
     ``image`` is a path, a PIL image or an array; it gets the model's own
     preprocessing (see :mod:`cnn_zoo.hub.prediction`). Returns the files written.
     """
-    if isinstance(max_maps, bool) or not isinstance(max_maps, int) or max_maps < 1:
+    if not is_int(max_maps) or max_maps < 1:
         raise ArgumentError(f"`max_maps` must be a positive int. Received: max_maps={max_maps!r}")
     out = Path(out_dir)
     _writable_folder(out)  # before Keras is imported and the model loaded

@@ -31,6 +31,7 @@ import numpy as np
 
 from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.hub.loading import family_of, resolve
+from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.preprocessing_spec import Preprocessing
 
 
@@ -194,7 +195,7 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     """
     if on_error not in ("raise", "keep"):
         raise ArgumentError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+    if not is_int(top_k) or top_k < 1:
         raise ArgumentError(f"`top_k` must be a positive int. Received: top_k={top_k!r}")
     if isinstance(images, (str, os.PathLike)) or not hasattr(images, "__iter__") \
             or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):

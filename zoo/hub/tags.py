@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 
 from cnn_zoo import preprocess
+from cnn_zoo.errors import size_text
 from cnn_zoo.weights import store
 from cnn_zoo.weights.manifest import WeightsInfo
 
@@ -33,13 +34,8 @@ def headline(info: WeightsInfo) -> dict:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:  # a publisher's file, converted on the first pull: its size is not known before
-        return "on pull"
-    for unit in ("B", "KB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
+    # None: a publisher's file, converted on the first pull: its size is not known before
+    return "on pull" if size is None else size_text(size)
 
 
 def rows_text(infos: list[WeightsInfo]) -> str:

@@ -31,7 +31,7 @@ import keras
 
 from cnn_zoo import layers
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 
 PARAMS = 61_100_840  # torchvision.models.AlexNet_Weights.IMAGENET1K_V1.meta["num_params"]
 # Figure 2: (layer, kernels, kernel extent F·F·D1 per kernel, bias); the FC "kernels" are units.
@@ -55,9 +55,9 @@ def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=Non
     ``fc_units`` (4,096) is the width of FC6 and FC7, as VGG's: other values give an
     AlexNet-like net that torchvision's weights do not fit.
     """
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
-    inputs = common.model_input(input_shape, (224, 224, 3))
+    inputs = builder_parts.model_input(input_shape, (224, 224, 3))
     x = layers.Conv2D(64, 11, strides=4, padding=2, activation="relu", name="conv1")(inputs)  # (B, 55, 55, 64)
     x = layers.MaxPool2D(3, 2, name="pool1")(x)                                               # (B, 27, 27, 64)
     x = layers.Conv2D(192, 5, padding=2, activation="relu", name="conv2")(x)                  # (B, 27, 27, 192)
@@ -67,15 +67,15 @@ def alexnet(*, input_shape=None, num_classes=1000, include_top=True, pooling=Non
     x = layers.Conv2D(256, 3, padding=1, activation="relu", name="conv5")(x)                  # (B, 13, 13, 256)
     x = layers.MaxPool2D(3, 2, name="pool5")(x)                                               # (B, 6, 6, 256)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = layers.AdaptiveAveragePool2D((6, 6), name="avgpool")(x)                               # (B, 6, 6, 256)
     x = keras.layers.Flatten(name="flatten")(x)                                               # (B, 9216)
     x = keras.layers.Dropout(DROPOUT, name="fc6_dropout")(x)
     x = keras.layers.Dense(fc_units, activation="relu", name="fc6")(x)                        # (B, 4096)
     x = keras.layers.Dropout(DROPOUT, name="fc7_dropout")(x)
     x = keras.layers.Dense(fc_units, activation="relu", name="fc7")(x)                        # (B, 4096)
-    outputs = common.classifier(x, num_classes, classifier_activation)                       # (B, 1000)
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation)                       # (B, 1000)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def _conv(x, filters, kernel_size, name, *, strides=1, groups=1, bias=0.0):
@@ -92,9 +92,9 @@ def _conv(x, filters, kernel_size, name, *, strides=1, groups=1, bias=0.0):
 def alexnet_paper(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                   classifier_activation="softmax", weights=None, name="alexnet_paper"):
     """AlexNet as in the paper's Figure 2: two groups, LRN, 227×227 (see the module docstring)."""
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
-    inputs = common.model_input(input_shape, (227, 227, 3))
+    inputs = builder_parts.model_input(input_shape, (227, 227, 3))
     x = _conv(inputs, 96, 11, "conv1", strides=4)                                  # (B, 55, 55, 96)
     x = layers.LocalResponseNormalization(**LRN, name="norm1")(x)
     x = layers.MaxPool2D(3, 2, name="pool1")(x)                                    # (B, 27, 27, 96)
@@ -106,15 +106,15 @@ def alexnet_paper(*, input_shape=None, num_classes=1000, include_top=True, pooli
     x = _conv(x, 256, 3, "conv5", groups=2, bias=1.0)                             # (B, 13, 13, 256)
     x = layers.MaxPool2D(3, 2, name="pool5")(x)                                    # (B, 6, 6, 256)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                    # (B, 9216)
     for fc in ("fc6", "fc7"):
         x = keras.layers.Dense(4096, activation="relu", name=fc,
                                kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01),
                                bias_initializer="ones")(x)                        # (B, 4096)
         x = keras.layers.Dropout(DROPOUT, name=f"{fc}_dropout")(x)
-    outputs = common.classifier(x, num_classes, classifier_activation)            # (B, 1000): FC8
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation)            # (B, 1000): FC8
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def notes_torchvision(kwargs) -> list[str]:

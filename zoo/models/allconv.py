@@ -34,7 +34,8 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.layers.arguments import is_number
+from cnn_zoo.models import builder_parts
 
 # (name, K, F, S, P); a "dropout" row after the strided convs that replace model C's pools.
 TABLE2_C = (("conv1", 96, 3, 1, 1), ("conv2", 96, 3, 1, 1), ("conv3", 96, 3, 2, 1), "dropout",
@@ -48,13 +49,13 @@ def allconv(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
             weight_decay=0.0, name="allconv"):
     """All-CNN-C (see the module docstring): ``input_dropout`` on the image, ``dropout`` after
     each strided conv, ``weight_decay`` λ on every kernel (the paper: 0.2, 0.5, 0.001)."""
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     for arg, rate in (("input_dropout", input_dropout), ("dropout", dropout)):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if not is_number(rate) or not 0 <= rate < 1:
             raise ZooError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
-    decay = common.weight_decay_regularizer(weight_decay)
-    inputs = common.model_input(input_shape, (32, 32, 3))
+    decay = builder_parts.weight_decay_regularizer(weight_decay)
+    inputs = builder_parts.model_input(input_shape, (32, 32, 3))
     x = keras.layers.Dropout(input_dropout, name="input_dropout")(inputs) if input_dropout else inputs
     for i, row in enumerate(TABLE2_C):
         if row == "dropout":
@@ -66,13 +67,13 @@ def allconv(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                           kernel_regularizer=decay, name=conv)(x)
     # (B, 6, 6, 192) on a 32×32 input
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = layers.Conv2D(num_classes, 1, activation="relu", kernel_regularizer=decay,
                       name="classifier")(x)                                            # (B, 6, 6, 10)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                        # (B, 10)
     outputs = keras.layers.Activation(classifier_activation or "linear", dtype="float32",
                                       name="predictions")(x)
-    return common.finish(inputs, outputs, name, weights)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

@@ -12,7 +12,8 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family
-from cnn_zoo.models import common
+from cnn_zoo.layers.arguments import is_number
+from cnn_zoo.models import builder_parts
 from cnn_zoo.models.convnet_spec import EXAMPLE, PLANNER, plan_convnet
 
 
@@ -52,17 +53,17 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
                   bn_epsilon, adaptive_pool, kernel_initializer, rounding, name):
     """:func:`convnet` for a family that is an instance of the pattern (VGG), with its own
     default input."""
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     for arg, flag in (("batch_norm", batch_norm), ("conv_bias", conv_bias)):
         if not isinstance(flag, bool) and not (arg == "conv_bias" and flag is None):
             raise ZooError(f"`{arg}` must be True or False. Received: {arg}={flag!r}")
     for arg, rate in (("dropout", dropout), ("stage_dropout", stage_dropout)):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if not is_number(rate) or not 0 <= rate < 1:
             raise ZooError(f"`{arg}` must be a number in [0, 1). Received: {arg}={rate!r}")
-    if isinstance(bn_epsilon, bool) or not isinstance(bn_epsilon, (int, float)) or not bn_epsilon > 0:
+    if not is_number(bn_epsilon) or not bn_epsilon > 0:
         raise ZooError(f"`bn_epsilon` must be a positive number. Received: bn_epsilon={bn_epsilon!r}")
-    inputs = common.model_input(input_shape, default_shape)
+    inputs = builder_parts.model_input(input_shape, default_shape)
     plan = plan_convnet(tuple(inputs.shape[1:]), spec, filters=filters, kernel_size=kernel_size,
                         strides=strides, padding=padding, pool_size=pool_size,
                         pool_strides=pool_strides, fc_units=fc_units, adaptive_pool=adaptive_pool,
@@ -86,7 +87,7 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
         if stage_dropout and (i + 1 == len(convs) or convs[i + 1].stage != planned.stage):
             x = keras.layers.Dropout(stage_dropout, name=f"stage{planned.stage}_dropout")(x)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     for planned in plan.of_kind("adaptive_avg_pool"):
         x = layers.AdaptiveAveragePool2D(**planned.args, name=planned.name)(x)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -94,8 +95,8 @@ def build_convnet(*, input_shape, default_shape, num_classes, include_top, pooli
         x = keras.layers.Dense(**planned.args, activation="relu", name=planned.name)(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"{planned.name}_dropout")(x)
-    outputs = common.classifier(x, num_classes, classifier_activation)
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

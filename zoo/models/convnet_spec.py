@@ -38,6 +38,7 @@ from typing import Mapping, Sequence
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Planner
 from cnn_zoo.layers.arithmetic import conv_multiply_adds, conv_weights, output_size
+from cnn_zoo.layers.arguments import is_int
 
 _GROUP = r"\[\(CONV(-BN)?-RELU\)(?:\*(\d+))?(-POOL)?\](?:\*(\d+))?"
 _FC = r"\(FC-RELU\)(?:\*(\d+))?"
@@ -209,7 +210,7 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
            (("filters", filters), ("kernel_size", kernel_size), ("strides", strides), ("padding", padding))}
     for name, rows in per.items():
         for v in (x for row in rows for x in row):
-            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "padding" else 1):
+            if not is_int(v) or v < (0 if name == "padding" else 1):
                 raise SpecError(f"`{name}` values must be ints >= {0 if name == 'padding' else 1}. "
                                 f"Received: {name}={v!r}")
     units = list(fc_units) if isinstance(fc_units, (list, tuple)) else [fc_units] * fc
@@ -236,7 +237,7 @@ def plan_convnet(input_shape, spec=EXAMPLE, *, filters=32, kernel_size=3, stride
                                         (h, w, d), s))
     if adaptive_pool is not None:
         if not isinstance(adaptive_pool, (list, tuple)) or len(adaptive_pool) != 2 or any(
-                not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in adaptive_pool):
+                not is_int(v) or v < 1 for v in adaptive_pool):
             raise SpecError(f"`adaptive_pool` must be None or two positive ints (H, W). "
                             f"Received: adaptive_pool={adaptive_pool!r}")
         h, w = adaptive_pool

@@ -25,7 +25,7 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ArgumentError, ZooError
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 
 # Table 1, one row per stage: (name, kind, arguments). An inception row's
 # arguments are its six widths: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5,
@@ -104,12 +104,12 @@ def _transform_input(x):
 def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=True, pooling=None,
                     classifier_activation="softmax", weights=None, aux_classifiers=False,
                     transform_input=False, name):
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
-                           weights=weights, classifier_activation=classifier_activation)
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                                  weights=weights, classifier_activation=classifier_activation)
     spec = LAYOUTS[layout]
     if aux_classifiers and not include_top:
         raise ZooError("`aux_classifiers=True` needs `include_top=True`. Received: include_top=False")
-    inputs = common.model_input(input_shape, (224, 224, 3))
+    inputs = builder_parts.model_input(input_shape, (224, 224, 3))
     x, aux = inputs, {}
     if transform_input:
         if inputs.shape[-1] != 3:
@@ -132,13 +132,13 @@ def build_googlenet(layout, *, input_shape=None, num_classes=1000, include_top=T
                 head = f"aux{len(aux) + 1}"
                 aux[head] = _aux_head(x, head, num_classes, spec["batch_norm"], classifier_activation)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     # The paper's 7×7/1 average pool, written as global pooling (the same at 224×224).
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                            # (B, 1024)
-    outputs = common.classifier(x, num_classes, classifier_activation, dropout=spec["dropout"])
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation, dropout=spec["dropout"])
     if aux:
         outputs = {"predictions": outputs, **aux}
-    return common.finish(inputs, outputs, name, weights)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def googlenet(*, input_shape=None, num_classes=1000, include_top=True, pooling=None,

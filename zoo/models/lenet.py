@@ -25,7 +25,7 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 
 HEADS = ("rbf", "softmax")
 
@@ -36,7 +36,7 @@ RUBBISH = 10.0
 
 def _head(x, head, num_classes, classifier_activation):
     if head == "softmax":
-        return common.classifier(x, num_classes, classifier_activation, dense_name="output")
+        return builder_parts.classifier(x, num_classes, classifier_activation, dense_name="output")
     distances = layers.EuclideanRBF(num_classes, rubbish=RUBBISH, name="output")(x)           # (B, 10)
     # Small distance = likely class: the logits are the negated distances.
     logits = keras.layers.Rescaling(-1.0, name="logits")(distances)
@@ -47,12 +47,12 @@ def _head(x, head, num_classes, classifier_activation):
 def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
            classifier_activation="softmax", weights=None, head="rbf", name="lenet5"):
     """LeNet-5 as in LeCun et al. 1998 (see the module docstring)."""
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
-                           weights=weights, classifier_activation=classifier_activation)
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                                  weights=weights, classifier_activation=classifier_activation)
     if head not in HEADS:
         raise ZooError(f"`head` must be 'rbf' or 'softmax'. Received: head={head!r}")
     squash = layers.scaled_tanh
-    inputs = common.model_input(input_shape, (32, 32, 1))
+    inputs = builder_parts.model_input(input_shape, (32, 32, 1))
     x = layers.Conv2D(6, 5, activation=squash, name="c1")(inputs)                              # (B, 28, 28, 6)
     x = layers.TrainableSubsampling(2, activation=squash, name="s2")(x)                       # (B, 14, 14, 6)
     x = layers.ConnectionTableConv2D(16, 5, connections=layers.LENET5_C3_TABLE,
@@ -60,31 +60,31 @@ def lenet5(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
     x = layers.TrainableSubsampling(2, activation=squash, name="s4")(x)                       # (B, 5, 5, 16)
     x = layers.Conv2D(120, 5, activation=squash, name="c5")(x)                                # (B, 1, 1, 120)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                                # (B, 120)
     x = keras.layers.Dense(84, activation=squash, name="f6")(x)                               # (B, 84)
     outputs = _head(x, head, num_classes, classifier_activation)                              # (B, 10)
-    return common.finish(inputs, outputs, name, weights)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def lenet5_modern(*, input_shape=None, num_classes=10, include_top=True, pooling=None,
                   classifier_activation="softmax", weights=None, dropout=0.0, name="lenet5_modern"):
     """LeNet-5 as commonly taught today: ReLU, 2×2 max-pool, full C3, dense softmax head."""
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
-                           weights=weights, classifier_activation=classifier_activation)
-    inputs = common.model_input(input_shape, (32, 32, 1))
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+                                  weights=weights, classifier_activation=classifier_activation)
+    inputs = builder_parts.model_input(input_shape, (32, 32, 1))
     x = layers.Conv2D(6, 5, activation="relu", name="c1")(inputs)                              # (B, 28, 28, 6)
     x = layers.MaxPool2D(2, name="s2")(x)                                                     # (B, 14, 14, 6)
     x = layers.Conv2D(16, 5, activation="relu", name="c3")(x)                                 # (B, 10, 10, 16)
     x = layers.MaxPool2D(2, name="s4")(x)                                                     # (B, 5, 5, 16)
     x = layers.Conv2D(120, 5, activation="relu", name="c5")(x)                                # (B, 1, 1, 120)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.Flatten(name="flatten")(x)                                                # (B, 120)
     x = keras.layers.Dense(84, activation="relu", name="f6")(x)                               # (B, 84)
-    outputs = common.classifier(x, num_classes, classifier_activation, dropout=dropout,
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation, dropout=dropout,
                                 dense_name="output")                                          # (B, 10)
-    return common.finish(inputs, outputs, name, weights)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 # The head is the layer named "output" (RBF units or Dense, both num_classes wide).

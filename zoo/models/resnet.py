@@ -40,7 +40,7 @@ import keras
 from cnn_zoo import layers
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 
 # Table 1: block kind and blocks per stage (conv2_x, conv3_x, conv4_x, conv5_x).
 DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
@@ -59,7 +59,7 @@ PAPER_FLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 def conv_bn(x, filters, kernel_size, strides, name, relu=True, regularizer=None):
     """Conv F×F/S with P = (F − 1)/2, no bias → BN → ReLU (unless ``relu=False``)."""
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=kernel_size // 2, use_bias=False,
-                      kernel_initializer=common.he_fan_out(), kernel_regularizer=regularizer, name=name)(x)
+                      kernel_initializer=builder_parts.he_fan_out(), kernel_regularizer=regularizer, name=name)(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -97,11 +97,11 @@ def check_options(layout, shortcut):
 
 def build_resnet(depth, *, input_shape, num_classes, include_top, pooling, classifier_activation,
                  weights, layout, shortcut, name):
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     check_options(layout, shortcut)
     block, counts = DEPTHS[depth]
-    inputs = common.model_input(input_shape, (224, 224, 3))
+    inputs = builder_parts.model_input(input_shape, (224, 224, 3))
     x = conv_bn(inputs, 64, 7, 2, "conv1")                                    # (B, 112, 112, 64)
     x = layers.MaxPool2D(3, 2, padding=1, name="pool1")(x)                    # (B, 56, 56, 64)
     for stage, (count, width) in enumerate(zip(counts, WIDTHS), 2):
@@ -111,10 +111,10 @@ def build_resnet(depth, *, input_shape, num_classes, include_top, pooling, class
                                shortcut=shortcut)
         # conv2: (B, 56, 56, 64·e), conv3: (B, 28, 28, 128·e), conv4: 14×14, conv5: (B, 7, 7, 512·e)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)              # (B, 512·e)
-    outputs = common.classifier(x, num_classes, classifier_activation)      # (B, 1000)
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation)      # (B, 1000)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def _builder(depth: int):

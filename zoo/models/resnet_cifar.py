@@ -19,7 +19,7 @@ second cell of the input and appends zero channels (32×32×16 → 16×16×32, t
 parameters. Table 6, as printed (parameters, CIFAR-10 test error): :data:`PAPER`.
 
 ``weight_decay`` (the paper's 1e-4) adds λ/2·Σw² over the conv and FC
-kernels to the loss (:func:`cnn_zoo.models.common.weight_decay_regularizer`).
+kernels to the loss (:func:`cnn_zoo.models.builder_parts.weight_decay_regularizer`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import keras
 
 from cnn_zoo.errors import ZooError
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.layers.arguments import is_int
+from cnn_zoo.models import builder_parts
 from cnn_zoo.models.resnet import check_options, conv_bn, residual_block, shortcut_note
 
 WIDTHS = (16, 32, 64)
@@ -40,7 +41,7 @@ PAPER = {20: (0.27, 8.75), 32: (0.46, 7.51), 44: (0.66, 7.17), 56: (0.85, 6.97),
 
 def blocks_per_stage(depth) -> int:
     """n of a depth 6n + 2; a one-line error for a depth of another form."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if not is_int(depth) or depth < 8 or (depth - 2) % 6:
         raise ZooError(f"`depth` must be 6n + 2 for n >= 1 (20, 32, 44, 56, 110, 1202 in the paper). "
                        f"Received: depth={depth!r}")
     return (depth - 2) // 6
@@ -54,12 +55,12 @@ def resnet_cifar(*, input_shape=None, num_classes=10, include_top=True, pooling=
     ``shortcut``: 'zeros' (option A, the paper's for CIFAR) or 'projection'
     (option B: 1×1 conv + BN where a stage starts).
     """
-    common.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
+    builder_parts.check_signature(num_classes=num_classes, include_top=include_top, pooling=pooling,
                            weights=weights, classifier_activation=classifier_activation)
     n = blocks_per_stage(depth)
     check_options("torchvision", shortcut)
-    decay = common.weight_decay_regularizer(weight_decay)
-    inputs = common.model_input(input_shape, (32, 32, 3))
+    decay = builder_parts.weight_decay_regularizer(weight_decay)
+    inputs = builder_parts.model_input(input_shape, (32, 32, 3))
     x = conv_bn(inputs, WIDTHS[0], 3, 1, "conv1", regularizer=decay)          # (B, 32, 32, 16)
     for stage, width in enumerate(WIDTHS, 1):
         for b in range(1, n + 1):
@@ -68,10 +69,10 @@ def resnet_cifar(*, input_shape=None, num_classes=10, include_top=True, pooling=
                                shortcut=shortcut, regularizer=decay)
         # stage1: (B, 32, 32, 16), stage2: (B, 16, 16, 32), stage3: (B, 8, 8, 64)
     if not include_top:
-        return common.finish(inputs, common.global_pool(x, pooling), name, weights)
+        return builder_parts.finish(inputs, builder_parts.global_pool(x, pooling), name, weights)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)                # (B, 64)
-    outputs = common.classifier(x, num_classes, classifier_activation, kernel_regularizer=decay)
-    return common.finish(inputs, outputs, name, weights)
+    outputs = builder_parts.classifier(x, num_classes, classifier_activation, kernel_regularizer=decay)
+    return builder_parts.finish(inputs, outputs, name, weights)
 
 
 def notes(kwargs) -> list[str]:

@@ -21,7 +21,7 @@ norm (ε = 1e-5) after each conv, whose bias torchvision keeps. Parameters
 from __future__ import annotations
 
 from cnn_zoo.family import Family, Published
-from cnn_zoo.models import common
+from cnn_zoo.models import builder_parts
 from cnn_zoo.models.convnet import build_convnet
 
 # Table 1's configurations in the lecture's notation; the _bn variants write CONV-BN-RELU.
@@ -58,7 +58,7 @@ def convnet_kwargs(arch: str, fc_units: int = FC_UNITS, adaptive_pool=POOL_TO) -
                 pool_size=2, pool_strides=2, fc_units=fc_units, dropout=DROPOUT, stage_dropout=0.0,
                 batch_norm=False, conv_bias=True if bn else None, bn_epsilon=BN_EPSILON,
                 adaptive_pool=None if adaptive_pool is None else tuple(adaptive_pool),
-                kernel_initializer=common.he_fan_out(), rounding="floor")
+                kernel_initializer=builder_parts.he_fan_out(), rounding="floor")
 
 
 def _builder(arch: str):

@@ -22,7 +22,7 @@ import numpy as np
 
 from cnn_zoo import hub, registry
 from cnn_zoo.errors import UnknownModelError, ZooError
-from cnn_zoo.layers.arguments import _is_int
+from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.preprocessing_spec import Preprocessing
 
 # The first line of every page, after the doctype: an existing file without it is not
@@ -96,7 +96,7 @@ def _input_shape(value):
     if value is None:
         return None
     shape = tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(shape) < 2 or not all(_is_int(v) and v >= 1 for v in shape):
+    if len(shape) < 2 or not all(is_int(v) and v >= 1 for v in shape):
         raise PageError(f"input_shape must be positive ints (H, W, D), e.g. (32, 32, 1). "
                         f"Received: input_shape={value!r}")
     return shape
@@ -161,8 +161,7 @@ def _writable(out: Path) -> None:
 def check(model_or_tag_or_run, images=None, out=None, *, input_shape=None,
           max_channels: int = 16) -> Request:
     """The checked :class:`Request` (no Keras imported). ``out`` defaults to ``NAME.html`` here."""
-    if isinstance(max_channels, bool) or not isinstance(max_channels, int) \
-            or not 1 <= max_channels <= MAX_CHANNELS:
+    if not is_int(max_channels) or not 1 <= max_channels <= MAX_CHANNELS:
         raise PageError(f"max_channels must be an int from 1 to {MAX_CHANNELS}. "
                         f"Received: max_channels={max_channels!r}")
     input_shape = _input_shape(input_shape)

@@ -14,7 +14,6 @@ weights, which gives the filters and, with images, the feature maps and top-5.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import json
 import re
@@ -29,6 +28,7 @@ from cnn_zoo.page import features
 from cnn_zoo.page.network import network
 from cnn_zoo.page.request import MARK, Request, check
 from cnn_zoo.run import git_commit, versions
+from cnn_zoo.weights.manifest import file_sha256
 
 # The page's parts, inlined in this order (package data beside this module).
 STYLES = ("page.css",)
@@ -54,11 +54,6 @@ def _model(request: Request):
     return model, info
 
 
-def _sha256(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _provenance(info) -> dict | None:
     """Who made the weights, on what, how well, and the file's sha256."""
     if info is None:
@@ -76,7 +71,7 @@ def _provenance(info) -> dict | None:
     model_file = run_dir / "model.keras"
     return {"kind": "run", "run": str(run_dir.resolve()), "publisher": "a local training run (zoo train)",
             "metrics": dict(info.metrics), "file": str(model_file),
-            "sha256": _sha256(model_file) if model_file.is_file() else None,
+            "sha256": file_sha256(model_file) if model_file.is_file() else None,
             "recipe": (info.recipe.get("config") or {}).get("name"), "classes": info.num_classes}
 
 

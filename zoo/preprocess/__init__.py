@@ -41,7 +41,7 @@ import numpy as np
 from cnn_zoo.preprocess import tfops
 from cnn_zoo.preprocess.augment import RandomCrop, RandomFlip, RandomShift
 from cnn_zoo.preprocess.image import ColorJitter, RandomResizedCrop, ResizeShorter
-from cnn_zoo.preprocess.params import PreprocessError
+from cnn_zoo.preprocess.checks import PreprocessError
 from cnn_zoo.preprocess.steps import (LENET_BACKGROUND, LENET_INK, CenterCrop, ChannelOrder,
                                       Channels, LenetScale, Normalize, Pad, Rescale, Resize, _Step)
 

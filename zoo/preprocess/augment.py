@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_zoo.preprocess import tfops
-from cnn_zoo.preprocess.params import PreprocessError, _choice, _int, _num, _pair
+from cnn_zoo.preprocess.checks import PreprocessError, _choice, _int, _num, _pair
 from cnn_zoo.preprocess.steps import _crop_shape, _random_crop, _Step
 
 

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from cnn_zoo.preprocess import tfops
-from cnn_zoo.preprocess.params import PreprocessError, _choice, _int, _num, _pair
+from cnn_zoo.preprocess.checks import PreprocessError, _choice, _int, _num, _pair
 from cnn_zoo.preprocess.steps import _LUMA, _resize, _Step
 
 

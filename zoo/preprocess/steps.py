@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_zoo.preprocess import tfops
-from cnn_zoo.preprocess.params import (PreprocessError, _choice, _num, _pair,
+from cnn_zoo.preprocess.checks import (PreprocessError, _choice, _num, _pair,
                                        _scalar_or_list)
 
 
@@ -21,6 +21,13 @@ from cnn_zoo.preprocess.params import (PreprocessError, _choice, _num, _pair,
 # background 0 and ink 255, hence x/255*1.275 - 0.1.
 LENET_BACKGROUND = -0.1
 LENET_INK = 1.175  # = 255/255*1.275 - 0.1
+LENET_SCALE = 1.275 / 255  # per unit of MNIST's 0..255
+
+
+def lenet_scale(x):
+    """LeCun 1998's input range, x/255*1.275 - 0.1, on a NumPy array, a tf tensor or a Keras tensor
+    (every form of the lenet_scale step computes this one expression)."""
+    return x * LENET_SCALE + LENET_BACKGROUND
 _CHUNK = 8192  # images per chunk of float64 arithmetic (bounds temporary memory)
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
 
@@ -123,11 +130,11 @@ class LenetScale(_Step):
 
     @staticmethod
     def apply(x, p, training, rng):
-        return _in_float64(x, lambda v: v / 255 * 1.275 - 0.1)
+        return _in_float64(x, lenet_scale)
 
     @staticmethod
     def tf_apply(img, p, training, seed):
-        return img * (1.275 / 255) - 0.1
+        return lenet_scale(img)
 
     @staticmethod
     def describe(p):

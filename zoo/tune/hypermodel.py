@@ -8,7 +8,7 @@ execution: what ``zoo train`` of that recipe resolves on this machine). Before
 anything is built the shapes are planned; an impossible one raises
 :class:`InfeasibleTrial` with the arithmetic's reason, so no layer, graph or
 epoch is spent on it, and the search goes on (in Keras Tuner a convolution
-or pool that no longer fits its input crashed the search: keras-tuner
+or pool that does not fit its input crashes the search: keras-tuner
 issues 1011, 296).
 """
 

@@ -19,7 +19,7 @@ from cnn_zoo import hub
 from cnn_zoo import run as runs
 from cnn_zoo.hub.publishing import check_tag
 from cnn_zoo.recipe import load_recipe
-from cnn_zoo.registry import check_model_name
+from cnn_zoo.registry import check_model_arguments
 from cnn_zoo.tune.errors import TuneError
 from cnn_zoo.tune.report import load_report
 from cnn_zoo.tune.space import SearchSpace, parse_space
@@ -103,7 +103,7 @@ def check_promote(tune_dir, *, tag=None, trial_id=None, out_dir=None, overrides=
             raise TuneError(f"the search in {tune_dir} has no trial {trial_id!r}; its trials: "
                             f"{', '.join(known) or 'none'}")
     recipe = load_recipe(tune_dir / "config.yaml", overrides=list(overrides))
-    check_model_name(recipe.model.name)
+    check_model_arguments(recipe.model.name, recipe.model.kwargs)
     if out_dir is not None:
         runs.prepare_folder(out_dir, False)
     if tag:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from cnn_zoo import preprocess
 from cnn_zoo import run as runs
+from cnn_zoo.layers.arguments import is_number
 from cnn_zoo.recipe import load_recipe
 from cnn_zoo.tune.errors import TuneError
 from cnn_zoo.tune.space import SearchSpace
@@ -301,7 +302,7 @@ def plot_report(report: Report, out_dir) -> list[Path]:
     for key in report.keys:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         values = [r.values.get(key) for r in done]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        numeric = all(is_number(v) for v in values)
         if numeric:
             ax.plot(values, [r.score for r in done], "o")
             if sampling.get(key) in ("log", "reverse_log"):

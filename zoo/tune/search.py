@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cnn_zoo import run as runs
 from cnn_zoo.recipe import Recipe, load_recipe
-from cnn_zoo.registry import check_model_name
+from cnn_zoo.registry import check_model_arguments
 from cnn_zoo.tune.distributed import parse_address, run_chief, tuner_env
 from cnn_zoo.tune.errors import TuneError
 from cnn_zoo.tune.report import write_report
@@ -124,16 +124,16 @@ def prepare(recipe, out_dir, *, overrides=(), tuner=None, max_trials=None, execu
 def check(recipe=None, out_dir=None, *, overrides=(), tuner=None, max_trials=None, executions_per_trial=None,
           resume=False, time_budget=None, oracle_address=None) -> None:
     """What :func:`tune` would refuse that needs neither the data nor Keras: the folder, the
-    recipe and its overrides, the search space's entries for the tuner, the objective, the
-    time budget and the chief's address. The shapes and the model's arguments are checked
-    once the model is known."""
+    recipe and its overrides (the model's name and keyword arguments too), the search space's
+    entries for the tuner, the objective, the time budget and the chief's address. The shapes
+    are checked once the model is known."""
     if time_budget is not None:
         parse_duration(time_budget)
     if oracle_address is not None:
         parse_address(oracle_address)
     _, recipe = prepare(recipe, out_dir, overrides=overrides, tuner=tuner, max_trials=max_trials,
                         executions_per_trial=executions_per_trial, resume=resume)
-    check_model_name(recipe.model.name)
+    check_model_arguments(recipe.model.name, recipe.model.kwargs)
     check_tuner(parse_space(recipe), recipe.tuning.tuner)
     check_objective(recipe)
 

@@ -12,7 +12,7 @@ Each value names one hyperparameter::
 
 Every mistake is a :class:`SearchSpaceError` whose one line names the key.
 
-The entries themselves are :mod:`cnn_zoo.tune.params`. The space also
+The entries themselves are :mod:`cnn_zoo.tune.hyperparam`. The space also
 answers whether a trial's values give a model whose shapes exist
 (:meth:`SearchSpace.check`): the tuner asks before it builds anything, and the
 model's family answers with its :class:`~cnn_zoo.family.Planner`, pure
@@ -34,10 +34,11 @@ from typing import Mapping
 
 from cnn_zoo.errors import UnknownArgumentError
 from cnn_zoo.family import DEFAULT
+from cnn_zoo.layers.arguments import is_number
 from cnn_zoo.layers.arithmetic import ShapeError
 from cnn_zoo.recipe import Recipe, RecipeError, load_recipe
 from cnn_zoo.registry import get_builder, get_family
-from cnn_zoo.tune.params import (  # noqa: F401  (parse_key, Param: also this module's API)
+from cnn_zoo.tune.hyperparam import (  # noqa: F401  (parse_key, Param: also this module's API)
     Param, SearchSpaceError, _assign, _dotted, _flatten, parse_key, parse_param)
 
 # Above this many combinations of the shape hyperparameters, feasibility is estimated
@@ -211,7 +212,7 @@ class SearchSpace:
         except (IndexError, KeyError, TypeError):
             return param
         if param.kind != "choice":
-            number = isinstance(current, (int, float)) and not isinstance(current, bool)
+            number = is_number(current)
             on_grid = number and (param.step is None or
                                   math.isclose((current - param.low) / param.step,
                                                round((current - param.low) / param.step)))

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from cnn_zoo import atomic
-from cnn_zoo.errors import ArgumentError
+from cnn_zoo.errors import ArgumentError, size_text
 from cnn_zoo.weights.errors import DownloadError, IntegrityError, ManifestError, UnreachableError
 
 SCHEMES = ("http", "https", "file")
@@ -54,7 +54,7 @@ def _open(url: str, timeout: float):
         raise UnreachableError(f"cannot reach {url}: {error}") from None
 
 
-class Progress:
+class DownloadProgress:
     """A one-line progress bar on stderr: redrawn in place on a terminal, else one line at the end."""
 
     def __init__(self, label: str, total: int, quiet: bool = False, stream=None):
@@ -71,7 +71,7 @@ class Progress:
             pct = 100 * self.done // max(self.total, 1)
             bar = "#" * (pct // 4)
             self.stream.write(f"\r{self.label} [{bar:<25}] {pct:3d}% "
-                              f"{_kb(self.done)}/{_kb(self.total)}")
+                              f"{size_text(self.done)}/{size_text(self.total)}")
             self.stream.flush()
 
     def close(self, ok: bool) -> None:
@@ -81,12 +81,8 @@ class Progress:
             self.stream.write("\n")
         elif ok:
             seconds = time.monotonic() - self._start
-            self.stream.write(f"{self.label}: downloaded {_kb(self.done)} in {seconds:.1f} s\n")
+            self.stream.write(f"{self.label}: downloaded {size_text(self.done)} in {seconds:.1f} s\n")
         self.stream.flush()
-
-
-def _kb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: float = 30.0,
@@ -101,7 +97,7 @@ def download(url: str, dest: Path, *, size: int | None, sha256: str, timeout: fl
                          f"Received: sha256={sha256!r}")
     dest = Path(dest)
     label = label or dest.name
-    progress = Progress(label, size or 0, quiet)
+    progress = DownloadProgress(label, size or 0, quiet)
     ok = False
     try:
         with atomic.replacing(dest, suffix=".part") as tmp, open(tmp, "wb") as out, \

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cnn_zoo import atomic
+from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.weights.errors import IntegrityError, ManifestError
 
 FORMAT = 1
@@ -158,8 +159,7 @@ class WeightsInfo:
         pending = data.get("source") is not None and data["sha256"] is None and data["size"] is None
         if not pending and (not isinstance(data["sha256"], str) or not _SHA256.fullmatch(data["sha256"])):
             raise bad(f"has sha256 {data['sha256']!r}; expected 64 lowercase hex digits")
-        if not pending and (isinstance(data["size"], bool) or not isinstance(data["size"], int)
-                            or data["size"] < 1):
+        if not pending and (not is_int(data["size"]) or data["size"] < 1):
             raise bad(f"has size {data['size']!r}; expected a positive number of bytes")
         kwargs = data["kwargs"]
         if not isinstance(kwargs, Mapping) or "num_classes" not in kwargs or "input_shape" not in kwargs:
@@ -256,6 +256,11 @@ def digest(path) -> tuple[int, str]:
             sha.update(chunk)
             size += len(chunk)
     return size, sha.hexdigest()
+
+
+def file_sha256(path) -> str:
+    """The sha256 hex of a file (:func:`digest` without the size)."""
+    return digest(path)[1]
 
 
 def verify(path, info: WeightsInfo, what: str = "") -> None:

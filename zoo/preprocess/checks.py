@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int, is_number
 
 
-class PreprocessError(ZooError):  # one error tree (issue 17)
+class PreprocessError(ZooError):  # a ZooError: the CLI answers it in one line
     """A preprocessing step that is unknown or has bad parameters."""
 
 
@@ -18,13 +19,13 @@ def _err(key: str, value, what: str) -> PreprocessError:
 
 
 def _int(v, key, lo=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+    if not is_int(v) or v < lo:
         raise _err(key, v, f"an integer >= {lo}")
     return int(v)
 
 
 def _num(v, key):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
+    if not is_number(v) or not np.isfinite(v):
         raise _err(key, v, "a finite number")
     return float(v)
 

@@ -21,12 +21,13 @@ import os
 import keras
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_int, is_number
 
 POOLINGS = (None, "avg", "max")
 
 
 def check_signature(*, num_classes, include_top, pooling, weights, classifier_activation=None):
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ZooError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
     if pooling not in POOLINGS:
         raise ZooError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
@@ -91,7 +92,7 @@ def weight_decay_regularizer(weight_decay):
     added to the loss gradient and so goes through SGD's momentum, as in Caffe and
     ``torch.optim.SGD``. (Keras optimizers' ``weight_decay`` is decoupled, w −= lr·λ·w, which
     with momentum 0.9 decays about 10× less.) None for λ = 0."""
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+    if not is_number(weight_decay) or weight_decay < 0:
         raise ZooError(f"`weight_decay` must be a number >= 0. Received: weight_decay={weight_decay!r}")
     return keras.regularizers.L2(weight_decay / 2) if weight_decay else None
 

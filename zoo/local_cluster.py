@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from cnn_zoo.cluster import JAX_VARS, ClusterError
+from cnn_zoo.layers.arguments import is_int
 
 
 @dataclasses.dataclass
@@ -58,7 +59,7 @@ def launch(workers: int, recipe=None, out_dir=None, *, overrides=(), resume=Fals
     """Run ``zoo train`` as ``workers`` local workers and wait for all; the first to fail
     stops the others (its peers would wait for it forever). ``worker_env``: {index: extra
     variables} for single workers (the tests' ZOO_FAULT)."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if not is_int(workers) or workers < 1:
         raise ClusterError(f"--workers must be a positive integer; Received: workers={workers!r}")
     base = dict(os.environ if env is None else env)
     for name in ("TF_CONFIG", *JAX_VARS):  # each worker gets its own below

@@ -246,9 +246,11 @@ def check_data_spec(spec: str | None) -> None:
     """A dataset spec's syntax, and that a named file or folder exists: before Keras loads."""
     if spec is None:
         return
-    from cnn_zoo.data.sources import parse_spec  # NumPy only: startup time of the commands without data
+    from cnn_zoo.data.sources import check_npz, parse_spec  # NumPy only: startup time of the commands without data
 
     source = parse_spec(spec)
     if source.kind in ("idx", "npz", "folder") and not Path(source.arg).expanduser().exists():
         raise click.BadParameter(f"{source.arg} does not exist (from {spec!r})", param_hint="'--data'")
+    if source.kind == "npz":
+        check_npz(Path(source.arg).expanduser())  # a pickled or foreign file, from its headers
 

@@ -18,6 +18,7 @@ import re
 from typing import Any, Mapping
 
 from cnn_zoo.errors import ZooError
+from cnn_zoo.layers.arguments import is_number
 
 KINDS = ("choice", "int", "float")
 OPTIONS = {"choice": (), "int": ("min", "max", "step", "sampling"),
@@ -71,8 +72,7 @@ class Param:
         """Register this hyperparameter on a keras_tuner.HyperParameters."""
         if self.kind == "choice":
             values = [self._encode(v) for v in self.values]
-            numeric = not self.encoded and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               for v in values)
+            numeric = not self.encoded and all(is_number(v) for v in values)
             return hp.Choice(self.key, values, ordered=numeric, default=self._encode(self.default))
         factory = hp.Int if self.kind == "int" else hp.Float
         return factory(self.key, self.low, self.high, step=self.step, sampling=self.sampling,
@@ -119,7 +119,7 @@ def _needs_encoding(values) -> bool:
         # Keras Tuner's Choice turns True/False into 1/0, which a builder's bool check refuses.
         if v is None or isinstance(v, (bool, list, tuple, dict)):
             return True
-        kinds.add("number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__)
+        kinds.add("number" if is_number(v) else type(v).__name__)
     return len(kinds) > 1
 
 
@@ -202,7 +202,7 @@ def _dotted(path) -> str:
 # --------------------------------------------------------------------------- parsing entries
 
 def _number(key, kind, option, value, integer):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_number(value) and math.isfinite(value)
     if integer:
         ok = ok and float(value).is_integer()
     if not ok:
