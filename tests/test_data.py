@@ -33,7 +33,7 @@ def test_parse_spec_kinds_and_shorthands():
     assert str(parse_spec("embedded:mnist5k")) == "embedded:mnist5k"
 
 
-@pytest.mark.parametrize("spec", ["cifar10", "http:x", "idx:", "embedded:digits", "", None])
+@pytest.mark.parametrize("spec", ["cifar100", "http:x", "idx:", "embedded:digits", "", None])
 def test_parse_spec_rejects(spec):
     with pytest.raises(DataError, match="Received: source="):
         parse_spec(spec)
