@@ -18,7 +18,8 @@ Everything returns a `Dataset`: images uint8 NHWC, labels int32, class names and
 where the data came from. NumPy first: only `tfds:` needs TensorFlow, so a
 machine with JAX alone can train on idx/npz/folder/embedded data. Where TensorFlow
 cannot run (beside PyTorch, or not installed), tfds:mnist and tfds:fashion_mnist
-are read from their raw idx files (the mirror, or an earlier download).
+are read from their raw idx files, tfds:cifar10 from its binary archive (the mirror,
+or an earlier download).
 
 The embedded default is `mnist5k.npz` beside this module (package data, 811 KiB):
 5,000 real 28x28 MNIST training digits, 500 per class, each equal to the official
@@ -46,7 +47,7 @@ from cnn_zoo.data.errors import DataError
 from cnn_zoo.data.scan import decode_pil, scan_folder
 from cnn_zoo.data.stream import ImageFiles, should_stream
 from cnn_zoo.data import cifar_binary
-from cnn_zoo.data.tfds import IDX_DATASETS, load_tfds, raw_files_folder, without_tensorflow
+from cnn_zoo.data.tfds import IDX_DATASETS, RAW_FILES, load_tfds, raw_files_folder, without_tensorflow
 
 SPLITS = ("train", "validation", "test")
 SHORTHANDS = {"mnist": "tfds:mnist", "fashion_mnist": "tfds:fashion_mnist", "cifar10": "tfds:cifar10"}
@@ -204,8 +205,9 @@ def load_dataset(spec: str, split: str = "train", *, validation_fraction: float 
 
 def _load_raw(source: Source, split: str, *, data_dir, class_names, image_size,
               color_mode, stream="auto") -> Dataset:
-    if source.kind == "tfds" and source.arg in (*IDX_DATASETS, "cifar10") and without_tensorflow():
-        x, y, names, info = _load_tfds_raw(source.arg, split, data_dir, without_tensorflow())
+    why = without_tensorflow() if source.kind == "tfds" and source.arg in RAW_FILES else None
+    if why:
+        x, y, names, info = _load_tfds_raw(source.arg, split, data_dir, why)
     elif source.kind == "tfds":
         x, y, names, info = load_tfds(source.arg, split, data_dir, stream)
     elif source.kind == "idx":

@@ -70,6 +70,9 @@ IDX_DATASETS = {
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Ankle boot"),
 }
+# What each TFDS dataset readable without TensorFlow reads its data from (the folder's raw files).
+RAW_FILES = {"mnist": "the 4 official idx files", "fashion_mnist": "the 4 official idx files",
+             "cifar10": "cifar-10-binary.tar.gz"}
 
 
 def tensorflow_unsafe() -> bool:
@@ -97,17 +100,16 @@ def raw_files_folder(name: str, data_dir=None, why: str = "") -> Path:
     for folder in (_mirror(name), manual):
         if folder is not None and folder.is_dir() and any(folder.iterdir()):
             return folder
-    files = "cifar-10-binary.tar.gz" if _base(name) == "cifar10" else "the 4 official idx files"
     raise DataError(f"tfds:{name} is read from its raw files here ({why}), and none are in "
                     f"{manual}: set ZOO_TFDS_RAW_DIR to a folder holding {raw_folder(name)}/ with "
-                    f"{files}, or run a zoo command on it once with TensorFlow (KERAS_BACKEND="
+                    f"{RAW_FILES[_base(name)]}, or run a zoo command on it once with TensorFlow (KERAS_BACKEND="
                     "tensorflow or jax), which downloads them there")
 
 
 def _import_tfds():
     if tensorflow_unsafe():
         raise DataError("tfds: sources need TensorFlow, which crashes a process that runs PyTorch; "
-                        f"beside PyTorch only {', '.join(f'tfds:{n}' for n in (*IDX_DATASETS, 'cifar10'))} are read "
+                        f"beside PyTorch only {', '.join(f'tfds:{n}' for n in RAW_FILES)} are read "
                         "(from their raw files); use KERAS_BACKEND=tensorflow or jax, or idx:DIR, "
                         "npz:PATH, folder:DIR or embedded:mnist5k")
     try:
