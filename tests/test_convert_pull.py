@@ -2,13 +2,12 @@
 
 The server (127.0.0.1) serves stand-ins of both publishers' files; the hub's
 manifest holds the shipped entries with the URL and digest of the stand-ins.
-One tag per lineage family (ResNet, VGG, AlexNet) too: its stand-in is the real
-torchvision network with random weights; VGG's and AlexNet's hidden FC layers are
-64 wide (their entries say fc_units=64), so the files are megabytes, not 0.5 GB.
+The lineage's tags (ResNet, VGG, AlexNet) are pulled in tests/test_pull_every_tag.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import http.server
@@ -28,13 +27,9 @@ from cnn_zoo.models.pretrained import declared
 from cnn_zoo.weights import store
 from cnn_zoo.weights.store import Hub
 from cnn_zoo.weights.manifest import MANIFEST, read_manifest, write_manifest
-from convert_fixtures import images, resnet18_pth, standins, torch_logits, torchvision_pth
+from convert_fixtures import images, resnet18_pth, torch_logits, torchvision_pth
 
 TV, BVLC = "googlenet_bn.imagenet", "googlenet.imagenet"
-# tag: its stand-in job (arch, size[, hidden FC width]) for convert_fixtures.standins
-LINEAGE = {"resnet18.imagenet": ("resnet18", 224), "vgg11_bn.imagenet": ("vgg11_bn", 224, 64),
-           "alexnet.imagenet": ("alexnet", 224, 64)}
-_MADE: dict = {}
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -54,24 +49,31 @@ class Served:
     torch_model: object
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """Both stand-in files on a loopback server (one per module: they take seconds to make)."""
-    import os
-
+@contextlib.contextmanager
+def loopback(root: Path):
+    """An HTTP server on 127.0.0.1 serving the folder ``root``: yields (its URL, the paths requested)."""
     os.environ.setdefault("no_proxy", "127.0.0.1")
     os.environ.setdefault("NO_PROXY", "127.0.0.1")
-    root = tmp_path_factory.mktemp("served")
-    model = torchvision_pth(root / "googlenet-standin.pth")
-    bvlc_onnx(root / "googlenet-7.onnx")
-    resnet18_pth(root / "resnet18-standin.pth")
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a: _Handler(*a, directory=str(root)))
     server.requests = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield Served(root, f"http://127.0.0.1:{server.server_address[1]}", server.requests, model)
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Both publishers' stand-in files on a loopback server (one per module: they take seconds to make)."""
+    root = tmp_path_factory.mktemp("served")
+    model = torchvision_pth(root / "googlenet-standin.pth")
+    bvlc_onnx(root / "googlenet-7.onnx")
+    resnet18_pth(root / "resnet18-standin.pth")
+    with loopback(root) as (url, requests):
+        yield Served(root, url, requests, model)
 
 
 def sha(path: Path) -> str:
@@ -93,25 +95,6 @@ def serve_as(served: Served, tag: str, file: str, *, data: bytes | None = None, 
     else:
         source.update(sha256=digest, size=len(hash_of if hash_of is not None else path.read_bytes()))
     return source
-
-
-@pytest.fixture(scope="session")
-def lineage(tmp_path_factory):
-    """{tag: (.pth path, inputs NCHW, torch logits)} of :data:`LINEAGE` (once per session: both
-    test_convert_pull and test_convert_cli serve them)."""
-    if not _MADE:  # each module that imports the fixture has its own definition: made once here
-        made = standins(tmp_path_factory.mktemp("lineage"), list(LINEAGE.values()))
-        _MADE.update({tag: made[job] for tag, job in LINEAGE.items()})
-    return _MADE
-
-
-def lineage_entry(served, tag: str, path: Path) -> dict:
-    """The fields that point a lineage tag's shipped entry at the file ``path``, served on the
-    loopback server, at its stand-in's FC width."""
-    if not (served.root / path.name).exists():
-        os.link(path, served.root / path.name)
-    kwargs = dict(declared()[tag].kwargs, **({"fc_units": LINEAGE[tag][2]} if len(LINEAGE[tag]) > 2 else {}))
-    return {"source": serve_as(served, tag, path.name), "kwargs": kwargs}
 
 
 def make_hub(tmp_path: Path, tv=None, bvlc=None, **others) -> Hub:
@@ -198,21 +181,6 @@ def test_pull_of_the_bvlc_tag(served, tmp_path):
     assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max() and path.is_file()
 
 
-@pytest.mark.slow  # the three stand-ins take half a minute to make
-@pytest.mark.parametrize("tag", sorted(LINEAGE))
-def test_pull_of_a_lineage_tag(lineage, served, tmp_path, tag):
-    path, x, ref = lineage[tag]
-    hub = make_hub(tmp_path, **{tag: lineage_entry(served, tag, path)})
-    pulled = pulling.pull(tag, hub=hub, quiet=True)
-    assert sorted(leftovers(hub)) == sorted([pulled.name, tag])  # no publisher file, no work folder
-    assert read_manifest(hub.cache / MANIFEST)[tag].sha256 == sha(pulled)
-    model = zoo.load(tag, hub=hub, classifier_activation=None)
-    ours = model.predict(x.transpose(0, 2, 3, 1), verbose=0)
-    assert np.abs(ours - ref).max() <= 1e-4 * np.abs(ref).max()
-    assert np.array_equal(ours.argmax(-1), ref.argmax(-1))
-    assert np.abs(ref[0] - ref[1]).max() > 0.01 * np.abs(ref).max()  # the stand-in sees the image
-
-
 def _rejected(hub, tag, error, match):
     with pytest.raises(error, match=match) as caught:
         pulling.pull(tag, hub=hub, quiet=True)
@@ -247,14 +215,6 @@ def test_a_file_of_another_layout_is_rejected_and_nothing_is_cached(served, tmp_
 
 
 @pytest.mark.slow
-def test_a_vgg_file_offered_as_resnet_is_rejected_and_nothing_is_cached(lineage, served, tmp_path):
-    vgg = lineage["vgg11_bn.imagenet"][0]
-    hub = make_hub(tmp_path, **{"resnet18.imagenet": lineage_entry(served, "resnet18.imagenet", vgg)})
-    message = _rejected(hub, "resnet18.imagenet", ConversionError,
-                        "not a torchvision ResNet state dict of resnet18's depth")
-    assert vgg.name in message and "lacks" in message
-
-
 def test_offline_never_downloads(served, tmp_path):
     hub = dataclasses.replace(make_hub(tmp_path, tv=serve_as(served, TV, "googlenet-standin.pth")),
                               offline=True)
