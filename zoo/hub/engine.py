@@ -33,8 +33,10 @@ import weakref
 
 import numpy as np
 
+from cnn_zoo import preprocess
 from cnn_zoo.errors import ArgumentError
 from cnn_zoo.hardware import cores
+from cnn_zoo.serving import Contract, serving_model
 
 ENGINES = ("auto", "keras", "litert")
 # Input values an image up to which LiteRT is chosen: LeNet-5 (32×32×1) and convnet
@@ -102,9 +104,6 @@ def _interpreter_class():
 def _litert_runner(model, preprocessing):
     """The served graph as TFLite in an interpreter: raw uint8 batch -> probabilities."""
     import tensorflow as tf  # only on the TensorFlow backend
-
-    from cnn_zoo import preprocess
-    from cnn_zoo.serving import Contract, serving_model
 
     raw_shape = tuple(preprocessing.raw_shape)
     contract = Contract(raw_shape, False, preprocess.normalize_steps(list(preprocessing.steps)), ())
