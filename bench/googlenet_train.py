@@ -5,7 +5,8 @@ The zoo side builds and compiles the model exactly as ``zoo train`` does
 :class:`~cnn_zoo.compute.ComputePlan`, on the shipped recipe ``<model>-imagenet``:
 SGD momentum 0.9 with the recipe's rate and weight decay, sparse categorical
 cross-entropy from the logits, the family's 0.3 aux-head weights where the recipe trains
-aux heads, the plan's steps_per_execution), only the batch is the issue's 16. The torch side is
+aux heads, the plan's steps_per_execution and its fused batch norm: TensorFlow's kernel behind
+Keras' BatchNormalization, cnn_zoo.fused_batch_norm), only the batch is the issue's 16. The torch side is
 torchvision's ``googlenet`` in train mode with the same aux choice, channels_last
 weights and inputs, SGD momentum 0.9 (same rate and decay), CrossEntropyLoss (aux 0.3).
 ``googlenet`` (Caffe layout: LRN, conv biases, 5×5 branches) has no torchvision twin:
@@ -18,13 +19,12 @@ other round. ``--profile`` then runs each side once more under its profiler and
 prints the top ops by self time.
 
     python bench/googlenet_train.py [--model googlenet_bn|googlenet|resnet50|both] [--rounds 3]
-        [--variant mixed_precision=bfloat16 --variant jit_compile=true --variant inter=1]
+        [--variant mixed_precision=bfloat16 --variant fused_batch_norm=false --variant inter=1]
         [--torch-bf16] [--torch-python PATH] [--profile]
 
 A variant is a comma-separated list of zoo recipe overrides (``mixed_precision``,
-``jit_compile``, ``steps_per_execution``, ...), TensorFlow thread settings
-(``intra=N``, ``inter=N``: tf.config.threading) and ``bn=fused`` (a bench-only
-experiment: TensorFlow's fused batch norm in place of Keras 3's, see fuse_batch_norm).
+``jit_compile``, ``steps_per_execution``, ``fused_batch_norm=false`` for Keras 3's own
+batch-norm ops, ...) and TensorFlow thread settings (``intra=N``, ``inter=N``: tf.config.threading).
 Needs torch and torchvision in the ``--torch-python`` interpreter.
 """
 
@@ -51,7 +51,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SIZE, CLASSES, AUX_WEIGHT = 224, 1000, 0.3
-PROCESS_KEYS = ("intra", "inter", "bn")  # set in the zoo process, not recipe overrides
+PROCESS_KEYS = ("intra", "inter")  # set in the zoo process, not recipe overrides
 
 
 def batch(n):
@@ -79,6 +79,9 @@ def parse_variant(text):
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--variant: expected KEY=VALUE. Received: {item!r}")
+        if key == "bn":  # the earlier bench-only switch, named in older commands of docs/benchmarks.md
+            raise SystemExit("--variant bn=...: the fused batch norm is now the compute plan's default on "
+                             "TensorFlow; fused_batch_norm=false measures Keras' own ops")
         if key in PROCESS_KEYS:
             settings[key] = value
         else:
@@ -95,8 +98,6 @@ def zoo_side(args):
         tf.config.threading.set_intra_op_parallelism_threads(int(settings["intra"]))
     if "inter" in settings:
         tf.config.threading.set_inter_op_parallelism_threads(int(settings["inter"]))
-    if settings.get("bn") == "fused":
-        fuse_batch_norm()
     from cnn_zoo import registry
     from cnn_zoo.compute import plan_for
     from cnn_zoo.train import build_and_compile  # the `zoo train` compile path
@@ -114,42 +115,11 @@ def zoo_side(args):
         history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
         seconds = time.perf_counter() - start
         out = {"rate": args.steps * args.batch_size / seconds, "loss": history.history["loss"][-1],
-               "aux": bool(heads), "jit": model.jit_compile, "policy": plan.dtype_policy}
+               "aux": bool(heads), "jit": model.jit_compile, "policy": plan.dtype_policy,
+               "fused_batch_norm": plan.fused_batch_norm.chosen}
         if args.profile:
             out["profile"] = zoo_profile(model, data, args.steps)
     return out
-
-
-def fuse_batch_norm():
-    """Bench-only experiment: Keras 3's BatchNormalization on TensorFlow is a dozen unfused ops
-    (moments, then x*scale+offset, each with its gradient); this swaps in TensorFlow's fused
-    kernel (oneDNN's batch norm here) for 4-D channels-last inputs, with Keras's semantics
-    (biased batch variance in the moving average). Not the zoo's code: a measure of the lever."""
-    import keras
-    import tensorflow as tf
-
-    keras_call = keras.layers.BatchNormalization.call
-
-    def call(self, inputs, training=None, mask=None):
-        if mask is not None or len(inputs.shape) != 4 or self.axis not in (-1, 3) or self.renorm:
-            return keras_call(self, inputs, training=training, mask=mask)
-        x = tf.cast(inputs, "float32")
-        ones = tf.ones(x.shape[-1:], "float32")
-        gamma = tf.cast(self.gamma, "float32") if self.scale else ones
-        beta = tf.cast(self.beta, "float32") if self.center else 0 * ones
-        if training and self.trainable:
-            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon)
-            n = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), "float32")
-            variance = variance * (n - 1) / n  # the op returns the unbiased variance
-            m = self.momentum
-            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
-            self.moving_variance.assign(self.moving_variance * m + variance * (1 - m))
-        else:
-            y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, self.moving_mean, self.moving_variance,
-                                                       epsilon=self.epsilon, is_training=False)
-        return tf.cast(y, self.compute_dtype)
-
-    keras.layers.BatchNormalization.call = call
 
 
 def zoo_profile(model, data, steps):

@@ -89,6 +89,7 @@ def zoo_googlenet(batch, steps, size):
 
     with plan.scope():
         model = zoo.get_model("googlenet_bn", input_shape=(size, size, 3), num_classes=1000)
+        plan.apply(model)  # as build_and_compile does: TensorFlow's fused batch norm
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                       loss="sparse_categorical_crossentropy", **plan.compile_args())
         data = Same()

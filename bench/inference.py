@@ -2,8 +2,10 @@
 
 The zoo side loads a tag (``lenet5_modern.mnist`` by default) as `zoo predict`
 does (``zoo.load``, the tag's preprocessing with augmentation off) and times
-the model call of ``cnn_zoo.hub.prediction`` and other ways to call the same
-model (levers). The torch side runs the same LeNet-5 (conv 6@5×5, max-pool,
+`zoo predict`'s path: the engine ``cnn_zoo.hub.engine`` runs for this model once
+its LiteRT conversion has paid (raw uint8 in, the preprocessing fused into the
+graph), and other ways to call the same model (levers), the keras engine's
+predict_on_batch among them. The torch side runs the same LeNet-5 (conv 6@5×5, max-pool,
 conv 16@5×5, max-pool, conv 120@5×5, FC 84, FC 10, ReLU, softmax) with the
 tag's weights copied over, eager and ``torch.compile`` (inductor), and checks
 that its probabilities agree with the zoo's to 1e-4 (the same function, so the
@@ -94,7 +96,7 @@ def prepare(path, args):
     import cnn_zoo as zoo
     from cnn_zoo.data import load_dataset
     from cnn_zoo.hub.loading import family_of
-    from cnn_zoo.hub.prediction import _probabilities
+    from cnn_zoo.hub.engine import keras_probabilities
     from cnn_zoo.preprocessing_spec import Preprocessing
 
     raw = load_dataset("mnist", "test").x[:BATCH]
@@ -105,7 +107,7 @@ def prepare(path, args):
     pre = Preprocessing.from_dict(model.zoo_info.preprocessing)
     x = pre.apply(raw, training=False)
     weights = {f"{n}.{i}": w for n in LAYERS for i, w in enumerate(model.get_layer(n).get_weights())}
-    np.savez(path, raw=raw, x=x, probs=_probabilities(model, x, family_of(model.zoo_info)),
+    np.savez(path, raw=raw, x=x, probs=keras_probabilities(model, x, family_of(model.zoo_info)),
              steps=json.dumps(pre.to_dict()), **weights)
 
 
@@ -120,6 +122,7 @@ def zoo_side(data, args):
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     import cnn_zoo as zoo
     from cnn_zoo.hub import prediction
+    from cnn_zoo.hub.engine import engine_for, keras_probabilities
     from cnn_zoo.hub.loading import family_of
     from cnn_zoo.preprocessing_spec import Preprocessing
 
@@ -133,8 +136,13 @@ def zoo_side(data, args):
     keras.config.set_dtype_policy("float32")
     call16 = tf.function(lambda x: model16(x, training=False))
 
-    def path(x):  # what cnn_zoo.hub.predict runs on a batch
-        return prediction._probabilities(model, x, family)
+    def path(x):  # the keras engine: what cnn_zoo.hub.predict ran on a batch before LiteRT
+        return keras_probabilities(model, x, family)
+
+    # What cnn_zoo.hub.predict runs on this model's batches once the conversion has paid
+    # (auto: after ~40,000 images or ~1,000 calls on one loaded model); forced here so that
+    # the timing starts at the steady state.
+    litert = engine_for(model, pre, family, BATCH, "litert")
 
     def arrays(raw):  # cnn_zoo.hub.predict on uint8 arrays: Pillow per image, preprocessing, top-k
         probs = np.zeros((len(raw), 10))
@@ -143,15 +151,17 @@ def zoo_side(data, args):
         return probs
 
     variants = {
-        "predict path: predict_on_batch in chunks of 1,024 (this branch)": (path, "x", True),
-        "model.predict(batch_size=64) (the predict path before)":
+        "zoo predict's path: litert engine (raw images in, preprocessing fused)": (litert, "raw", True),
+        "keras engine: predict_on_batch in chunks of 1,024 (the predict path before)": (path, "x", True),
+        "model.predict(batch_size=64)":
             (lambda x: model.predict(x, batch_size=64, verbose=0), "x", True),
         "model.predict(batch_size=1024)":
             (lambda x: model.predict(x, batch_size=BATCH, verbose=0), "x", True),
         "tf.function(model(x, training=False))": (lambda x: call(x).numpy(), "x", True),
         "tf.function, jit_compile=True (XLA)": (lambda x: xla(x).numpy(), "x", True),
         "tf.function, mixed_bfloat16": (lambda x: np.asarray(call16(x), np.float32), "x", False),
-        "whole path from uint8: preprocessing + predict path": (lambda r: path(pre.apply(r)), "raw", True),
+        "whole path from uint8: keras engine (NumPy preprocessing + predict_on_batch)":
+            (lambda r: path(pre.apply(r)), "raw", True),
         "whole path from uint8: cnn_zoo.hub.predict (Pillow per image, top-k)": (arrays, "raw", True),
     }
     if args.quick:

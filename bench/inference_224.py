@@ -8,7 +8,7 @@ as ``zoo pull`` does, and every zoo variant is checked against torch's
 log-probabilities (1e-4 relative) before it is timed: the same function, so the same work.
 
 Variants, each on the preprocessed float32 input (NHWC for the zoo, NCHW for torch):
-- zoo: ``cnn_zoo.hub.prediction``'s model call (what `zoo predict` runs), the
+- zoo: the keras engine's model call (what `zoo predict` runs at 224: cnn_zoo.hub.engine), the
   Keras model under ``tf.function`` with XLA, and the model exported to ONNX
   run in onnxruntime;
 - torch: eager and ``torch.compile`` (inductor, one static graph per batch size).
@@ -130,7 +130,7 @@ def zoo_side(folder: Path, arch):
     import tensorflow as tf
 
     from cnn_zoo.convert import convert_weights
-    from cnn_zoo.hub import prediction
+    from cnn_zoo.hub.engine import keras_probabilities  # 224: auto keeps the keras engine
     from cnn_zoo import registry
 
     model = convert_weights("torchvision", folder / "weights.pth", arch)
@@ -149,7 +149,7 @@ def zoo_side(folder: Path, arch):
     feed = session.get_inputs()[0].name
 
     variants = {
-        "zoo predict's model call": lambda b: prediction._probabilities(model, b, family),
+        "zoo predict's model call": lambda b: keras_probabilities(model, b, family),
         "Keras model, tf.function + XLA": lambda b: np.asarray(family.main_output(xla(b))),
         "ONNX of the model, onnxruntime": lambda b: session.run(None, {feed: b})[0],
     }

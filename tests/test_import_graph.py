@@ -26,7 +26,7 @@ FLOORS = (
                           "cnn_zoo.schedules", "cnn_zoo.serving")),
     ("training", ("cnn_zoo.train", "cnn_zoo.fit_data", "cnn_zoo.compute", "cnn_zoo.run", "cnn_zoo.run_state",
                   "cnn_zoo.callbacks", "cnn_zoo.evaluation", "cnn_zoo.progress", "cnn_zoo.cluster",
-                  "cnn_zoo.local_cluster")),
+                  "cnn_zoo.local_cluster", "cnn_zoo.fused_batch_norm")),
     ("use cases", ("cnn_zoo.hub", "cnn_zoo.convert", "cnn_zoo.export", "cnn_zoo.page")),
     ("tune", ("cnn_zoo.tune",)),
     ("cli and the face", ("cnn_zoo.cli", FACE)),

@@ -19,7 +19,7 @@ from cnn_zoo.train import KERAS_OPTIMIZERS
 from cnn_zoo.tune import kt_private
 
 ADAPTERS = {"keras_private.py", "kt_private.py"}
-PRIVATE = ("keras_tuner.src", "keras.src", "_build_shapes_dict")
+PRIVATE = ("keras_tuner.src", "keras.src", "_build_shapes_dict", "_flatten_layers")
 
 
 def test_no_module_outside_the_adapters_reaches_into_private_api():
@@ -79,6 +79,45 @@ def test_built_input_shape():
     assert built_input_shape(layer) is None
     layer(np.zeros((1, 3), "float32"))
     assert built_input_shape(layer) == (1, 3)
+
+
+def test_every_layer_reaches_a_custom_layers_sublayers_and_nested_models():
+    class Block(keras.layers.Layer):  # as layers.inception.Inception holds its BatchNormalizations
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.sublayers = {"bn": keras.layers.BatchNormalization()}
+
+        def call(self, x):
+            return self.sublayers["bn"](x)
+
+    block, dense = Block(), keras.layers.Dense(2)
+    inner = keras.Sequential([keras.Input((3,)), dense])
+    model = keras.Sequential([keras.Input((3,)), block, inner])
+    found = keras_private.every_layer(model)
+    assert block in found and inner in found and dense in found and block.sublayers["bn"] in found
+    assert model not in found
+
+
+def test_a_call_rebound_on_one_instance_computes_in_its_place_and_is_not_saved(tmp_path):
+    def doubled(self, inputs, training=None, mask=None):
+        return 2.0 * keras.layers.BatchNormalization.call(self, inputs, training=training, mask=mask)
+
+    layer, other = keras.layers.BatchNormalization(), keras.layers.BatchNormalization()
+    model = keras.Sequential([keras.Input((3,)), layer, other])
+    config = model.get_config()
+    keras_private.rebind_call(layer, doubled)
+    assert keras_private.calls_through(layer, doubled) and not keras_private.calls_through(other, doubled)
+    assert keras.layers.BatchNormalization.call is not doubled  # the class is untouched
+    x = np.arange(12, dtype="float32").reshape(4, 3)
+    np.testing.assert_allclose(layer(x), 2 * other(x), rtol=1e-6)  # eager, through Layer.__call__
+    np.testing.assert_allclose(model.predict(x, verbose=0), 2 * other(other(x)), rtol=1e-6)  # traced
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, x, epochs=1, verbose=0)  # a traced training step reaches it too
+    assert model.get_config() == config
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[0]) is keras.layers.BatchNormalization
+    assert not keras_private.calls_through(loaded.layers[0], doubled)
 
 
 def test_deferred_variables_leave_keras_global_list_as_it_was():

@@ -8,14 +8,16 @@ backend and these devices, each with the reason for the choice:
   PyTorch runs eagerly, as Keras' own ``auto``; an explicit ``false`` is honoured);
 - ``steps_per_execution`` (1 on PyTorch, whose Keras trainer runs one step per call,
   and under tf.distribute);
-- data parallelism (``distribute``, or a cluster's: :mod:`cnn_zoo.cluster`).
+- data parallelism (``distribute``, or a cluster's: :mod:`cnn_zoo.cluster`);
+- ``fused_batch_norm`` (``auto``: TensorFlow's fused kernel behind Keras' BatchNormalization
+  on TensorFlow, :mod:`cnn_zoo.fused_batch_norm`; Keras' own ops on JAX and PyTorch).
 
 A training run, every tuning trial, a fine-tuning run and the benches apply it
 the same way::
 
     plan = plan_for(recipe)
     with plan.scope() as replicas:   # the dtype policy and the data-parallel engine
-        compiled = build_and_compile(recipe, input_shape, classes, steps, plan)  # plan.compile_args()
+        compiled = build_and_compile(recipe, input_shape, classes, steps, plan)  # plan.apply, plan.compile_args()
 
 and a run's manifest records :meth:`ComputePlan.record`: what ran and why.
 """
@@ -29,6 +31,7 @@ import sys
 import keras
 
 from cnn_zoo import hardware, keras_private
+from cnn_zoo.fused_batch_norm import fuse_batch_norm
 from cnn_zoo import run as runs
 
 # mixed_precision -> Keras' global dtype policy
@@ -55,6 +58,7 @@ class ComputePlan:
     jit_compile: Choice           # chosen: bool
     steps_per_execution: Choice   # chosen: int
     distribute: Choice            # chosen: bool (a cluster's strategy counts as true)
+    fused_batch_norm: Choice      # chosen: bool
 
     @property
     def dtype_policy(self) -> str:
@@ -65,6 +69,11 @@ class ComputePlan:
         """``model.compile``'s arguments from the plan."""
         return {"jit_compile": self.jit_compile.chosen,
                 "steps_per_execution": self.steps_per_execution.chosen}
+
+    def apply(self, model) -> int:
+        """What the plan changes in a built ``model`` before it is compiled: its batch norms on
+        TensorFlow's fused kernel where chosen; returns how many layers it changed."""
+        return fuse_batch_norm(model) if self.fused_batch_norm.chosen else 0
 
     @contextlib.contextmanager
     def scope(self, cluster=None):
@@ -83,7 +92,8 @@ class ComputePlan:
         """The plan as the run's manifest keeps it."""
         return {"backend": self.backend, "devices": list(self.devices), "dtype_policy": self.dtype_policy,
                 **{name: getattr(self, name).record()
-                   for name in ("mixed_precision", "jit_compile", "steps_per_execution", "distribute")}}
+                   for name in ("mixed_precision", "jit_compile", "steps_per_execution", "distribute",
+                                "fused_batch_norm")}}
 
 
 def plan_for(recipe, *, cluster=None, backend=None, devices=None, flags=None) -> ComputePlan:
@@ -95,7 +105,7 @@ def plan_for(recipe, *, cluster=None, backend=None, devices=None, flags=None) ->
     return ComputePlan(backend, devices, _precision(recipe, backend, devices, flags),
                        _jit(recipe, backend, devices),
                        _steps_per_execution(recipe, backend, cluster),
-                       _distribute(recipe, backend, cluster))
+                       _distribute(recipe, backend, cluster), _fused_batch_norm(recipe, backend))
 
 
 def _precision(recipe, backend, devices, flags) -> Choice:
@@ -145,6 +155,17 @@ def _distribute(recipe, backend, cluster) -> Choice:
         raise runs.RunError(f"distribute: true is not supported on the {backend} backend; "
                             "use tensorflow or jax")
     return Choice(True, True, f"set by the recipe: {backend}'s data parallelism over every visible device")
+
+
+def _fused_batch_norm(recipe, backend) -> Choice:
+    asked = recipe.fused_batch_norm
+    if asked is False:
+        return Choice(asked, False, "set false by the recipe: Keras' own batch norm ops")
+    if backend != "tensorflow":
+        return Choice(asked, False, f"{backend}: the fused kernel is TensorFlow's; Keras' batch norm "
+                                    "is compiled by the backend itself")
+    return Choice(asked, True, "TensorFlow: its fused batch-norm kernel in place of Keras' elementwise "
+                               "ops (34% of a ResNet-50 training step on a CPU, docs/benchmarks.md)")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,10 @@ tests/test_private_hooks.py against the Keras versions setup.cfg allows).
   ``_current_epoch``, ``_last_batch_seen``) and its ``_save_model`` hook, which
   :class:`cnn_zoo.callbacks.Backup` overrides to write atomically;
 - ``module_utils.tensorflow``, the lazy module through which Keras imports TensorFlow,
-  marked unavailable on PyTorch.
+  marked unavailable on PyTorch;
+- ``Layer._flatten_layers``: every layer of a model, those inside a custom layer too, and
+  ``Layer.__call__`` reaching ``self.call`` by attribute lookup, so that a ``call`` bound on
+  one instance computes in its place and is never saved (:mod:`cnn_zoo.fused_batch_norm`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import ast
 import contextlib
 import importlib.machinery
 import io
+import types
 from pathlib import Path
 
 BACKUP_ATTRIBUTES = ("_weights_path", "_training_metadata_path", "_current_epoch", "_last_batch_seen")
@@ -58,6 +62,24 @@ def hide_tensorflow() -> None:
 
     if module_utils.tensorflow.module is None:
         module_utils.tensorflow._available = False
+
+
+def every_layer(model) -> list:
+    """Every layer inside ``model``, nested ones too: ``model.layers`` lists only the top level,
+    not the sublayers of a custom layer (an Inception block's BatchNormalizations)."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def rebind_call(layer, call) -> None:
+    """``layer`` (this instance only) computes with ``call(layer, inputs, ...)``: Keras'
+    ``Layer.__call__`` reaches ``self.call`` by attribute lookup, so the instance's wins; the
+    class, ``get_config`` and the saved file stay the stock layer's."""
+    layer.call = types.MethodType(call, layer)
+
+
+def calls_through(layer, call) -> bool:
+    """Whether :func:`rebind_call` bound ``call`` on ``layer``."""
+    return getattr(layer.call, "__func__", None) is call
 
 
 class _WeightsBuffer(io.BytesIO):

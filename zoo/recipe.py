@@ -258,6 +258,7 @@ class Recipe:
     jit_compile: Union[bool, Literal["auto"]] = "auto"
     distribute: bool = False
     steps_per_execution: int = 1
+    fused_batch_norm: Union[bool, Literal["auto"]] = "auto"  # auto: on TensorFlow (cnn_zoo.fused_batch_norm)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
     search_space: dict = field(default_factory=dict)  # checked by the tuning code (cnn_zoo.tune.space)
     tuning: TuningConfig = field(default_factory=TuningConfig)

@@ -61,8 +61,8 @@ class Compiled:
 
 def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch, plan=None) -> Compiled:
     """The recipe's model, built under ``plan``'s dtype policy (default: this machine's
-    :func:`~cnn_zoo.compute.plan_for`) and compiled with its arguments, for a run and a
-    tuning trial alike."""
+    :func:`~cnn_zoo.compute.plan_for`), changed as the plan says (:meth:`ComputePlan.apply`)
+    and compiled with its arguments, for a run and a tuning trial alike."""
     plan = plan or compute.plan_for(recipe)
     kwargs = dict(recipe.model.kwargs)
     kwargs.setdefault("input_shape", tuple(input_shape))
@@ -79,6 +79,7 @@ def build_and_compile(recipe: Recipe, input_shape, num_classes, steps_per_epoch,
             outputs = {name: tensor for name, (tensor, _) in fitted.items()}
             fit_model = keras.Model(model.input, outputs if multi else outputs[family.output],
                                     name=model.name)
+    plan.apply(model)  # fit_model shares model's layers
     optimizer = getattr(keras.optimizers, KERAS_OPTIMIZERS[recipe.optimizer.name])(
         learning_rate=RecipeSchedule.from_recipe(recipe, steps_per_epoch), **recipe.optimizer.kwargs)
     loss_weights = family.loss_weights(model)  # auxiliary outputs (GoogLeNet's): the family weighs them

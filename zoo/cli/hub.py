@@ -70,8 +70,11 @@ def publish_command(run_dir, tag, dest, overwrite, as_json):
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(min=1),
               help="How many classes to show per image.")
+@click.option("--engine", type=click.Choice(["auto", "keras", "litert"]), default="auto", show_default=True,
+              help="What runs the model: Keras' predict step, or LiteRT (small models, TensorFlow "
+                   "backend); auto picks LiteRT only once its conversion pays for itself.")
 @JSON_OPTION
-def predict_command(model, images, top_k, as_json):
+def predict_command(model, images, top_k, engine, as_json):
     """Top-k classes of each IMAGE (PNG/JPEG, any size or mode) under a pretrained TAG or
     a run folder RUN (a 'zoo train --out' folder).
 
@@ -88,8 +91,11 @@ def predict_command(model, images, top_k, as_json):
     import_keras()
     from cnn_zoo.hub import predict  # idem, after the arguments are checked
 
-    results = predict(model, [i for i in images if i not in missing], top_k=top_k, on_error="keep")
+    results = predict(model, [i for i in images if i not in missing], top_k=top_k, on_error="keep",
+                      engine=engine)
     good = [r for r in results if r.error is None]
+    if good and click.get_current_context().find_root().params.get("verbose"):
+        click.echo(f"engine: {good[0].engine}", err=True)  # (--json carries it per image)
     for r in results:
         if r.error is not None:
             click.echo(f"Error: {one_line(r.error)}", err=True)

@@ -22,6 +22,7 @@ file on its first use (``cnn_zoo.convert.pulling``). One concept per module:
 - ``finetuning``: ``finetune``, a tag trained on a user's own data (other classes too);
 - ``publishing``: ``publish``, a run folder → a manifest entry and a weights file;
 - ``prediction``: ``predict``, image files → top-k labels;
+- ``engine``: what runs ``predict``'s model call (Keras' predict step, or LiteRT for small models);
 - ``pictures``: ``show``, first-layer filters and feature maps as PNGs;
 - ``shipped``: ``saved_models/manifest.json``, generated from the tags each family
   declares beside its module (``cnn_zoo.models.<family>_weights``).

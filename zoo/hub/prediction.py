@@ -30,13 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from cnn_zoo.errors import ArgumentError, ZooError
+from cnn_zoo.hub.engine import (  # noqa: F401  (batch_size_for: re-exported)
+    batch_size_for, check_engine, engine_for, keras_probabilities)
 from cnn_zoo.hub.loading import family_of, resolve
 from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.preprocessing_spec import Preprocessing
-
-
-# Input values per model call (8 M floats, 32 MB): bounds the activations' memory.
-MAX_BATCH_VALUES = 2 ** 23
 
 
 class ImageError(ZooError):
@@ -52,6 +50,8 @@ class Prediction:
     indices: tuple[int, ...] = ()
     probabilities: tuple[float, ...] = ()
     error: str | None = None
+    engine: str | None = None  # what ran the model call (cnn_zoo.hub.engine), and why
+
 
     @property
     def top(self) -> list[tuple[str, float]]:
@@ -62,7 +62,8 @@ class Prediction:
             return {"image": self.image, "error": self.error}
         return {"image": self.image,
                 "top": [{"label": label, "index": index, "probability": prob}
-                        for label, index, prob in zip(self.labels, self.indices, self.probabilities)]}
+                        for label, index, prob in zip(self.labels, self.indices, self.probabilities)],
+                "engine": self.engine}
 
     def __str__(self) -> str:
         if self.error is not None:
@@ -160,29 +161,9 @@ def read_image(source, raw_shape, name: str | None = None) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def batch_size_for(input_shape) -> int:
-    """Images per model call: up to 1,024, fewer for large inputs (GoogLeNet at 224×224: 64)."""
-    return max(64, min(1024, MAX_BATCH_VALUES // max(1, int(np.prod(input_shape)))))
-
-
-def _probabilities(model, x, family):
-    import keras  # called with a built model: Keras is there already
-
-    # predict_on_batch runs the model's traced predict step; model.predict builds a data
-    # adapter, a tf.data pipeline and callbacks on each call: about 6x slower for LeNet-5 at
-    # 1,024 images and 60-140 ms instead of ~1 ms for one image (bench/inference.py).
-    step = batch_size_for(x.shape[1:])
-    y = np.concatenate([family.main_output(model.predict_on_batch(x[i:i + step]))
-                        for i in range(0, len(x), step)])
-    activation = family.output_activation(model)
-    if getattr(activation, "__name__", "") == "linear":  # classifier_activation=None: logits
-        y = keras.ops.convert_to_numpy(keras.ops.softmax(y, axis=-1))
-    return np.asarray(y, dtype=np.float64)
-
-
 def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
             preprocessing: dict | None = None, class_names=None, hub=None,
-            quiet: bool = False) -> list[Prediction]:
+            quiet: bool = False, engine: str = "auto") -> list[Prediction]:
     """Top-k labels and probabilities for each image, in order.
 
     ``tag_or_model``: a tag, or a model from ``zoo.load`` (it carries its
@@ -191,8 +172,11 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     dict, ``{"steps", "raw_shape"}``) and optionally ``class_names``.
     ``on_error="raise"`` raises :class:`ImageError` for the first bad image;
     ``"keep"`` returns a Prediction with ``error`` set for it and predicts the others.
-    ``quiet`` hides the progress bar of a first download.
+    ``quiet`` hides the progress bar of a first download. ``engine``: "auto" (Keras'
+    predict step, or LiteRT for a small model once it pays: :mod:`cnn_zoo.hub.engine`),
+    "keras" or "litert"; each Prediction's ``engine`` says which ran and why.
     """
+    check_engine(engine)  # before the model loads
     if on_error not in ("raise", "keep"):
         raise ArgumentError(f"`on_error` must be 'raise' or 'keep'. Received: on_error={on_error!r}")
     if not is_int(top_k) or top_k < 1:
@@ -237,14 +221,17 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
                 raise
             results.append(Prediction(_name(source, i), error=str(error)))
     if arrays:
+        chosen = engine_for(model, preprocessing, family, len(arrays), engine)
         if all(preprocessing.raw_shape[:2]):
-            x = preprocessing.apply(np.stack(arrays), training=False)
+            probs = chosen(np.stack(arrays))
         else:  # trained on images of any size (streamed): each brought to size by its steps
             x = np.concatenate([preprocessing.apply(a[None]) for a in arrays])
-        probs = _probabilities(model, x, family)
+            probs = keras_probabilities(model, x, family)  # (engine_for chose keras for these)
+        ran = f"{chosen.name}: {chosen.reason}"
         k = min(top_k, probs.shape[-1])
         for row, i in zip(probs, where):
             best = np.argsort(-row, kind="stable")[:k]
             results[i] = Prediction(_name(images[i], i), tuple(class_names[j] for j in best),
-                                    tuple(int(j) for j in best), tuple(float(row[j]) for j in best))
+                                    tuple(int(j) for j in best), tuple(float(row[j]) for j in best),
+                                    engine=ran)
     return results
