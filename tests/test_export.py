@@ -39,15 +39,22 @@ IMAGENET_ATOL = {"googlenet_bn.imagenet": 1e-4, "googlenet.imagenet": 1e-3,  # m
 
 def run_fresh(fmt, model_path, images, tmp_path) -> np.ndarray:
     """Probabilities from the exported file, computed in a process that cannot import cnn_zoo."""
-    x, out = tmp_path / "x.npy", tmp_path / "y.npy"
-    np.save(x, np.ascontiguousarray(images, np.uint8))
+    return run_fresh_batches(fmt, model_path, [images], tmp_path)[0]
+
+
+def run_fresh_batches(fmt, model_path, batches, tmp_path) -> list:
+    """:func:`run_fresh` of several batches (of different image shapes) in one such process: it
+    starts its runtime and loads the file once (a SavedModel of GoogLeNet: about 10 s)."""
+    xs, outs = [tmp_path / f"x{i}.npy" for i in range(len(batches))], [tmp_path / f"y{i}.npy" for i in range(len(batches))]
+    for x, images in zip(xs, batches):
+        np.save(x, np.ascontiguousarray(images, np.uint8))
     dirs = [d for d in site.getsitepackages() if not d.startswith(sys.prefix)] or site.getsitepackages()
-    proc = subprocess.run([sys.executable, "-I", "-S", str(RUNNER), fmt, str(model_path), str(x), str(out),
-                           *dirs], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3",
-                                                      "HOME": str(tmp_path)},
+    proc = subprocess.run([sys.executable, "-I", "-S", str(RUNNER), fmt, str(model_path), ",".join(map(str, xs)),
+                           ",".join(map(str, outs)), *dirs], cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(tmp_path)},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return np.load(out)
+    return [np.load(out) for out in outs]
 
 
 def zoo_predict(model, images) -> np.ndarray:
@@ -140,8 +147,9 @@ def test_imagenet_standins_match_zoo_predict_on_photos(tag, fmt, tmp_path):
     path = tmp_path / FLOAT_FORMATS[fmt]
     zoo.export(model, fmt, path)
     seen = set()
-    for images in photo_batches(tmp_path):  # each shape through the one exported file
-        got, want = run_fresh(fmt, path, images, tmp_path), zoo_predict(model, images)
+    batches = photo_batches(tmp_path)
+    for images, got in zip(batches, run_fresh_batches(fmt, path, batches, tmp_path)):  # each shape, one file
+        want = zoo_predict(model, images)
         np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
         np.testing.assert_allclose(got, want, atol=IMAGENET_ATOL[tag], rtol=0)
         seen |= set(got.argmax(-1))
