@@ -27,7 +27,12 @@ ON_JAX = [("resnet50", 224), ("resnet18", 64), ("resnet34", 64), ("resnet101", 6
           ("vgg16", 32), ("vgg16_bn", 64), ("alexnet", 224)]
 
 
-@pytest.fixture(scope="module")
+# One worker makes the stand-ins once: the group keeps these tests on one xdist worker, and the
+# session scope keeps the fixture when that worker runs another module's tests in between.
+pytestmark = pytest.mark.xdist_group("convert_lineage")
+
+
+@pytest.fixture(scope="session")
 def published(tmp_path_factory):
     """{(arch, size): (.pth path, inputs NCHW, torch logits)}."""
     return standins(tmp_path_factory.mktemp("tv"), sorted(set(FULL + SMALL + ON_JAX)))

@@ -62,7 +62,7 @@ def _job(tag: str) -> tuple:
     return (arch, 224, FC) if narrow else (arch, 224)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a module fixture is made again each time xdist interleaves another module
 def every(tmp_path_factory):
     """(a Served loopback server of every stand-in, {tag: (.pth path, inputs NCHW, torch logits)})."""
     root = tmp_path_factory.mktemp("every_tag")
