@@ -176,11 +176,11 @@ def test_predict_from_a_tag_an_array_and_a_bare_model(tmp_path, published, model
 
 
 def test_predict_in_chunks_equals_the_model_without_model_predict(model, monkeypatch):
-    from cnn_zoo.hub import engine, prediction
+    from cnn_zoo.hub import engine
 
-    assert prediction.batch_size_for((32, 32, 1)) == 1024
-    assert prediction.batch_size_for((224, 224, 3)) == 64  # GoogLeNet: as model.predict's batch before
-    assert prediction.batch_size_for((64, 64, 3)) == 2 ** 23 // (64 * 64 * 3)
+    assert engine.batch_size_for((32, 32, 1)) == 1024
+    assert engine.batch_size_for((224, 224, 3)) == 64  # GoogLeNet: as model.predict's batch before
+    assert engine.batch_size_for((64, 64, 3)) == 2 ** 23 // (64 * 64 * 3)
     monkeypatch.setattr(engine, "MAX_BATCH_VALUES", 1)  # 64 images a call: chunks of 64, 64, 22
     # model.predict sets up a data pipeline per call (~50 ms for one image): prediction calls
     # the model's traced step instead, and must not fall back to it.

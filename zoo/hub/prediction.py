@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_zoo.errors import ArgumentError, ZooError
-from cnn_zoo.hub.engine import (  # noqa: F401  (batch_size_for: re-exported)
-    batch_size_for, check_engine, engine_for, keras_probabilities)
+from cnn_zoo.hub.engine import check_engine, engine_for, keras_probabilities
 from cnn_zoo.hub.loading import family_of, resolve
 from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.preprocessing_spec import Preprocessing
