@@ -95,18 +95,24 @@ def test_zoo_pull_predict_show_and_export_from_a_loopback_hub(served, tmp_path, 
     pull_predict_show_export(TV, {"source": serve_as(served, TV, "googlenet-standin.pth")}, photo, tmp_path)
 
 
+def remote_hub(tmp_path, entry) -> dict:
+    """The environment of a user whose remote hub (file://, tmp_path/hub) lists ``entry`` alone, with
+    ZOO_HOME in tmp_path/home."""
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    write_manifest(hub_dir / MANIFEST, {entry.tag: entry})
+    return {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
+
+
 def pull_predict_show_export(tag: str, fields: dict, photo, tmp_path, show: bool = True) -> tuple[dict, Hub]:
     """The shipped entry of ``tag`` with ``fields`` replaced (its source: a stand-in on the loopback
     server), listed by a remote hub (file://) under another name: `zoo pull`, `zoo predict --top-k 5`,
     `zoo show` (if ``show``), `zoo export --format keras`; the exported .keras file gives zoo predict's
     top 5 on the raw photo. Returns (the entry as pulled, the hub whose cache holds it)."""
     shipped = read_manifest(store.local_models() / MANIFEST)[tag]
-    hub_dir = tmp_path / "hub"
-    hub_dir.mkdir()
     name = f"{shipped.arch}.{tag.split('.', 1)[1]}_standin"
     entry = dataclasses.replace(shipped, tag=name, file=f"{name}.weights.h5", **fields)
-    write_manifest(hub_dir / MANIFEST, {entry.tag: entry})
-    env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
+    env = remote_hub(tmp_path, entry)
     pulled = run(env, "pull", entry.tag, "-q")
     assert pulled.exit_code == 0, pulled.output
     assert pulled.output.strip().endswith(entry.file)

@@ -27,10 +27,10 @@ import cnn_zoo as zoo
 from cnn_zoo.convert import ConversionError, pulling
 from cnn_zoo.models.pretrained import declared
 from cnn_zoo.weights import store
-from cnn_zoo.weights.manifest import MANIFEST, read_manifest, write_manifest
+from cnn_zoo.weights.manifest import MANIFEST, read_manifest
 from cnn_zoo.weights.store import Hub
 from convert_fixtures import differences, keras_logits, standins
-from test_convert_cli import photo, pull_predict_show_export, run  # noqa: F401 - fixture
+from test_convert_cli import photo, pull_predict_show_export, remote_hub, run  # noqa: F401 - fixture
 from test_convert_pull import Served, TV, leftovers, loopback, make_hub, serve_as
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("every_tag")]
@@ -113,13 +113,10 @@ def test_a_vgg_file_offered_as_resnet_is_rejected_and_nothing_is_cached(every, t
 def test_zoo_pull_refuses_a_vgg_file_offered_as_resnet_in_one_line(every, tmp_path):
     served, files = every
     tag = "resnet18.imagenet"
-    hub_dir = tmp_path / "hub"
-    hub_dir.mkdir()
     entry = dataclasses.replace(read_manifest(store.local_models() / MANIFEST)[tag], tag="resnet18.standin",
                                 file="resnet18.standin.weights.h5",
                                 **_fields(served, tag, files["vgg11_bn.imagenet"][0]))
-    write_manifest(hub_dir / MANIFEST, {entry.tag: entry})
-    env = {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
+    env = remote_hub(tmp_path, entry)
     done = run(env, "pull", entry.tag, "-q")
     assert done.exit_code == 2 and "not a torchvision ResNet state dict of resnet18's depth" in done.output
     assert len(done.output.strip().splitlines()) == 1 and "Traceback" not in done.output
