@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hub_fixtures import TAG, hub_for, published, standin, write_photos  # noqa: F401  (fixture)
 from cnn_zoo.cli import main
 from cnn_zoo.errors import ArgumentError
-from cnn_zoo.hub import engine
+from cnn_zoo.hub import engine, litert_engine
 from cnn_zoo.hub.loading import family_of
 from cnn_zoo.hub.prediction import predict
 from cnn_zoo.preprocessing_spec import Preprocessing
@@ -53,10 +53,10 @@ def probabilities(results, classes):
     return got
 
 
-def check_engine_agrees(model, count=40):
+def check_engine_agrees(model, count=40, engines=("keras", "litert")):
     raw = raw_images(model, count)
     want = by_predict_on_batch(model, raw)
-    for name in ("keras", "litert"):
+    for name in engines:
         results = predict(model, as_inputs(raw), top_k=want.shape[-1], engine=name)
         assert {r.engine.split(":")[0] for r in results} == {name}
         np.testing.assert_allclose(probabilities(results, want.shape[-1]), want, atol=TOLERANCE, rtol=0)
@@ -73,13 +73,13 @@ def test_litert_equals_predict_on_batch_for_convnet():
 
 
 @pytest.mark.slow
-def test_a_224_model_stays_on_keras_and_litert_still_agrees():
+def test_a_224_model_goes_to_onnxruntime_and_every_engine_agrees(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
     model = standin("googlenet.imagenet")  # a fixed 256x256 raw size, cropped to 224
-    raw = raw_images(model, 2)
     chosen = engine.engine_for(model, Preprocessing.from_dict(model.zoo_info.preprocessing),
-                               family_of(model.zoo_info), images=10 ** 6)
-    assert chosen.name == "keras" and "large input" in chosen.reason
-    check_engine_agrees(model, count=len(raw))
+                               family_of(model.zoo_info), images=engine.ONNX_AFTER_IMAGES)
+    assert chosen.name == "onnxruntime" and "large input" in chosen.reason
+    check_engine_agrees(model, count=2, engines=("keras", "litert", "onnxruntime"))
 
 
 def test_auto_converts_once_it_pays_and_keeps_the_conversion(lenet, monkeypatch):
@@ -96,9 +96,9 @@ def test_tensorflows_own_interpreter_runs_it_without_the_extra(lenet, monkeypatc
     import tensorflow as tf
 
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # as on the main install
-    assert engine._interpreter_class() is tf.lite.Interpreter
+    assert litert_engine.interpreter_class() is tf.lite.Interpreter
     check_engine_agrees(lenet, count=5)
-    monkeypatch.setattr(engine, "_interpreter_class", lambda: None)
+    monkeypatch.setattr(litert_engine, "interpreter_class", lambda: None)
     fresh = standin("lenet5_modern.mnist")
     chosen = engine.engine_for(fresh, Preprocessing.from_dict(fresh.zoo_info.preprocessing),
                                family_of(fresh.zoo_info), 10 ** 7)
@@ -108,7 +108,7 @@ def test_tensorflows_own_interpreter_runs_it_without_the_extra(lenet, monkeypatc
 
 
 def test_an_unknown_engine_is_refused_before_the_model_loads():
-    with pytest.raises(ArgumentError, match=r"`engine` must be one of auto, keras, litert"):
+    with pytest.raises(ArgumentError, match=r"`engine` must be one of auto, keras, litert, onnxruntime"):
         predict("no.such_tag", [], engine="onnx")
 
 

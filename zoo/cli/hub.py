@@ -70,9 +70,11 @@ def publish_command(run_dir, tag, dest, overwrite, as_json):
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(min=1),
               help="How many classes to show per image.")
-@click.option("--engine", type=click.Choice(["auto", "keras", "litert"]), default="auto", show_default=True,
-              help="What runs the model: Keras' predict step, or LiteRT (small models, TensorFlow "
-                   "backend); auto picks LiteRT only once its conversion pays for itself.")
+@click.option("--engine", type=click.Choice(["auto", "keras", "litert", "onnxruntime"]), default="auto",
+              show_default=True,
+              help="What runs the model: Keras' predict step, LiteRT (small inputs) or onnxruntime "
+                   "(large inputs; converted once, then cached), both on the TensorFlow backend; "
+                   "auto picks one only once its conversion pays for itself.")
 @JSON_OPTION
 def predict_command(model, images, top_k, engine, as_json):
     """Top-k classes of each IMAGE (PNG/JPEG, any size or mode) under a pretrained TAG or

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_zoo.errors import ArgumentError, ZooError
-from cnn_zoo.hub.engine import check_engine, engine_for, keras_probabilities
+from cnn_zoo.hub.engine import check_engine, engine_for
 from cnn_zoo.hub.loading import family_of, resolve
 from cnn_zoo.layers.arguments import is_int
 from cnn_zoo.preprocessing_spec import Preprocessing
@@ -172,8 +172,9 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
     ``on_error="raise"`` raises :class:`ImageError` for the first bad image;
     ``"keep"`` returns a Prediction with ``error`` set for it and predicts the others.
     ``quiet`` hides the progress bar of a first download. ``engine``: "auto" (Keras'
-    predict step, or LiteRT for a small model once it pays: :mod:`cnn_zoo.hub.engine`),
-    "keras" or "litert"; each Prediction's ``engine`` says which ran and why.
+    predict step, LiteRT for a small input or onnxruntime for a large one once their
+    conversion pays: :mod:`cnn_zoo.hub.engine`), "keras", "litert" or "onnxruntime";
+    each Prediction's ``engine`` says which ran and why.
     """
     check_engine(engine)  # before the model loads
     if on_error not in ("raise", "keep"):
@@ -220,12 +221,12 @@ def predict(tag_or_model, images, *, top_k: int = 5, on_error: str = "raise",
                 raise
             results.append(Prediction(_name(source, i), error=str(error)))
     if arrays:
-        chosen = engine_for(model, preprocessing, family, len(arrays), engine)
+        home = None if hub is None else hub.home  # where converted models are cached
+        chosen = engine_for(model, preprocessing, family, len(arrays), engine, home=home)
         if all(preprocessing.raw_shape[:2]):
             probs = chosen(np.stack(arrays))
         else:  # trained on images of any size (streamed): each brought to size by its steps
-            x = np.concatenate([preprocessing.apply(a[None]) for a in arrays])
-            probs = keras_probabilities(model, x, family)  # (engine_for chose keras for these)
+            probs = chosen.on_inputs(np.concatenate([preprocessing.apply(a[None]) for a in arrays]))
         ran = f"{chosen.name}: {chosen.reason}"
         k = min(top_k, probs.shape[-1])
         for row, i in zip(probs, where):

@@ -1,0 +1,124 @@
+"""`zoo predict`'s engine for large inputs: the network converted to ONNX once, cached, run by onnxruntime.
+
+    path = converted(model, family, home)     # home/engines/<sha256>.onnx, made once per weights
+    run = onnx_runner(path)                   # preprocessed float32 (N, H, W, C) -> probabilities
+
+Why: at 224×224 onnxruntime's CPU kernels (MLAS, with BatchNorm folded into the
+convolutions when the session optimises the graph) ran ResNet-50 1.2–1.6× faster than
+Keras' ``predict_on_batch`` at batch 32 and 2.4× faster for one image (45 against
+110 ms), ahead of torch.compile (docs/benchmarks.md). LiteRT lost there, and OpenVINO
+was no faster than onnxruntime on this CPU.
+
+The conversion is Keras' own ONNX export (tf2onnx: TensorFlow backend only) of the
+network with its main output and a softmax where it returns logits, so the file gives
+the probabilities Keras gives (tests/test_predict_engine.py: within 1e-4). It takes
+seconds (ResNet-50: 16 s), so the file is kept under ``ZOO_HOME/engines``, named by the
+sha256 of everything it depends on: the architecture, every weight's bytes, the input
+shape and the converter's versions. A fine-tuned model gets a file of its own; the
+folder can be deleted at any time (it is made again when needed). A cached file that
+onnxruntime cannot open (cut short by a crash) is made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from cnn_zoo import atomic
+from cnn_zoo.hardware import cores
+from cnn_zoo.serving import needs_softmax
+
+PACKAGES = ("onnxruntime", "tf2onnx", "onnx")  # run, convert (Keras' ONNX export), write
+FORMAT = 1  # of the file this module writes: bump when the graph it exports changes
+
+
+def missing_package() -> str | None:
+    """The first package the engine needs that is not installed, else None."""
+    for name in PACKAGES:
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return name
+    return None
+
+
+def fingerprint(model, input_shape) -> str:
+    """sha256 over what the converted file depends on (see the module docstring)."""
+    import keras  # a model is loaded: Keras is there already
+
+    digest = hashlib.sha256()
+    versions = {name: metadata.version(name) for name in PACKAGES}
+    head = {"format": FORMAT, "keras": keras.__version__, "packages": versions,
+            "input_shape": list(input_shape), "model": json.loads(model.to_json())}
+    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{weight.path}:{value.dtype}:{value.shape}".encode())
+        digest.update(memoryview(value).cast("B"))
+    return digest.hexdigest()
+
+
+def _probabilities_model(model, family, input_shape):
+    """The network as exported: its main output, and a softmax where it returns logits."""
+    import keras  # a model is loaded: Keras is there already
+
+    inputs = keras.Input(tuple(input_shape), dtype="float32", name="inputs")
+    y = family.main_output(model(inputs, training=False))
+    if needs_softmax(model):
+        y = keras.layers.Softmax(name="softmax")(y)
+    return keras.Model(inputs, keras.layers.Activation("linear", dtype="float32", name="probabilities")(y))
+
+
+def _export(model, family, input_shape, path: Path) -> None:
+    import tensorflow as tf  # the TensorFlow backend only (engine checks it first)
+
+    served = _probabilities_model(model, family, input_shape)
+    signature = [tf.TensorSpec((None, *input_shape), tf.float32)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.replacing(path, suffix=".onnx") as tmp, warnings.catch_warnings():
+        # Keras' tf2onnx patch probes np.object, which NumPy 2 warns about: not the user's concern.
+        warnings.simplefilter("ignore", FutureWarning)
+        served.export(str(tmp), format="onnx", verbose=False, input_signature=signature)
+
+
+def _session(path: Path):
+    import onnxruntime  # only where this engine runs: a CLI call that never needs it stays quick
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = cores()  # its default counts the host's cores, not ours
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def converted(model, family, input_shape, home: Path, key: str | None = None):
+    """An onnxruntime session of ``model``'s file under ``home/engines``, converting first where
+    there is none (or the one there does not open). ``key``: the model's :func:`fingerprint`."""
+    path = Path(home) / "engines" / f"{key or fingerprint(model, input_shape)}.onnx"
+    if path.is_file():
+        try:
+            return _session(path)
+        except Exception:  # noqa: BLE001  (onnxruntime raises its own Fail/InvalidProtobuf): made again
+            pass
+    _export(model, family, input_shape, path)
+    return _session(path)
+
+
+def cached(home: Path, key: str) -> bool:
+    return (Path(home) / "engines" / f"{key}.onnx").is_file()
+
+
+def onnx_runner(session, batch: int):
+    """Preprocessed float32 (N, H, W, C) -> probabilities (N, classes), ``batch`` images a call."""
+    feed = session.get_inputs()[0].name
+
+    def run(x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return np.concatenate([session.run(None, {feed: x[i:i + batch]})[0]
+                               for i in range(0, len(x), batch)])
+
+    return run
