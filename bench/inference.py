@@ -187,6 +187,12 @@ def torch_side(data, args):
             # Flatten gives the same 120 features in both layouts.
             module.weight.copy_(kernel.permute(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T)
             module.bias.copy_(torch.from_numpy(data[f"{name}.1"]))
+    import torch._inductor.config  # noqa: F401  (torch._inductor.config below)
+
+    # Frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions,
+    # weights computed from parameters made once): without it torch.compile ran classic LeNet-5
+    # at 0.44x eager, its generated kernels recomputing them every call (docs/benchmarks.md).
+    torch._inductor.config.freezing = True
     compiled = torch.compile(net, dynamic=False)  # inductor: one static graph per batch size
 
     def run(model):

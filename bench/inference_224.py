@@ -12,7 +12,7 @@ Variants, each on the preprocessed float32 input (NHWC for the zoo, NCHW for tor
   engine, whose conversion the first round makes and times, then finds cached), the Keras
   engine's ``predict_on_batch`` (the call before it), and the Keras model under
   ``tf.function`` with XLA;
-- torch: eager and ``torch.compile`` (inductor, one static graph per batch size).
+- torch: eager and ``torch.compile`` (inductor, one static graph per batch size, frozen parameters).
 
 Figures: images/s at batch 32 (median call) and batch-1 latency (median, p90).
 TensorFlow and torch never share a process (the pair segfaults with torch
@@ -109,6 +109,12 @@ def torch_side(folder: Path, arch):
     net.load_state_dict(torch.load(folder / "weights.pth"))
     data = np.load(folder / "arrays.npz")
     x, reference = data["x"], data["probs"].astype(np.float64)
+    import torch._inductor.config  # noqa: F401  (torch._inductor.config below)
+
+    # Frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions,
+    # weights computed from parameters made once): without it torch.compile ran classic LeNet-5
+    # at 0.44x eager, its generated kernels recomputing them every call (docs/benchmarks.md).
+    torch._inductor.config.freezing = True
     compiled = torch.compile(net, dynamic=False)
 
     def run(model):
