@@ -78,8 +78,8 @@ def test_onnxruntime_equals_predict_on_batch(home, logits):
 def test_auto_converts_at_the_threshold_and_a_new_process_finds_the_file(home):
     model, images = small_net(), raw(4)
     first = predict(model, list(images), preprocessing=PRE)[0].engine
-    assert first.startswith("keras: converting to ONNX") and "500 images on this model, 4 so far" in first
-    assert not (home / "engines").exists()  # nothing converted, nothing written
+    assert first.startswith("keras: converting to ONNX") and "500 images with these weights, 4 so far" in first
+    assert not list((home / "engines").glob("*.onnx"))  # nothing converted: only the count is kept
     many = raw(engine.ONNX_AFTER_IMAGES, seed=1)
     assert predict(model, list(many), preprocessing=PRE)[0].engine.startswith("onnxruntime: a large input")
     # A fresh process with the same weights (here: a model rebuilt from the same seed) uses the
@@ -90,6 +90,30 @@ def test_auto_converts_at_the_threshold_and_a_new_process_finds_the_file(home):
     np.testing.assert_allclose(probabilities(results), by_keras(again, images), atol=TOLERANCE, rtol=0)
     other = small_net(seed=1)  # other weights: another file, not the cached one
     assert predict(other, list(images), preprocessing=PRE)[0].engine.startswith("keras: converting")
+
+
+def test_calls_of_a_few_images_in_separate_processes_add_up_to_a_conversion(home):
+    """As `zoo predict TAG photo.jpg` typed again and again: each process loads the model anew
+    (here: a new model object with the same weights) and the count kept beside the cache adds up."""
+    images = raw(engine.ONNX_AFTER_IMAGES // 2)
+    first = predict(small_net(), list(images), preprocessing=PRE)[0].engine
+    assert f"{len(images)} so far" in first
+    (count,) = (home / "engines").glob("*.images")
+    assert count.read_text().strip() == str(len(images))
+    assert predict(small_net(), list(images), preprocessing=PRE)[0].engine.startswith("onnxruntime")
+    assert not count.exists() and len(list((home / "engines").glob("*.onnx"))) == 1
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_count_in_the_process(home, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(onnx_engine.atomic, "write_text", read_only)  # (as root, chmod would not stop it)
+    model, images = small_net(), raw(3)
+    for seen in (3, 6):
+        got = predict(model, list(images), preprocessing=PRE)[0].engine
+        assert got.startswith("keras: converting") and f"{seen} so far" in got
+    assert not list((home / "engines").glob("*.images"))
 
 
 def test_training_after_a_conversion_converts_again(home):

@@ -25,10 +25,11 @@ included, would have saved more than that (per call ~1 ms, per input value ~25 n
 CLI call of a few photos stays on Keras while a loop switches after ~1,000 calls or
 ~40,000 LeNet images. The ONNX conversion takes seconds (ResNet-50: 16 s) but is cached
 on disk for every later process: ``auto`` uses a cached file at once, and converts on the
-call that brings the model's images in this process to ``ONNX_AFTER_IMAGES`` (500). By
-then Keras has spent about what the conversion costs, as both grow with the network
-(ResNet-50: 500 images ≈ 25 s in Keras against a 16 s conversion). ``--engine
-onnxruntime`` converts at once.
+call that brings the images asked of the same weights to ``ONNX_AFTER_IMAGES`` (500),
+counted across processes beside the cache (``onnx_engine.tally``), so CLI calls of a few
+photos each get there too. By then Keras has spent about what the conversion costs, as
+both grow with the network (ResNet-50: 500 images ≈ 25 s in Keras against a 16 s
+conversion). ``--engine onnxruntime`` converts at once.
 
 A converted model computes with the weights it had when converted: a model whose weights
 change later (trained further) is converted again, as its optimizer's step count says.
@@ -66,7 +67,7 @@ def batch_size_for(input_shape) -> int:
 @dataclasses.dataclass
 class _Usage:
     saved_s: float = 0.0      # what LiteRT would have saved so far on this model
-    images: int = 0           # images asked of this model in this process
+    images: int = 0           # images asked of this model in this process (onnx_engine.tally: in all)
     steps: object = None      # its optimizer's step count when converted (None: no optimizer)
     key: str | None = None    # onnx_engine.fingerprint, once computed
     litert: object = None     # the converted model's runner, once made
@@ -209,17 +210,18 @@ def _onnx(model, preprocessing, family, values, images, engine, keras, home) -> 
             raise _refused(engine, blocked)
         return keras(blocked)
     usage = _usage(model)
-    usage.images += images
     if home is None:
         home = Hub.from_env().home  # the cache root, as the weights'
     shape = tuple(preprocessing.input_shape)
     if usage.onnx is None:
         usage.key = usage.key or onnx_engine.fingerprint(model, shape)
-        found = onnx_engine.cached(home, usage.key)
-        if engine == "auto" and not found and usage.images < ONNX_AFTER_IMAGES:
-            return keras(f"converting to ONNX for onnxruntime (seconds, once: then cached) pays from "
-                         f"{ONNX_AFTER_IMAGES} images on this model, {usage.images} so far "
-                         "(--engine onnxruntime converts now)")
+        if engine == "auto" and not onnx_engine.cached(home, usage.key):
+            usage.images += images
+            seen = max(usage.images, onnx_engine.tally(home, usage.key, images))
+            if seen < ONNX_AFTER_IMAGES:
+                return keras(f"converting to ONNX for onnxruntime (seconds, once: then cached) pays from "
+                             f"{ONNX_AFTER_IMAGES} images with these weights, {seen} so far "
+                             "(--engine onnxruntime converts now)")
         try:
             session = onnx_engine.converted(model, family, shape, home, usage.key)
         except Exception as error:  # noqa: BLE001  (a full disk; tf2onnx: an op it has no mapping for)

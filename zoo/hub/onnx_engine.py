@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_zoo import atomic
+from cnn_zoo.errors import ZooError
 from cnn_zoo.hardware import cores
 from cnn_zoo.serving import needs_softmax
 
@@ -109,11 +110,29 @@ def converted(model, family, input_shape, home: Path, key: str | None = None):
         except Exception:  # noqa: BLE001  (onnxruntime raises its own Fail/InvalidProtobuf): made again
             pass
     _export(model, family, input_shape, path)
+    path.with_suffix(".images").unlink(missing_ok=True)  # the count served its purpose
     return _session(path)
 
 
 def cached(home: Path, key: str) -> bool:
     return (Path(home) / "engines" / f"{key}.onnx").is_file()
+
+
+def tally(home: Path, key: str, images: int) -> int:
+    """The images asked of these weights in every process so far, ``images`` added: kept in
+    ``home/engines/<key>.images`` until the conversion. 0 where the folder cannot be written
+    (the caller keeps its own count then); two processes at once may lose a few, harmlessly."""
+    path = Path(home) / "engines" / f"{key}.images"
+    try:
+        before = int(path.read_text(encoding="utf-8").strip() or 0) if path.is_file() else 0
+    except (OSError, ValueError):
+        before = 0  # unreadable or garbled: counted again from here
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, f"{before + images}\n")
+    except (OSError, ZooError):  # a read-only or full cache: the count is only an estimate
+        return 0
+    return before + images
 
 
 def onnx_runner(session, batch: int):
