@@ -152,8 +152,7 @@ def _distribute(recipe, backend, cluster) -> Choice:
     if not recipe.distribute:
         return Choice(False, False, "set by the recipe")
     if backend not in ("tensorflow", "jax"):
-        raise runs.RunError(f"distribute: true is not supported on the {backend} backend; "
-                            "use tensorflow or jax")
+        raise _no_data_parallelism(backend)
     return Choice(True, True, f"set by the recipe: {backend}'s data parallelism over every visible device")
 
 
@@ -209,9 +208,12 @@ def distribution(distribute: bool, cluster=None):
             yield len(distribution.device_mesh.devices.flatten())
         finally:
             keras.distribution.set_distribution(None)
-    else:
-        raise runs.RunError(f"distribute: true is not supported on the {backend} backend; "
-                            "use tensorflow or jax")
+    else:  # a plan resolved for another backend than the one running it
+        raise _no_data_parallelism(backend)
+
+
+def _no_data_parallelism(backend) -> Exception:
+    return runs.RunError(f"distribute: true is not supported on the {backend} backend; use tensorflow or jax")
 
 
 def seed(value: int) -> None:
