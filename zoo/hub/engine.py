@@ -72,6 +72,7 @@ class _Usage:
     key: str | None = None    # onnx_engine.fingerprint, once computed
     litert: object = None     # the converted model's runner, once made
     onnx: object = None       # idem
+    failed: str | None = None  # why the ONNX conversion failed: auto does not try it again
 
 
 _USAGE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # per loaded model, dies with it
@@ -154,7 +155,7 @@ def _usage(model) -> _Usage:
     usage = _USAGE.setdefault(model, _Usage())
     steps = _optimizer_steps(model)
     if steps != usage.steps:
-        usage.steps, usage.key, usage.litert, usage.onnx = steps, None, None, None
+        usage.steps, usage.key, usage.litert, usage.onnx, usage.failed = steps, None, None, None, None
     return usage
 
 
@@ -213,6 +214,8 @@ def _onnx(model, preprocessing, family, values, images, engine, keras, home) -> 
     if home is None:
         home = Hub.from_env().home  # the cache root, as the weights'
     shape = tuple(preprocessing.input_shape)
+    if usage.failed and engine == "auto":
+        return keras(usage.failed)
     if usage.onnx is None:
         usage.key = usage.key or onnx_engine.fingerprint(model, shape)
         if engine == "auto" and not onnx_engine.cached(home, usage.key):
@@ -230,7 +233,8 @@ def _onnx(model, preprocessing, family, values, images, engine, keras, home) -> 
                 if isinstance(error, ZooError):
                     raise  # its one line says what to do
                 raise _refused(engine, f"the ONNX conversion failed: {line}") from error
-            return keras(f"the ONNX conversion failed, so Keras runs it: {line}")
+            usage.failed = f"the ONNX conversion failed, so Keras runs it: {line}"
+            return keras(usage.failed)
         usage.onnx = onnx_engine.onnx_runner(session, batch_size_for(shape))
     inputs = usage.onnx
 
