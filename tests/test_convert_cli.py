@@ -104,11 +104,12 @@ def remote_hub(tmp_path, entry) -> dict:
     return {"ZOO_HOME": str(tmp_path / "home"), "ZOO_HUB_URL": hub_dir.as_uri(), "no_proxy": "127.0.0.1"}
 
 
-def pull_predict_show_export(tag: str, fields: dict, photo, tmp_path, show: bool = True) -> tuple[dict, Hub]:
+def pull_predict_show_export(tag: str, fields: dict, photo, tmp_path, show: bool = True,
+                             onnx: bool = False) -> tuple[dict, Hub]:
     """The shipped entry of ``tag`` with ``fields`` replaced (its source: a stand-in on the loopback
     server), listed by a remote hub (file://) under another name: `zoo pull`, `zoo predict --top-k 5`,
-    `zoo predict --engine onnxruntime` then auto (which finds the cached conversion) and `zoo show`
-    (if ``show``), `zoo export --format keras`; the exported .keras file gives zoo predict's
+    `zoo predict --engine onnxruntime` then auto, which finds the cached conversion (if ``onnx``),
+    `zoo show` (if ``show``), `zoo export --format keras`; the exported .keras file gives zoo predict's
     top 5 on the raw photo. Returns (the entry as pulled, the hub whose cache holds it)."""
     shipped = read_manifest(store.local_models() / MANIFEST)[tag]
     name = f"{shipped.arch}.{tag.split('.', 1)[1]}_standin"
@@ -122,7 +123,7 @@ def pull_predict_show_export(tag: str, fields: dict, photo, tmp_path, show: bool
     assert predicted.exit_code == 0, predicted.output
     top = json.loads(predicted.output)[0]["top"]
     assert len(top) == 5 and {t["label"] for t in top} <= CLASSES
-    if show:  # the onnxruntime engine: converted once on request, then found by auto
+    if onnx:  # the onnxruntime engine: converted once on request, then found by auto
         for engine, reason in (("onnxruntime", "asked for"), ("auto", "a large input")):
             fast = run(env, "predict", entry.tag, photo, "--top-k", "5", "--json", "--engine", engine)
             assert fast.exit_code == 0, fast.output

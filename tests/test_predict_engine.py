@@ -138,13 +138,22 @@ want = np.asarray(model.predict_on_batch(x))
 rows = np.zeros_like(want)
 for row, r in zip(rows, got):
     row[list(r.indices)] = r.probabilities
-try:
-    predict(model, list(raw[..., 0]), engine="litert")
-    refused = ""
-except ArgumentError as error:
-    refused = str(error)
+
+def refusal(model, images, engine, **kwargs):
+    try:
+        predict(model, images, engine=engine, **kwargs)
+        return ""
+    except ArgumentError as error:
+        return str(error)
+
+# A large input (the onnxruntime engine's): auto stays on Keras however many images, and says why.
+from test_predict_onnx_engine import PRE, raw as large, small_net
+big = small_net()
 print(json.dumps({"backend": keras.backend.backend(), "engine": got[0].engine,
-                  "diff": float(np.abs(rows - want).max()), "refused": refused}))
+                  "diff": float(np.abs(rows - want).max()),
+                  "refused": refusal(model, list(raw[..., 0]), "litert"),
+                  "large": predict(big, list(large(600)), preprocessing=PRE)[0].engine,
+                  "refused_large": refusal(big, list(large(1)), "onnxruntime", preprocessing=PRE)}))
 """
 
 
@@ -158,3 +167,5 @@ def test_other_backends_keep_the_keras_path(backend):
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["backend"] == backend and found["engine"].startswith(f"keras: the {backend} backend")
     assert found["diff"] < TOLERANCE and "needs TensorFlow" in found["refused"]
+    assert found["large"].startswith(f"keras: the {backend} backend: ONNX's converter needs TensorFlow's")
+    assert "the onnxruntime engine cannot run this model: the " + backend in found["refused_large"]

@@ -3,11 +3,6 @@ within 1e-4, converted once per weights and cached on disk, chosen by auto only 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -179,34 +174,6 @@ def test_a_224_tag_of_any_photo_size_runs_on_onnxruntime_from_the_cli(tmp_path, 
     chosen = engine.engine_for(model, Preprocessing.from_dict(model.zoo_info.preprocessing),
                                family_of(model.zoo_info), images=1)
     assert chosen.name == "onnxruntime" and "conversion cached" in chosen.reason
-
-
-SCRIPT = """
-import json, numpy as np
-from test_predict_onnx_engine import PRE, raw, small_net
-from cnn_zoo.errors import ArgumentError
-from cnn_zoo.hub import predict
-model = small_net()
-got = predict(model, list(raw(600)), preprocessing=PRE)[0].engine
-try:
-    predict(model, list(raw(1)), preprocessing=PRE, engine="onnxruntime")
-    refused = ""
-except ArgumentError as error:
-    refused = str(error)
-print(json.dumps({"engine": got, "refused": refused}))
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_other_backends_keep_keras_and_say_why(backend, home):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
-                          cwd=os.path.dirname(__file__), timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["engine"].startswith(f"keras: the {backend} backend: ONNX's converter needs TensorFlow's")
-    assert "the onnxruntime engine cannot run this model: the " + backend in found["refused"]
 
 
 def test_cli_engine_choices_are_the_librarys():

@@ -53,6 +53,9 @@ def _smallest_per_module(tags) -> set:
 
 
 SHOWN = _smallest_per_module(TAGS)
+# `zoo predict --engine onnxruntime` from the CLI on one tag: the engine is the same code for every
+# family (tests/test_predict_onnx_engine.py runs it on googlenet_bn and a small net too).
+ONNX_CLI = "resnet18.imagenet"
 
 
 def _job(tag: str) -> tuple:
@@ -91,7 +94,8 @@ def test_every_torchvision_tag_of_the_lineage_is_here():
 def test_pull_predict_show_export_and_logits_equal_torchvision(every, tmp_path, photo, tag):  # noqa: F811
     served, files = every
     path, x, ref = files[tag]
-    entry, hub = pull_predict_show_export(tag, _fields(served, tag, path), photo, tmp_path, show=tag in SHOWN)
+    entry, hub = pull_predict_show_export(tag, _fields(served, tag, path), photo, tmp_path, show=tag in SHOWN,
+                                           onnx=tag == ONNX_CLI)
     ours = keras_logits(zoo.load(entry.tag, hub=hub), x.transpose(0, 2, 3, 1))  # eager: no graph to trace
     _, relative = differences(ours, ref)
     assert relative <= TOLERANCE, relative
