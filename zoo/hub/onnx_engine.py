@@ -1,7 +1,8 @@
 """`zoo predict`'s engine for large inputs: the network converted to ONNX once, cached, run by onnxruntime.
 
-    path = converted(model, family, home)     # home/engines/<sha256>.onnx, made once per weights
-    run = onnx_runner(path)                   # preprocessed float32 (N, H, W, C) -> probabilities
+    key = fingerprint(model, input_shape)                       # sha256 of what the file depends on
+    session = converted(model, family, input_shape, home, key)  # home/engines/<key>.onnx, made once
+    run = onnx_runner(session, batch)         # preprocessed float32 (N, H, W, C) -> probabilities
 
 Why: at 224×224 onnxruntime's CPU kernels (MLAS, with BatchNorm folded into the
 convolutions when the session optimises the graph) ran ResNet-50 1.2–1.6× faster than
@@ -101,10 +102,10 @@ def _session(path: Path):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def converted(model, family, input_shape, home: Path, key: str | None = None):
+def converted(model, family, input_shape, home: Path, key: str):
     """An onnxruntime session of ``model``'s file under ``home/engines``, converting first where
     there is none (or the one there does not open). ``key``: the model's :func:`fingerprint`."""
-    path = Path(home) / "engines" / f"{key or fingerprint(model, input_shape)}.onnx"
+    path = Path(home) / "engines" / f"{key}.onnx"
     if path.is_file():
         try:
             return _session(path)
