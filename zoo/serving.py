@@ -95,7 +95,14 @@ def serving_model(model, contract: Contract, name: str | None = None):
     y = model(x, training=False)  # inference graph: no dropout ops for a converter to choke on
     if isinstance(y, dict):
         y = y["predictions"]
+    return keras.Model(inputs, probabilities_output(model, y), name=name or f"{model.name}_served")
+
+
+def probabilities_output(model, y):
+    """The served tail of ``model``'s main output ``y`` (a symbolic tensor): a softmax where the
+    model returns logits, then a float32 output named "probabilities" (under mixed precision too)."""
+    import keras  # with a built model: Keras is there already
+
     if needs_softmax(model):
         y = keras.layers.Softmax(name="softmax")(y)
-    y = keras.layers.Activation("linear", dtype="float32", name=OUTPUT_NAME)(y)
-    return keras.Model(inputs, y, name=name or f"{model.name}_served")
+    return keras.layers.Activation("linear", dtype="float32", name=OUTPUT_NAME)(y)

@@ -34,7 +34,7 @@ import numpy as np
 from cnn_zoo import atomic
 from cnn_zoo.errors import ZooError
 from cnn_zoo.hardware import cores
-from cnn_zoo.serving import needs_softmax
+from cnn_zoo.serving import probabilities_output
 
 PACKAGES = ("onnxruntime", "tf2onnx", "onnx")  # run, convert (Keras' ONNX export), write
 FORMAT = 1  # of the file this module writes: bump when the graph it exports changes
@@ -76,9 +76,7 @@ def _probabilities_model(model, family, input_shape):
 
     inputs = keras.Input(tuple(input_shape), dtype="float32", name="inputs")
     y = family.main_output(model(inputs, training=False))
-    if needs_softmax(model):
-        y = keras.layers.Softmax(name="softmax")(y)
-    return keras.Model(inputs, keras.layers.Activation("linear", dtype="float32", name="probabilities")(y))
+    return keras.Model(inputs, probabilities_output(model, y))
 
 
 def _export(model, family, input_shape, path: Path) -> None:
