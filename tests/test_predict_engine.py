@@ -92,6 +92,27 @@ def test_auto_converts_once_it_pays_and_keeps_the_conversion(lenet, monkeypatch)
     assert predict(lenet, raw[:1])[0].engine.startswith("litert")
 
 
+def test_training_after_a_litert_conversion_converts_again_and_predicting_reads_no_counter(
+        lenet, monkeypatch):
+    import keras
+
+    raw = raw_images(lenet, 8)
+    reads = []
+    counter = engine._optimizer_steps
+    monkeypatch.setattr(engine, "_optimizer_steps", lambda m: reads.append(counter(m)) or reads[-1])
+    lenet.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    before = predict(lenet, as_inputs(raw), top_k=10, engine="litert")
+    predict(lenet, as_inputs(raw), engine="litert")
+    assert reads == [None, None]  # compiled, never trained here: no variable read on the hot path
+    pre = Preprocessing.from_dict(lenet.zoo_info.preprocessing)
+    lenet.fit(pre.apply(raw, training=False), np.arange(8) % 10, epochs=2, verbose=0)
+    after = predict(lenet, as_inputs(raw), top_k=10, engine="litert")
+    assert reads[-1] == 2  # two steps of one batch: the record emptied, converted again
+    want = by_predict_on_batch(lenet, raw)
+    np.testing.assert_allclose(probabilities(after, 10), want, atol=TOLERANCE, rtol=0)
+    assert np.abs(probabilities(before, 10) - want).max() > 1e-3  # the new weights, not the old file
+
+
 def test_tensorflows_own_interpreter_runs_it_without_the_extra(lenet, monkeypatch):
     import tensorflow as tf
 

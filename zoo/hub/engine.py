@@ -145,6 +145,11 @@ def check_engine(engine) -> None:
 
 
 def _optimizer_steps(model):
+    # Only a model with a train step made in this process can have been trained since its
+    # conversion; reading the count costs ~75 µs on TensorFlow (more than a LiteRT call of one
+    # image), so a model only predicted with never reads it.
+    if getattr(model, "train_function", None) is None:
+        return None
     optimizer = getattr(model, "optimizer", None)
     iterations = getattr(optimizer, "iterations", None)
     return None if iterations is None else int(np.asarray(iterations))
@@ -211,12 +216,12 @@ def _onnx(model, preprocessing, family, values, images, engine, keras, home) -> 
             raise _refused(engine, blocked)
         return keras(blocked)
     usage = _usage(model)
-    if home is None:
-        home = Hub.from_env().home  # the cache root, as the weights'
     shape = tuple(preprocessing.input_shape)
     if usage.failed and engine == "auto":
         return keras(usage.failed)
     if usage.onnx is None:
+        if home is None:
+            home = Hub.from_env().home  # the cache root, as the weights'
         usage.key = usage.key or onnx_engine.fingerprint(model, shape)
         if engine == "auto" and not onnx_engine.cached(home, usage.key):
             usage.images += images
