@@ -110,6 +110,12 @@ def zoo_side(args):
         heads = registry.get_family(args.model).loss_weights(model)
         target = {name: y for name in heads} if heads else y
         data = tf.data.Dataset.from_tensors((x, target)).repeat()
+        # No autotuning (nothing here to tune): an unexhausted iterator's teardown at the end of
+        # fit() waits for tf.data's autotune thread to wake, a period that doubles from 10 ms, so
+        # the timed fit gained 0-5 s outside any step (py-spy: ~IteratorResource), as torch never does.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        data = data.with_options(options)
         model.fit(data, steps_per_epoch=args.warmup, verbose=0)
         start = time.perf_counter()
         history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
