@@ -69,13 +69,16 @@ def zoo_epochs(data, batch_size, epochs, extra=()):
 def run_side(side, args, variant=""):
     """One side in a fresh process, so neither framework's thread pools disturb the other
     (and torch never shares a process with TensorFlow: the pair segfaults in torch 2.14).
-    ``variant``: the zoo side's levers, "KEY=VALUE;..." recipe overrides, ``backend=jax`` a backend."""
+    ``variant``: the zoo side's levers, "KEY=VALUE;..." recipe overrides, ``backend=jax`` a backend,
+    ``env.NAME=VALUE`` an environment variable (e.g. env.TF_NUM_INTEROP_THREADS=1)."""
     import subprocess
     sets, env = [], dict(os.environ)
     for item in filter(None, variant.split(";")):
         key, _, value = item.partition("=")
         if key == "backend":
             env["KERAS_BACKEND"] = value
+        elif key.startswith("env."):
+            env[key[4:]] = value
         else:
             sets.append(f"--set={item}")
     python = args.torch_python if side == "torch" and args.torch_python else sys.executable
@@ -133,7 +136,8 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra recipe override for the zoo side, e.g. steps_per_execution=16")
     ap.add_argument("--variant", action="append", metavar="KEY=VALUE;...",
-                    help="a zoo side to compare (repeatable): recipe overrides, backend=jax; "
+                    help="a zoo side to compare (repeatable): recipe overrides, backend=jax, "
+                         "env.NAME=VALUE; "
                          "default: the recipe as shipped")
     ap.add_argument("--torch-python", help="the Python whose torch the torch side uses "
                     "(e.g. a venv with torch 2.13.0+cpu); default this one")
