@@ -89,10 +89,9 @@ def torch_convnet():
 
 
 def torch_googlenet_bn():
-    import torchvision
+    from torch_nets import torchvision_net
 
-    return torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=True,
-                                        init_weights=True), (3, 224, 224)
+    return torchvision_net("googlenet_bn", transform_input=True), (3, 224, 224)
 
 
 TORCH = {"lenet5.mnist": torch_lenet5, "convnet.fashion_mnist": torch_convnet,

@@ -180,17 +180,13 @@ def xspace_self_times(path):
 def torch_side(args):
     import torch
     import torchvision
+    from torch_nets import torchvision_net
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     recipe = recipe_for(args.model, args.batch_size)
     aux = bool(recipe.model.kwargs.get("aux_classifiers", False))
-    if args.model == "resnet50":
-        net = torchvision.models.resnet50(weights=None)
-    else:
-        net = torchvision.models.googlenet(weights=None, aux_logits=aux, init_weights=True,
-                                           transform_input=False)
-    net = net.train().to(memory_format=torch.channels_last)
+    net = torchvision_net(args.model, aux_logits=aux).train().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=recipe.optimizer.learning_rate, momentum=0.9,
                           weight_decay=recipe.optimizer.kwargs.get("weight_decay", 0.0))
     loss_fn = torch.nn.CrossEntropyLoss()

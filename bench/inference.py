@@ -174,7 +174,7 @@ def zoo_side(data, args):
 def torch_side(data, args):
     import torch
     from torch import nn
-    from torch_lenet import lenet5_modern
+    from torch_nets import lenet5_modern
 
     if args.threads:
         torch.set_num_threads(int(args.threads))

@@ -41,7 +41,7 @@ from inference import latency, throughput  # noqa: E402  (bench/inference.py)
 
 BATCH = 32
 TOLERANCE = 1e-4
-TORCHVISION = {"googlenet_bn": "googlenet", "resnet50": "resnet50"}
+ARCHS = ("googlenet_bn", "resnet50")  # those with a torchvision twin (bench/torch_nets.py)
 
 
 def figures(fn, x):
@@ -67,14 +67,10 @@ def checked(name, y, reference):
 
 def torch_network(arch):
     import torch
-    import torchvision
+    from torch_nets import torchvision_net
 
     torch.manual_seed(0)
-    if arch == "googlenet_bn":
-        net = torchvision.models.googlenet(weights=None, aux_logits=True, transform_input=True,
-                                           init_weights=True)
-    else:
-        net = getattr(torchvision.models, TORCHVISION[arch])(weights=None)
+    net = torchvision_net(arch, aux_logits=True, transform_input=True)
     bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():  # statistics that make the logits depend on the image
         for m in net.modules():
@@ -191,7 +187,7 @@ def run_side(side, folder, arch):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default="googlenet_bn", choices=sorted(TORCHVISION))
+    ap.add_argument("--arch", default="googlenet_bn", choices=ARCHS)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--side", choices=("prepare", "zoo", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)

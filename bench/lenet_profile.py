@@ -71,7 +71,7 @@ def torch_side(args):
     from torch import nn
     from torch.profiler import ProfilerActivity, profile
 
-    from torch_lenet import lenet5_modern
+    from torch_nets import lenet5_modern
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -33,7 +33,7 @@ def torch_curve(arrays, t0, epochs, threads, seed):
     import numpy as np
     import torch
     from torch import nn
-    from torch_lenet import lenet5_modern
+    from torch_nets import lenet5_modern
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)

@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def torch_epochs(x, y, batch_size, epochs, threads):
     import torch
     from torch import nn
-    from torch_lenet import lenet5_modern
+    from torch_nets import lenet5_modern
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
