@@ -1,6 +1,6 @@
 """Where LeNet-5's training step spends its time: the zoo (Keras 3 on TensorFlow) against PyTorch, per op.
 
-Both sides train ``lenet5_modern`` (bench/torch_lenet.py's twin) with Adam at batch 128 on one
+Both sides train ``lenet5_modern`` (bench/torch_nets.py's twin) with Adam at batch 128 on one
 fixed random batch of 32×32×1 images (the work of bench/train_throughput.py without its data
 pipeline): the zoo side compiled as ``zoo train`` compiles it (:func:`cnn_zoo.train.build_and_compile`
 under the recipe's :class:`~cnn_zoo.compute.ComputePlan`), the torch side a plain loop. Each side
