@@ -167,22 +167,16 @@ def bench_case(case, folder, repeats, rows):
 def torch_side(case, repeats):
     """[(label, latency ms, images/s)] of the plain PyTorch network, eager and compiled."""
     import torch
+    from torch_nets import compiled_frozen
 
     net, chw = TORCH[case]()
     net.eval()
     tb = torch.from_numpy(np.random.default_rng(0).standard_normal((256, *chw), dtype=np.float32))
     out = []
-    import torch._inductor.config  # noqa: F401  (torch._inductor.config below)
-
-    # Frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions,
-    # weights computed from parameters made once): without it torch.compile ran classic LeNet-5
-    # at 0.44x eager, its generated kernels recomputing them every call (docs/benchmarks.md).
-    torch._inductor.config.freezing = True
     with torch.inference_mode():
         # Why two compiled copies: one specialised graph per batch size, no dynamic-shape recompile.
         for label, fn, fn_batch in (("PyTorch eager", net, net),
-                                    ("PyTorch torch.compile", torch.compile(net, dynamic=False),
-                                     torch.compile(net, dynamic=False))):
+                                    ("PyTorch torch.compile", compiled_frozen(net), compiled_frozen(net))):
             ms, ips = measure(fn, tb[:1], tb, repeats, fn_batch)
             out.append((label, ms, ips))
     return out

@@ -174,7 +174,7 @@ def zoo_side(data, args):
 def torch_side(data, args):
     import torch
     from torch import nn
-    from torch_nets import lenet5_modern
+    from torch_nets import compiled_frozen, lenet5_modern
 
     if args.threads:
         torch.set_num_threads(int(args.threads))
@@ -187,13 +187,7 @@ def torch_side(data, args):
             # Flatten gives the same 120 features in both layouts.
             module.weight.copy_(kernel.permute(3, 2, 0, 1) if kernel.ndim == 4 else kernel.T)
             module.bias.copy_(torch.from_numpy(data[f"{name}.1"]))
-    import torch._inductor.config  # noqa: F401  (torch._inductor.config below)
-
-    # Frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions,
-    # weights computed from parameters made once): without it torch.compile ran classic LeNet-5
-    # at 0.44x eager, its generated kernels recomputing them every call (docs/benchmarks.md).
-    torch._inductor.config.freezing = True
-    compiled = torch.compile(net, dynamic=False)  # inductor: one static graph per batch size
+    compiled = compiled_frozen(net)  # inductor: one static graph per batch size
 
     def run(model):
         def fn(x):

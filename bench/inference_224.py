@@ -100,18 +100,13 @@ def prepare(folder: Path, arch):
 def torch_side(folder: Path, arch):
     import numpy as np
     import torch
+    from torch_nets import compiled_frozen
 
     net = torch_network(arch)
     net.load_state_dict(torch.load(folder / "weights.pth"))
     data = np.load(folder / "arrays.npz")
     x, reference = data["x"], data["probs"].astype(np.float64)
-    import torch._inductor.config  # noqa: F401  (torch._inductor.config below)
-
-    # Frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions,
-    # weights computed from parameters made once): without it torch.compile ran classic LeNet-5
-    # at 0.44x eager, its generated kernels recomputing them every call (docs/benchmarks.md).
-    torch._inductor.config.freezing = True
-    compiled = torch.compile(net, dynamic=False)
+    compiled = compiled_frozen(net)
 
     def run(model):
         def fn(batch):

@@ -30,3 +30,15 @@ def torchvision_net(arch: str, *, aux_logits: bool = False, transform_input: boo
         return torchvision.models.googlenet(weights=None, aux_logits=aux_logits, init_weights=True,
                                             transform_input=transform_input)
     return getattr(torchvision.models, TORCHVISION[arch])(weights=None)
+
+
+def compiled_frozen(net):
+    """``torch.compile(net)`` as the benches time it: inductor, one static graph per batch size,
+    frozen parameters (inductor's inference setting: BatchNorm folded into the convolutions, weights
+    computed from parameters made once). Unfrozen, torch.compile ran classic LeNet-5 at 0.44x eager,
+    its generated kernels recomputing them every call (docs/benchmarks.md)."""
+    import torch
+    import torch._inductor.config
+
+    torch._inductor.config.freezing = True
+    return torch.compile(net, dynamic=False)
