@@ -91,6 +91,18 @@ def parse_variant(text):
 
 # ---------------------------------------------------------------- zoo side (TensorFlow only)
 
+def repeated(batch):
+    """One fixed batch as a tf.data.Dataset, repeated, for ``fit(steps_per_epoch=N)``; no autotuning
+    (nothing here to tune): the teardown of an unexhausted iterator at the end of ``fit`` waits for
+    tf.data's autotune thread to wake, a period that doubles from 10 ms, so a timed fit gained 0-5 s
+    outside any step (py-spy: ~IteratorResource), as torch's loop never does."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_tensors(batch).repeat().with_options(options)
+
+
 def zoo_side(args):
     import tensorflow as tf
     overrides, settings = parse_variant(args.variant)
@@ -109,13 +121,7 @@ def zoo_side(args):
         model = build_and_compile(recipe, (SIZE, SIZE, 3), CLASSES, 1000, plan).fit_model
         heads = registry.get_family(args.model).loss_weights(model)
         target = {name: y for name in heads} if heads else y
-        data = tf.data.Dataset.from_tensors((x, target)).repeat()
-        # No autotuning (nothing here to tune): an unexhausted iterator's teardown at the end of
-        # fit() waits for tf.data's autotune thread to wake, a period that doubles from 10 ms, so
-        # the timed fit gained 0-5 s outside any step (py-spy: ~IteratorResource), as torch never does.
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        data = data.with_options(options)
+        data = repeated((x, target))
         model.fit(data, steps_per_epoch=args.warmup, verbose=0)
         start = time.perf_counter()
         history = model.fit(data, steps_per_epoch=args.steps, verbose=0)
